@@ -1,0 +1,37 @@
+"""racecheck: find thread races in Python code by exploring thread schedules.
+
+The public API is this module's ``__all__``; everything else is private.
+"""
+
+from ._api import check as check
+from ._api import explore as explore
+from ._api import racecheck as racecheck
+from ._api import replay as replay
+from ._core.outcome import Failure as Failure
+from ._core.outcome import Result as Result
+from .errors import DeadlockFound as DeadlockFound
+from .errors import InvalidArgument as InvalidArgument
+from .errors import InvalidToken as InvalidToken
+from .errors import RacecheckError as RacecheckError
+from .errors import RaceFound as RaceFound
+from .errors import ReplayDiverged as ReplayDiverged
+from .errors import UsageError as UsageError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DeadlockFound",
+    "Failure",
+    "InvalidArgument",
+    "InvalidToken",
+    "RaceFound",
+    "RacecheckError",
+    "ReplayDiverged",
+    "Result",
+    "UsageError",
+    "__version__",
+    "check",
+    "explore",
+    "racecheck",
+    "replay",
+]

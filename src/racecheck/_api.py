@@ -1,0 +1,262 @@
+"""The public entry points: thin, validating wrappers over ``_core.runner``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast, overload
+
+from ._core import runner
+from ._core.outcome import Result
+from ._core.schedule import PYTHON_TAG, Schedule
+from ._settings import DEFAULTS
+from .errors import DeadlockFound, InvalidArgument, RaceFound, ReplayDiverged
+from .strategies import make_strategy
+from .strategies.replay import ReplayStrategy
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def explore(
+    threads: Sequence[Callable[..., object]],
+    *,
+    setup: Callable[[], object] | None = None,
+    invariant: Callable[..., object] | None = None,
+    teardown: Callable[..., object] | None = None,
+    schedules: int | None = None,
+    strategy: object = None,
+    seed: int | None = None,
+    time_budget: float | None = None,
+    max_steps: int | None = None,
+    watchdog: float | None = None,
+) -> Result:
+    """Run ``threads`` together under many schedules; stop at the first failure.
+
+    Each callable in ``threads`` runs in its own managed thread, called with the
+    value ``setup()`` returned (or with no argument when there is no setup).
+    ``invariant`` runs after every thread finished and fails the schedule by
+    raising or returning False; ``teardown`` always runs.  Same ``seed``, same
+    schedules.  ``result.failure.token`` replays a failure with :func:`replay`.
+    """
+    cfg = _config(threads, setup, invariant, teardown, schedules, seed, time_budget,
+                  max_steps, watchdog)
+    strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy, _seed(cfg))
+    return runner.explore(cfg, strat)
+
+
+def replay(
+    token: str,
+    threads: Sequence[Callable[..., object]],
+    *,
+    setup: Callable[[], object] | None = None,
+    invariant: Callable[..., object] | None = None,
+    teardown: Callable[..., object] | None = None,
+    max_steps: int | None = None,
+    watchdog: float | None = None,
+) -> Result:
+    """Run exactly the schedule of ``token`` once (with full recording).
+
+    Returns a Result whose failure is the reproduced one, or ``ok`` when the
+    schedule now passes; raises :class:`ReplayDiverged` when the code no longer
+    follows the schedule.
+    """
+    schedule = Schedule.from_token(token)
+    cfg = _config(threads, setup, invariant, teardown, 1, 0, None, max_steps, watchdog)
+    return _replay(cfg, schedule, token)
+
+
+def _replay(cfg: runner.Config, schedule: Schedule, token: str) -> Result:
+    strat = ReplayStrategy(schedule.choices)
+    result = runner.explore(cfg, strat)
+    failure = result.failure
+    if failure is not None and failure.kind == "diverged":
+        hint = ""
+        if schedule.python != PYTHON_TAG:
+            hint = (f" (the token was recorded on Python {schedule.python[0]}."
+                    f"{schedule.python[1:]}; bytecode differs between versions)")
+        raise ReplayDiverged(f"{failure.message}{hint}")
+    if failure is None and strat.unused():
+        raise ReplayDiverged(
+            f"the schedule finished with {strat.unused()} recorded choices unused: "
+            "the code no longer follows it"
+        )
+    if failure is not None:
+        failure.token = token
+    return result
+
+
+def check(
+    fn: Callable[[], object],
+    *,
+    schedules: int | None = None,
+    strategy: object = None,
+    seed: int | None = None,
+    time_budget: float | None = None,
+    max_steps: int | None = None,
+    watchdog: float | None = None,
+    replay: str | None = None,
+) -> Result:
+    """Run a zero-argument function that starts its own threads under many schedules.
+
+    The function itself runs as a managed thread and every thread it starts
+    (``threading.Thread``, ``Timer``, ``ThreadPoolExecutor`` workers) is managed.
+    Raises :class:`RaceFound` (or :class:`DeadlockFound`) carrying the report;
+    returns the Result when every schedule passed.
+    """
+    if not callable(fn):
+        raise InvalidArgument(f"check() needs a callable, got {type(fn).__name__}")
+    _reject_async(fn, "check()")
+    cfg = _config([fn], None, None, None, schedules, seed, time_budget, max_steps, watchdog,
+                  names=["main"],
+                  replay_hint=f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
+    if replay is not None:
+        result = _replay(cfg, Schedule.from_token(replay), replay)
+    else:
+        strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy,
+                              _seed(cfg))
+        result = runner.explore(cfg, strat)
+    raise_for(result)
+    return result
+
+
+def raise_for(result: Result) -> None:
+    """Raise RaceFound / DeadlockFound for a failed Result."""
+    if result.failure is not None:
+        if result.failure.kind == "deadlock":
+            raise DeadlockFound(result.failure)
+        raise RaceFound(result.failure)
+
+
+@overload
+def racecheck(fn: F) -> F: ...
+@overload
+def racecheck(
+    fn: None = None, *, schedules: int | None = ..., strategy: object = ...,
+    seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
+    replay: str | None = ...,
+) -> Callable[[F], F]: ...
+
+
+def racecheck(
+    fn: Any = None,
+    *,
+    schedules: int | None = None,
+    strategy: object = None,
+    seed: int | None = None,
+    time_budget: float | None = None,
+    max_steps: int | None = None,
+    replay: str | None = None,
+) -> Any:
+    """Decorator: each call of the function runs under many schedules (see :func:`check`)."""
+
+    def wrap(f: F) -> F:
+        if not callable(f):
+            raise InvalidArgument(f"@racecheck decorates functions, not {type(f).__name__}")
+        _reject_async(f, "@racecheck")
+
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            __tracebackhide__ = True
+            check(lambda: f(*args, **kwargs), schedules=schedules, strategy=strategy, seed=seed,
+                  time_budget=time_budget, max_steps=max_steps, replay=replay)
+
+        wrapper.racecheck_settings = {  # type: ignore[attr-defined]
+            "schedules": schedules, "strategy": strategy, "seed": seed, "replay": replay,
+        }
+        return wrapper  # type: ignore[return-value]
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap
+
+
+# ------------------------------------------------------------------- validation
+
+
+def _name(fn: object) -> str:
+    return str(getattr(fn, "__name__", None) or "fn")
+
+
+def _reject_async(fn: object, where: str) -> None:
+    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        raise InvalidArgument(
+            f"{where}: {_name(fn)} is an async function; racecheck explores threads. "
+            "Wrap it: lambda: asyncio.run(fn())"
+        )
+    if inspect.isgeneratorfunction(fn):
+        raise InvalidArgument(
+            f"{where}: {_name(fn)} is a generator function, so calling it runs nothing; "
+            "pass a function that does the work"
+        )
+
+
+def _seed(cfg: runner.Config) -> int:
+    assert cfg.seed is not None
+    return cfg.seed
+
+
+def _config(
+    threads: object,
+    setup: object,
+    invariant: object,
+    teardown: object,
+    schedules: object,
+    seed: object,
+    time_budget: object,
+    max_steps: object,
+    watchdog: object,
+    *,
+    names: Sequence[str] | None = None,
+    replay_hint: str | None = None,
+) -> runner.Config:
+    if callable(threads) and not isinstance(threads, (list, tuple)):
+        raise InvalidArgument(
+            "threads must be a list of callables, one per thread, e.g. [worker, worker]; "
+            f"got a single callable {_name(threads)}: wrap it in a list"
+        )
+    if not isinstance(threads, (list, tuple)):
+        raise InvalidArgument(f"threads must be a list of callables, got {type(threads).__name__}")
+    if not threads:
+        raise InvalidArgument("threads is empty: give at least one callable (two to find races)")
+    for i, body in enumerate(threads):
+        if not callable(body):
+            raise InvalidArgument(f"threads[{i}] is not callable: {body!r}")
+        _reject_async(body, f"threads[{i}]")
+    for label, fn in (("setup", setup), ("invariant", invariant), ("teardown", teardown)):
+        if fn is not None and not callable(fn):
+            raise InvalidArgument(f"{label} must be callable or None, got {fn!r}")
+    n = DEFAULTS.schedules if schedules is None else schedules
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise InvalidArgument(f"schedules must be a positive integer, got {schedules!r}")
+    if seed is None:
+        seed = DEFAULTS.seed if DEFAULTS.seed is not None else int.from_bytes(os.urandom(4), "big")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidArgument(f"seed must be an integer, got {seed!r}")
+    if time_budget is not None and (
+        isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or time_budget <= 0
+    ):
+        raise InvalidArgument(f"time_budget must be a positive number of seconds, got {time_budget!r}")
+    steps = DEFAULTS.max_steps if max_steps is None else max_steps
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise InvalidArgument(f"max_steps must be a positive integer, got {max_steps!r}")
+    dog = DEFAULTS.watchdog if watchdog is None else watchdog
+    if isinstance(dog, bool) or not isinstance(dog, (int, float)) or dog <= 0:
+        raise InvalidArgument(f"watchdog must be a positive number of seconds, got {watchdog!r}")
+    body_names = list(names) if names is not None else [f"T{i + 1}" for i in range(len(threads))]
+    if replay_hint is None:
+        parts = [f"[{', '.join(_name(t) for t in threads)}]"]
+        for label, fn in (("setup", setup), ("invariant", invariant), ("teardown", teardown)):
+            if fn is not None:
+                parts.append(f"{label}={_name(fn)}")
+        replay_hint = f"racecheck.replay(\"{{token}}\", {', '.join(parts)})"
+    cfg = runner.Config(
+        threads=list(threads), setup=cast("Callable[[], object] | None", setup),
+        invariant=cast("Callable[..., object] | None", invariant),
+        teardown=cast("Callable[..., object] | None", teardown),
+        schedules=n, seed=seed, time_budget=cast("float | None", time_budget),
+        max_steps=steps, max_threads=DEFAULTS.max_threads, watchdog=float(dog),
+        names=body_names, replay_hint=replay_hint,
+    )
+    return cfg

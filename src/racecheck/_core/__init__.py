@@ -1,0 +1,1 @@
+"""The kernel: one execution at a time, baton passing, patching, instrumentation."""

@@ -1,0 +1,531 @@
+"""One execution: managed threads passing a baton, one schedule.
+
+Every managed thread is a real OS thread with a *gate*, a raw lock it sleeps
+on while another thread runs.  Exactly one managed thread holds the baton at a
+time.  At a scheduling point the running thread asks the strategy who runs
+next; if that is another thread it opens that thread's gate and closes its own
+(CHESS, OSDI'08, and the "baton" of ANCHORS.md lesson 1).  Because only the
+strategy's answers decide who runs, recording the answers at choice points
+(points with more than one candidate) is enough to replay the execution.
+
+Blocking is modelled, never real: a thread that would block (a lock held by
+another managed thread, a join, a sleep) is marked blocked on a *resource* and
+hands the baton on.  A blocked thread with a deadline (timed wait, sleep) stays
+a candidate: choosing it means "its timeout fired", and the virtual clock
+jumps to its deadline.  When no thread can run and none has a deadline, the
+execution is deadlocked, and the wait-for graph (thread -> resource -> holders)
+gives the cycle.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ReplayDiverged
+from . import raw
+
+if TYPE_CHECKING:
+    import threading
+
+    from ..strategies.base import Strategy
+    from .trace import Recorder
+
+RUNNABLE = 0
+BLOCKED = 1
+FINISHED = 2
+
+#: ident -> ManagedThread, read by the instrumentation on every scheduling point.
+registry: dict[int, ManagedThread] = {}
+
+
+def current() -> ManagedThread | None:
+    """The managed thread running this code, or None outside an exploration."""
+    return registry.get(raw.get_ident())
+
+
+class Abort(BaseException):
+    """Unwinds a managed thread whose execution has ended (failure, deadlock, end of run).
+
+    A BaseException so that ``except Exception`` in user code does not swallow it.
+    """
+
+
+class Resource:
+    """Something a managed thread can block on; knows who holds it, for deadlock reports."""
+
+    def holders(self) -> list[ManagedThread]:
+        return []
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    def poll(self) -> bool:
+        """True when a blocked waiter should be woken after all (state changed outside our view)."""
+        return False
+
+
+class Sleep(Resource):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def describe(self) -> str:
+        return f"time.sleep({self.seconds:g})"
+
+
+class ManagedThread(Resource):
+    """A thread under racecheck's control; also a resource for those joining it."""
+
+    def __init__(
+        self,
+        ex: Execution,
+        tid: int,
+        name: str,
+        body: Callable[[], object],
+        daemon: bool,
+        thread_obj: threading.Thread | None,
+    ) -> None:
+        self.ex = ex
+        self.tid = tid
+        self.name = name
+        self.body = body
+        self.daemon = daemon
+        self.thread_obj = thread_obj
+        self.gate = raw.allocate_lock()
+        self.gate.acquire()
+        self.ready = raw.allocate_lock()
+        self.ready.acquire()
+        self.ended = raw.allocate_lock()
+        self.ended.acquire()
+        self.status = RUNNABLE
+        self.waiting_on: Resource | None = None
+        self.deadline: float | None = None
+        self.timed_out = False
+        self.busy = 0
+        self.ident = 0
+        self.joiners: list[ManagedThread] = []
+        self.held: list[Resource] = []  # locks it holds, for deadlock reports
+        self.stack_at_block: list[str] = []
+
+    def holders(self) -> list[ManagedThread]:
+        return [] if self.status == FINISHED else [self]
+
+    def describe(self) -> str:
+        return f"thread {self.name} to finish (join)"
+
+    def __repr__(self) -> str:
+        return f"<ManagedThread {self.tid} {self.name}>"
+
+
+class Execution:
+    """Runs one schedule: owns the managed threads, the virtual clock and the choices."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        *,
+        max_steps: int,
+        max_threads: int,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.max_steps = max_steps
+        self.max_threads = max_threads
+        self.recorder = recorder
+        self.threads: list[ManagedThread] = []
+        self.enabled: list[ManagedThread] = []
+        self.timed: list[ManagedThread] = []
+        self.clock = 0.0
+        self.steps = 0
+        self.choices: list[int] = []
+        self.current: ManagedThread | None = None
+        self.done = raw.allocate_lock()
+        self.done.acquire()
+        self.finished = False
+        self.aborted = False
+        # The first failure wins; the runner turns it into a Failure.
+        self.verdict: str | None = None
+        self.message = ""
+        self.exception: BaseException | None = None
+        self.failed_thread: ManagedThread | None = None
+        self.cycle: list[str] = []
+        self.blocked_report: list[str] = []
+        self.notes: list[str] = []
+        self.hidden_cycle: list[str] = []  # a cycle a timed wait escaped by timing out
+        self.live_nondaemon = 0
+
+    # ------------------------------------------------------------------ threads
+
+    def spawn(
+        self,
+        body: Callable[[], object],
+        name: str,
+        *,
+        daemon: bool = False,
+        thread_obj: threading.Thread | None = None,
+    ) -> ManagedThread:
+        """Create a managed thread; it is runnable at once and runs when chosen."""
+        if len(self.threads) >= self.max_threads:
+            from ..errors import UsageError
+
+            raise UsageError(
+                f"the code under test started more than {self.max_threads} threads in one "
+                "schedule; racecheck explores small thread counts (2-10 is typical). "
+                "Reduce the number of threads in the test or raise max_threads="
+            )
+        mt = ManagedThread(self, len(self.threads), name, body, daemon, thread_obj)
+        self.threads.append(mt)
+        self.enabled.append(mt)
+        if not daemon:
+            self.live_nondaemon += 1
+        raw.start_new_thread(_bootstrap, (mt,))
+        mt.ready.acquire()  # its ident is known (and Thread.ident set) before start() returns
+        return mt
+
+    def begin(self) -> None:
+        """Give the baton to the first thread (called by the runner thread)."""
+        self._pass_baton(None)
+
+    # ------------------------------------------------------ scheduling points
+
+    def point(self, mt: ManagedThread) -> None:
+        """A scheduling point reached by the running thread ``mt``."""
+        if self.aborted:
+            raise Abort
+        self.steps += 1
+        if self.steps > self.max_steps:
+            self.fail(
+                "hang",
+                f"the schedule exceeded {self.max_steps} scheduling points "
+                "(livelock, spin loop or very long body); raise max_steps= if this is expected",
+                thread=mt,
+            )
+            raise Abort
+        enabled = self.enabled
+        if len(enabled) + len(self.timed) < 2:
+            return
+        options = sorted(t.tid for t in enabled + self.timed)
+        # busy: the strategy and the scheduler call Python code (random.py...) that is
+        # instrumented too; its points must not re-enter the scheduler.
+        mt.busy += 1
+        try:
+            choice = self._choose(options, mt.tid)
+            if choice != mt.tid:
+                self._switch(mt, self.threads[choice])
+        finally:
+            mt.busy -= 1
+
+    def _choose(self, options: list[int], current: int) -> int:
+        try:
+            choice = self.strategy.choose(options, current)
+        except ReplayDiverged as exc:
+            self.fail("diverged", str(exc), exc=exc)
+            raise Abort from None
+        self.choices.append(choice)
+        return choice
+
+    def _switch(self, me: ManagedThread, nxt: ManagedThread) -> None:
+        if nxt.status == BLOCKED:
+            self._time_out(nxt)
+        self.current = nxt
+        nxt.gate.release()
+        me.gate.acquire()
+        if self.aborted:
+            raise Abort
+
+    # --------------------------------------------------------------- blocking
+
+    def block(self, mt: ManagedThread, resource: Resource, timeout: float | None) -> bool:
+        """Block ``mt`` on ``resource``; True when woken, False when the timeout fired."""
+        mt.busy += 1
+        try:
+            return self._block(mt, resource, timeout)
+        finally:
+            mt.busy -= 1
+
+    def _block(self, mt: ManagedThread, resource: Resource, timeout: float | None) -> bool:
+        mt.status = BLOCKED
+        mt.waiting_on = resource
+        mt.timed_out = False
+        self.enabled.remove(mt)
+        if timeout is not None:
+            mt.deadline = self.clock + max(timeout, 0.0)
+            self.timed.append(mt)
+        else:
+            mt.deadline = None
+        if self.recorder is not None:
+            self.recorder.blocked(mt, resource)
+        self._pass_baton(mt)
+        mt.gate.acquire()
+        if self.aborted:
+            raise Abort
+        return not mt.timed_out
+
+    def wake(self, mt: ManagedThread) -> None:
+        """Make a blocked thread runnable again (the resource it waited on changed)."""
+        if mt.status != BLOCKED:
+            return
+        if mt.deadline is not None:
+            self.timed.remove(mt)
+        mt.status = RUNNABLE
+        mt.waiting_on = None
+        mt.deadline = None
+        self.enabled.append(mt)
+
+    def _time_out(self, mt: ManagedThread) -> None:
+        assert mt.deadline is not None
+        if not self.hidden_cycle and mt.waiting_on is not None and mt.waiting_on.holders():
+            # A deadlock papered over by a timeout: remember it (the runner decides).
+            self.hidden_cycle = self.find_cycle([mt])
+        self.clock = max(self.clock, mt.deadline)
+        self.wake(mt)
+        mt.timed_out = True
+        # Everything else whose deadline has now passed times out too.
+        for other in [t for t in self.timed if t.deadline is not None and t.deadline <= self.clock]:
+            self.wake(other)
+            other.timed_out = True
+
+    def _pass_baton(self, me: ManagedThread | None) -> None:
+        """``me`` cannot continue (blocked, finished, or the run is starting): pick who runs."""
+        while True:
+            if self.live_nondaemon == 0 and self.threads:
+                self._end()
+                return
+            if self.enabled or self.timed:
+                break
+            if not self._poll_blocked():
+                self._deadlock()
+                return
+        if not self.enabled:
+            # Everyone waits: the clock jumps to the earliest deadline (ties: lowest id).
+            first = min(self.timed, key=lambda t: (t.deadline, t.tid))
+            self._time_out(first)
+        options = sorted(t.tid for t in self.enabled + self.timed)
+        if len(options) == 1:
+            nxt = self.threads[options[0]]
+        else:
+            try:
+                nxt = self.threads[self._choose(options, -1)]
+            except Abort:
+                self._release_all()
+                return
+        if nxt.status == BLOCKED:
+            self._time_out(nxt)
+        self.current = nxt
+        nxt.gate.release()
+
+    def _poll_blocked(self) -> bool:
+        """Before declaring a deadlock, wake waiters whose resource changed out of our view."""
+        woke = False
+        for t in self.threads:
+            if t.status == BLOCKED and t.waiting_on is not None and t.waiting_on.poll():
+                self.wake(t)
+                woke = True
+        return woke
+
+    # ------------------------------------------------------------ endings
+
+    def thread_finished(self, mt: ManagedThread) -> None:
+        mt.status = FINISHED
+        if mt in self.enabled:
+            self.enabled.remove(mt)
+        if not mt.daemon:
+            self.live_nondaemon -= 1
+        for joiner in mt.joiners:
+            self.wake(joiner)
+        mt.joiners.clear()
+        if self.aborted:
+            return
+        self._pass_baton(mt)
+
+    def thread_raised(self, mt: ManagedThread, exc: BaseException) -> None:
+        self.fail(
+            "violation",
+            f"exception in thread {mt.name}: {type(exc).__name__}: {exc}",
+            exc=exc,
+            thread=mt,
+        )
+
+    def fail(
+        self,
+        verdict: str,
+        message: str,
+        *,
+        exc: BaseException | None = None,
+        thread: ManagedThread | None = None,
+    ) -> None:
+        """Record the first failure and stop the execution."""
+        if self.verdict is None:
+            self.verdict = verdict
+            self.message = message
+            self.exception = exc
+            self.failed_thread = thread
+        self._release_all()
+
+    def _end(self) -> None:
+        """Every non-daemon thread finished: the schedule is over (daemons are abandoned)."""
+        if self.finished:
+            return
+        self.finished = True
+        self._release_all()
+
+    def _release_all(self) -> None:
+        if self.aborted:
+            return
+        self.aborted = True
+        # Open every gate: each parked thread wakes, sees ``aborted`` and unwinds.
+        for t in self.threads:
+            if t.status != FINISHED:
+                _release(t.gate)
+        _release(self.done)
+
+    def _deadlock(self) -> None:
+        live = [t for t in self.threads if t.status == BLOCKED]
+        self.cycle = self.find_cycle(live)
+        self.blocked_report = [self.describe_blocked(t) for t in live]
+        daemon_only = all(t.daemon for t in live)
+        if daemon_only:  # pragma: no cover - _end handles this before we get here
+            self._end()
+            return
+        self.fail(
+            "deadlock",
+            "every live thread is blocked"
+            + (": " + " -> ".join(self.cycle) if self.cycle else ""),
+        )
+
+    def find_cycle(self, live: Sequence[ManagedThread]) -> list[str]:
+        """The wait-for cycle among blocked threads, as readable hops, or []."""
+        def edges(t: ManagedThread) -> list[ManagedThread]:
+            res = t.waiting_on
+            return [h for h in res.holders() if h.status == BLOCKED] if res is not None else []
+
+        for start in live:
+            path: list[ManagedThread] = []
+            seen: dict[ManagedThread, int] = {}
+            node: ManagedThread | None = start
+            while node is not None and node not in seen:
+                seen[node] = len(path)
+                path.append(node)
+                nxt = edges(node)
+                node = nxt[0] if nxt else None
+            if node is not None:
+                loop = path[seen[node]:]
+                hops = []
+                for t in loop:
+                    res = t.waiting_on
+                    holder = edges(t)[0]
+                    what = res.describe() if res is not None else "?"
+                    hops.append(f"{t.name} waits for {what} held by {holder.name}")
+                return hops
+        return []
+
+    def describe_blocked(self, t: ManagedThread) -> str:
+        res = t.waiting_on
+        held = [f"{h.name}" for h in res.holders()] if res is not None else []
+        head = f"{t.name} waits for {res.describe() if res is not None else '?'}"
+        if held:
+            head += f" (held by {', '.join(held)})"
+        owns = [r.describe() for r in _held_by(t)]
+        if owns:
+            head += f"; holds {', '.join(owns)}"
+        stack = t.stack_at_block or user_stack(sys._current_frames().get(t.ident))
+        return head + "".join(f"\n      {line}" for line in stack[-4:])
+
+
+def _held_by(t: ManagedThread) -> list[Resource]:
+    return list(t.held)
+
+
+def _release(lock: Any) -> None:
+    try:
+        lock.release()
+    except RuntimeError:
+        pass
+
+
+_OWN_DIR = __file__.rsplit("/", 2)[0]
+
+
+def user_stack(frame: Any) -> list[str]:
+    """file:line and source of each frame outside racecheck, innermost last."""
+    lines: list[str] = []
+    for fs in traceback.extract_stack(frame) if frame is not None else []:
+        if fs.filename.startswith(_OWN_DIR):
+            continue
+        lines.append(f"{_short_path(fs.filename)}:{fs.lineno} in {fs.name}: {fs.line or ''}".rstrip())
+    return lines
+
+
+def _short_path(path: str) -> str:
+    import os
+
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _bootstrap(mt: ManagedThread) -> None:
+    """The first frame of every managed OS thread."""
+    from . import instrument
+
+    ex = mt.ex
+    mt.ident = raw.get_ident()
+    registry[mt.ident] = mt
+    tobj = mt.thread_obj
+    if tobj is not None:
+        _attach(tobj, mt)
+    mt.busy += 1
+    instrument.thread_started()
+    mt.ready.release()
+    mt.gate.acquire()
+    mt.busy -= 1
+    try:
+        if not ex.aborted:
+            mt.body()
+    except Abort:
+        pass
+    except SystemExit:
+        pass  # like threading: SystemExit ends the thread quietly
+    except BaseException as exc:
+        if not ex.aborted:
+            ex.thread_raised(mt, exc)
+    finally:
+        mt.busy += 1
+        instrument.thread_finished()
+        try:
+            ex.thread_finished(mt)
+        finally:
+            if tobj is not None:
+                _detach(tobj)
+            registry.pop(mt.ident, None)
+            mt.ended.release()
+
+
+def _attach(tobj: threading.Thread, mt: ManagedThread) -> None:
+    import threading as _threading
+
+    t: Any = tobj
+    t._ident = mt.ident
+    t._native_id = _threading.get_native_id()
+    with raw.active_limbo_lock:
+        raw.active_threads[mt.ident] = tobj
+    t._started._flag = True  # Event internals: set without taking its (possibly patched) lock
+    make_handle = getattr(_thread, "_make_thread_handle", None)
+    if make_handle is not None and hasattr(t, "_handle"):  # 3.13+: a handle for this OS thread
+        t._handle = make_handle(mt.ident)
+
+
+def _detach(tobj: threading.Thread) -> None:
+    t: Any = tobj
+    with raw.active_limbo_lock:
+        raw.active_threads.pop(t._ident, None)
+    if hasattr(t, "_handle"):  # 3.13+: join()/is_alive() read the handle after we restore
+        t._handle._set_done()
+    else:
+        t._is_stopped = True
+        t._tstate_lock = None

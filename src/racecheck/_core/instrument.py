@@ -1,0 +1,238 @@
+"""Scheduling points at bytecode granularity.
+
+A thread can be preempted before every instruction that touches state another
+thread could see: attribute, subscript, global and closure-cell loads and
+stores, ``in`` tests, iteration steps, ``with`` entry and calls (a call into C
+such as ``list.append`` or a numpy operation is one step).  Instructions on
+locals only are never points, so ``x += 1`` on a global splits into a load
+point and a store point, and a loop over locals runs at near full speed.
+
+Two backends, chosen by version:
+
+* 3.12+: ``sys.monitoring``.  A global PY_START/PY_RESUME event sees each code
+  object once, analyses it and turns on *local* INSTRUCTION events for it; the
+  first time an instruction that is not a point fires it returns DISABLE, so it
+  never fires again (PEP 669).
+* 3.10/3.11: ``sys.settrace`` with ``f_trace_opcodes`` in managed threads only.
+
+Code in racecheck itself is never instrumented; frozen importlib neither.
+"""
+
+from __future__ import annotations
+
+import _weakrefset
+import builtins
+import dis
+import sys
+import threading
+import types
+from typing import Any
+
+from . import raw
+from .execution import registry
+
+_POINT_NAMES = {
+    "LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR",
+    "LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME", "DELETE_NAME",
+    "LOAD_DEREF", "STORE_DEREF", "DELETE_DEREF", "LOAD_CLASSDEREF",
+    "LOAD_FROM_DICT_OR_DEREF", "LOAD_FROM_DICT_OR_GLOBALS",
+    "BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR", "BINARY_SLICE", "STORE_SLICE",
+    "CALL", "CALL_KW", "CALL_FUNCTION", "CALL_FUNCTION_KW", "CALL_FUNCTION_EX", "CALL_METHOD",
+    "CONTAINS_OP", "FOR_ITER", "BEFORE_WITH", "SETUP_WITH",
+}
+POINT_OPS = frozenset(op for op in _POINT_NAMES if op in dis.opmap)
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME"})
+_ATTR_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
+# Globals bound to these never change in practice: reading them is not a race.
+_STATIC_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+
+_OWN_DIR = __file__.rsplit("/", 2)[0]
+_EMPTY: frozenset[int] = frozenset()
+
+#: id(code) -> (code, point offsets); the code object is kept alive so ids stay unique.
+_points: dict[int, tuple[types.CodeType, frozenset[int]]] = {}
+
+
+# threading.py's own bookkeeping (Thread.__init__, _newname, _dangling) reads state
+# other schedules leave behind and would make replays diverge; its blocking calls
+# still reach our cooperative locks, which are scheduling points themselves.
+_EXCLUDED_FILES = frozenset({threading.__file__, _weakrefset.__file__})
+
+
+def excluded(code: types.CodeType) -> bool:
+    name = code.co_filename
+    return name.startswith(_OWN_DIR) or name.startswith("<frozen") or name in _EXCLUDED_FILES
+
+
+def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
+    """The offsets of ``code`` that are scheduling points (cached per code object)."""
+    hit = _points.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    if excluded(code):
+        pts = _EMPTY
+    else:
+        pts = frozenset(_point_offsets(code, globals_))
+    _points[id(code)] = (code, pts)
+    return pts
+
+
+def _static_global(name: str, globals_: dict[str, Any]) -> bool:
+    value = globals_.get(name, _MISSING)
+    if value is _MISSING:
+        return hasattr(builtins, name)
+    return isinstance(value, _STATIC_TYPES)
+
+
+_MISSING = object()
+
+
+def _point_offsets(code: types.CodeType, globals_: dict[str, Any]) -> list[int]:
+    offsets: list[int] = []
+    prev_static_module = False
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        static_module = False
+        if op in POINT_OPS:
+            if op in _GLOBAL_LOADS:
+                name = ins.argval if isinstance(ins.argval, str) else str(ins.argval)
+                if _static_global(name, globals_):
+                    static_module = isinstance(globals_.get(name), types.ModuleType)
+                else:
+                    offsets.append(ins.offset)
+            elif op in _ATTR_LOADS and prev_static_module:
+                pass  # ``time.sleep``, ``np.zeros``: an attribute of a module
+            else:
+                offsets.append(ins.offset)
+        prev_static_module = static_module
+    return offsets
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+class _Backend:
+    def install(self) -> None: ...
+    def uninstall(self) -> None: ...
+    def thread_started(self) -> None: ...
+    def thread_finished(self) -> None: ...
+
+
+class _MonitoringBackend(_Backend):
+    """PEP 669 local events (3.12+)."""
+
+    def __init__(self) -> None:
+        self.tool = -1
+        self.codes: dict[int, types.CodeType] = {}
+
+    def install(self) -> None:
+        mon: Any = sys.monitoring  # type: ignore[attr-defined]
+        for tool in (4, 3, 5, 2, 0, 1):
+            if mon.get_tool(tool) is None:
+                break
+        else:
+            from ..errors import UsageError
+
+            raise UsageError("racecheck needs a free sys.monitoring tool id; all six are in use")
+        mon.use_tool_id(tool, "racecheck")
+        self.tool = tool
+        ev = mon.events
+        mon.register_callback(tool, ev.PY_START, self._on_start)
+        mon.register_callback(tool, ev.PY_RESUME, self._on_start)
+        mon.register_callback(tool, ev.INSTRUCTION, self._on_instruction)
+        # Events a previous exploration DISABLEd would stay off; turn them back on.
+        mon.restart_events()
+        mon.set_events(tool, ev.PY_START | ev.PY_RESUME)
+
+    def uninstall(self) -> None:
+        if self.tool < 0:
+            return
+        mon: Any = sys.monitoring  # type: ignore[attr-defined]
+        tool, self.tool = self.tool, -1
+        mon.set_events(tool, 0)
+        for code in self.codes.values():
+            mon.set_local_events(tool, code, 0)
+        self.codes.clear()
+        ev = mon.events
+        for event in (ev.PY_START, ev.PY_RESUME, ev.INSTRUCTION):
+            mon.register_callback(tool, event, None)
+        mon.free_tool_id(tool)
+
+    def _on_start(self, code: types.CodeType, offset: int) -> Any:
+        mon: Any = sys.monitoring  # type: ignore[attr-defined]
+        if id(code) not in self.codes:
+            pts = analyse(code, sys._getframe(1).f_globals)
+            if pts:
+                self.codes[id(code)] = code
+                mon.set_local_events(self.tool, code, mon.events.INSTRUCTION)
+        return mon.DISABLE
+
+    def _on_instruction(self, code: types.CodeType, offset: int) -> Any:
+        if offset not in _points[id(code)][1]:
+            return sys.monitoring.DISABLE  # type: ignore[attr-defined]
+        mt = registry.get(raw.get_ident())
+        if mt is None or mt.busy:
+            return None
+        ex = mt.ex
+        if ex.recorder is not None:
+            mt.busy += 1
+            try:
+                ex.recorder.step(mt, sys._getframe(1), offset)
+            finally:
+                mt.busy -= 1
+        ex.point(mt)
+        return None
+
+
+class _SettraceBackend(_Backend):
+    """Opcode tracing in managed threads (3.10, 3.11)."""
+
+    def thread_started(self) -> None:
+        sys.settrace(self._on_call)
+
+    def thread_finished(self) -> None:
+        sys.settrace(None)
+
+    def _on_call(self, frame: Any, event: str, arg: object) -> Any:
+        if event != "call":
+            return None
+        if not analyse(frame.f_code, frame.f_globals):
+            return None
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        return self._on_opcode
+
+    def _on_opcode(self, frame: Any, event: str, arg: object) -> Any:
+        if event == "opcode":
+            offset = frame.f_lasti
+            if offset in _points[id(frame.f_code)][1]:
+                mt = registry.get(raw.get_ident())
+                if mt is not None and not mt.busy:
+                    ex = mt.ex
+                    if ex.recorder is not None:
+                        mt.busy += 1
+                        try:
+                            ex.recorder.step(mt, frame, offset)
+                        finally:
+                            mt.busy -= 1
+                    ex.point(mt)
+        return self._on_opcode
+
+
+backend: _Backend = _MonitoringBackend() if hasattr(sys, "monitoring") else _SettraceBackend()
+
+
+def install() -> None:
+    backend.install()
+
+
+def uninstall() -> None:
+    backend.uninstall()
+
+
+def thread_started() -> None:
+    backend.thread_started()
+
+
+def thread_finished() -> None:
+    backend.thread_finished()

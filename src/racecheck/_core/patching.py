@@ -1,0 +1,208 @@
+"""Install the cooperative shims for one exploration, and put everything back.
+
+Three kinds of patch, all recorded so :meth:`Patches.restore` undoes exactly
+what was done (and only where nobody rebound the name meanwhile):
+
+1. attributes of ``threading``, ``_thread``, ``time``, ``queue`` and the
+   ``Thread`` class;
+2. names bound *before* patching, found by identity in every loaded module's
+   globals and in the defaults of their functions and methods
+   (``from _thread import RLock`` in functools, ``from time import monotonic as
+   time`` in queue, ``def f(timer=time.monotonic)``);
+3. lock *instances* made before patching (``_lock = threading.Lock()`` at
+   module level or in a class body) are wrapped, for the exploration, in a
+   cooperative lock around the very same real lock.
+
+The scan of loaded modules is what makes unmodified code work; it costs a few
+milliseconds per exploration (bench/overhead.py), not per schedule.
+"""
+
+from __future__ import annotations
+
+import _thread
+import queue
+import sys
+import threading
+import time
+import types
+from typing import Any
+
+from ..sync import locks, thread, vtime
+
+_RealLockType: Any = _thread.LockType
+_RealRLockType: Any = _thread.RLock
+_MISSING = object()
+
+# Modules whose internals must keep the real primitives (or are patched explicitly).
+_SKIP_MODULES = ("racecheck", "pytest_racecheck", "threading", "_thread", "time", "sys",
+                 "importlib", "_frozen_importlib", "_frozen_importlib_external", "builtins")
+
+
+def _replacements() -> dict[int, tuple[Any, Any]]:
+    """id(original) -> (original, replacement) for every callable we stand in for."""
+    pairs: list[tuple[Any, Any]] = [
+        (_thread.allocate_lock, locks.allocate_lock),
+        (_thread.RLock, locks.make_rlock),
+        (_thread.start_new_thread, thread.start_new_thread),
+        (time.sleep, vtime.sleep),
+        (time.time, vtime.time),
+        (time.monotonic, vtime.monotonic),
+        (time.perf_counter, vtime.perf_counter),
+        (time.time_ns, vtime.time_ns),
+        (time.monotonic_ns, vtime.monotonic_ns),
+        (time.perf_counter_ns, vtime.perf_counter_ns),
+        (queue.SimpleQueue, queue._PySimpleQueue),  # type: ignore[attr-defined]
+    ]
+    if threading.Lock is not _thread.allocate_lock:  # 3.13+: threading.Lock is the lock type
+        pairs.append((threading.Lock, locks.allocate_lock))
+    return {id(orig): (orig, new) for orig, new in pairs}
+
+
+class Patches:
+    """The set of patches of one exploration; ``restore()`` is idempotent."""
+
+    def __init__(self) -> None:
+        self._undo: list[tuple[Any, str, Any, Any]] = []  # (target, name, old, new)
+        self._dict_undo: list[tuple[dict[str, Any], str, Any, Any]] = []
+        self._defaults_undo: list[tuple[Any, str, Any, Any]] = []
+        self.installed = False
+
+    # ----------------------------------------------------------------- install
+
+    def install(self) -> None:
+        self.installed = True
+        try:
+            self._install()
+        except BaseException:
+            self.restore()
+            raise
+
+    def _install(self) -> None:
+        reps = _replacements()
+        rlock = locks.make_rlock
+        self._set(_thread, "allocate_lock", locks.allocate_lock)
+        if hasattr(_thread, "allocate"):
+            self._set(_thread, "allocate", locks.allocate_lock)
+        self._set(_thread, "RLock", rlock)
+        self._set(_thread, "start_new_thread", thread.start_new_thread)
+        if hasattr(_thread, "start_new"):
+            self._set(_thread, "start_new", thread.start_new_thread)
+        self._set(threading, "Lock", locks.allocate_lock)
+        self._set(threading, "_allocate_lock", locks.allocate_lock)
+        self._set(threading, "RLock", rlock)
+        self._set(threading, "_CRLock", rlock)
+        self._set(threading, "_time", vtime.monotonic)
+        self._set(threading.Thread, "start", thread.start)
+        self._set(threading.Thread, "join", thread.join)
+        self._set(threading.Thread, "is_alive", thread.is_alive)
+        for name in ("sleep", "time", "monotonic", "perf_counter",
+                     "time_ns", "monotonic_ns", "perf_counter_ns"):
+            self._set(time, name, getattr(vtime, name))
+        self._set(queue, "SimpleQueue", queue._PySimpleQueue)  # type: ignore[attr-defined]
+        self._scan_modules(reps)
+
+    def _set(self, target: Any, name: str, new: Any) -> None:
+        old = target.__dict__.get(name, _MISSING) if isinstance(target, type) else getattr(
+            target, name, _MISSING)
+        setattr(target, name, new)
+        self._undo.append((target, name, old, new))
+
+    def _scan_modules(self, reps: dict[int, tuple[Any, Any]]) -> None:
+        for modname, mod in list(sys.modules.items()):
+            if not isinstance(mod, types.ModuleType) or modname.startswith(_SKIP_MODULES):
+                continue
+            try:
+                namespace = vars(mod)
+            except TypeError:
+                continue
+            for key, value in list(namespace.items()):
+                self._patch_value(namespace, key, value, reps, modname)
+                if isinstance(value, type) and getattr(value, "__module__", None) == modname:
+                    self._scan_class(value, reps, modname)
+                elif isinstance(value, types.FunctionType):
+                    self._patch_defaults(value, reps)
+
+    def _scan_class(self, cls: type, reps: dict[int, tuple[Any, Any]], modname: str) -> None:
+        for key, value in list(vars(cls).items()):
+            if type(value) is _RealLockType or type(value) is _RealRLockType:
+                new = self._wrap_lock(value, f"{modname}.{cls.__qualname__}.{key}")
+                self._set(cls, key, new)
+            elif isinstance(value, types.FunctionType):
+                self._patch_defaults(value, reps)
+            elif isinstance(value, (staticmethod, classmethod)) and isinstance(
+                value.__func__, types.FunctionType
+            ):
+                self._patch_defaults(value.__func__, reps)
+
+    def _patch_value(self, namespace: dict[str, Any], key: str, value: Any,
+                     reps: dict[int, tuple[Any, Any]], modname: str) -> None:
+        hit = reps.get(id(value))
+        if hit is not None and hit[0] is value:
+            new = hit[1]
+        elif type(value) is _RealLockType or type(value) is _RealRLockType:
+            new = self._wrap_lock(value, f"{modname}.{key}")
+        else:
+            return
+        namespace[key] = new
+        self._dict_undo.append((namespace, key, value, new))
+
+    @staticmethod
+    def _wrap_lock(real: Any, label: str) -> Any:
+        if type(real) is _RealLockType:
+            return locks.Lock(real, label=f"Lock {label}")
+        return locks.RLock(real, label=f"RLock {label}")
+
+    def _patch_defaults(self, fn: types.FunctionType, reps: dict[int, tuple[Any, Any]]) -> None:
+        defaults = fn.__defaults__
+        if defaults and any(id(d) in reps for d in defaults):
+            new = tuple(reps[id(d)][1] if id(d) in reps and reps[id(d)][0] is d else d
+                        for d in defaults)
+            fn.__defaults__ = new
+            self._defaults_undo.append((fn, "__defaults__", defaults, new))
+        kwdefaults = fn.__kwdefaults__
+        if kwdefaults and any(id(d) in reps for d in kwdefaults.values()):
+            newkw = {k: reps[id(d)][1] if id(d) in reps and reps[id(d)][0] is d else d
+                     for k, d in kwdefaults.items()}
+            fn.__kwdefaults__ = newkw
+            self._defaults_undo.append((fn, "__kwdefaults__", kwdefaults, newkw))
+
+    # ----------------------------------------------------------------- restore
+
+    def restore(self) -> None:
+        """Undo every patch, newest first; names rebound by the user meanwhile are left alone."""
+        while self._defaults_undo:
+            fn, attr, old, new = self._defaults_undo.pop()
+            if getattr(fn, attr) is new:
+                setattr(fn, attr, old)
+        while self._dict_undo:
+            namespace, key, old, new = self._dict_undo.pop()
+            if namespace.get(key, _MISSING) is new:
+                namespace[key] = old
+        while self._undo:
+            target, name, old, new = self._undo.pop()
+            current = target.__dict__.get(name, _MISSING) if isinstance(target, type) else getattr(
+                target, name, _MISSING)
+            if current is not new:
+                continue
+            if old is _MISSING:
+                delattr(target, name)
+            else:
+                setattr(target, name, old)
+        self.installed = False
+
+
+def snapshot() -> dict[str, Any]:
+    """The attributes racecheck patches, for tests that check nothing leaked."""
+    import concurrent.futures.thread as cft
+
+    names = {
+        "_thread": (_thread, ("allocate_lock", "RLock", "start_new_thread")),
+        "threading": (threading, ("Lock", "RLock", "_CRLock", "_allocate_lock", "_time",
+                                  "Condition", "Semaphore", "Event", "Barrier", "Timer")),
+        "threading.Thread": (threading.Thread, ("start", "join", "is_alive", "run")),
+        "time": (time, ("sleep", "time", "monotonic", "perf_counter",
+                        "time_ns", "monotonic_ns", "perf_counter_ns")),
+        "queue": (queue, ("Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "time")),
+        "concurrent.futures.thread": (cft, ("ThreadPoolExecutor", "_global_shutdown_lock")),
+    }
+    return {f"{label}.{n}": getattr(obj, n, None) for label, (obj, ns) in names.items() for n in ns}

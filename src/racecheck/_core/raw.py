@@ -1,0 +1,22 @@
+"""Primitives saved before racecheck patches anything.
+
+racecheck's own machinery (gates between managed threads, the runner's wait)
+must never go through the cooperative shims it installs, so it takes these
+references at import time, before any patching can have happened.
+"""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+
+allocate_lock = _thread.allocate_lock
+get_ident = _thread.get_ident
+start_new_thread = _thread.start_new_thread
+real_sleep = time.sleep
+real_time = time.time
+real_monotonic = time.monotonic
+real_perf_counter = time.perf_counter
+active_limbo_lock = threading._active_limbo_lock  # type: ignore[attr-defined]
+active_threads: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]

@@ -1,0 +1,307 @@
+"""The exploration loop: run schedules until one fails or the budget is spent.
+
+For each schedule the runner (the caller's thread, never managed) calls
+``setup()``, spawns one managed thread per body, hands the baton to the first
+choice, and waits.  It is the only place that waits in real time, so it is
+also the watchdog: when the running managed thread makes no progress for
+``watchdog`` seconds it is stuck outside racecheck's control (real I/O, a C
+call on a lock racecheck cannot see), and the schedule ends with a ``hang``
+verdict naming its file:line instead of hanging the test suite.
+
+A failure is then replayed once with full recording (values read and written,
+source lines): the exploration runs fast, the report is rich, and every
+reported failure is known to reproduce from its token.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from ..strategies.base import Strategy
+from ..strategies.replay import ReplayStrategy
+from . import instrument, raw
+from .execution import Execution, ManagedThread, user_stack
+from .outcome import Failure, Result
+from .patching import Patches
+from .schedule import PYTHON_TAG, Schedule
+from .trace import Recorder
+
+_active = raw.allocate_lock()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that shapes one exploration (built and validated in ``_api``)."""
+
+    threads: Sequence[Callable[..., object]]
+    setup: Callable[[], object] | None
+    invariant: Callable[..., object] | None
+    teardown: Callable[..., object] | None
+    schedules: int
+    seed: int | None
+    time_budget: float | None
+    max_steps: int
+    max_threads: int
+    watchdog: float
+    names: Sequence[str]
+    daemons: Sequence[bool] = ()
+    replay_hint: str = ""
+
+
+@dataclass
+class Outcome:
+    """What one schedule did (before it becomes a Failure)."""
+
+    verdict: str | None
+    message: str
+    exception: BaseException | None
+    thread_name: str | None
+    choices: list[int]
+    cycle: list[str]
+    blocked: list[str]
+    notes: list[str]
+    steps: int
+    recorder: Recorder | None = None
+
+
+def explore(cfg: Config, strategy: Strategy) -> Result:
+    if not _active.acquire(False):
+        raise UsageError(
+            "racecheck explorations do not nest: explore()/check() was called from code "
+            "that is already being explored"
+        )
+    try:
+        return _explore(cfg, strategy)
+    finally:
+        _active.release()
+
+
+def _explore(cfg: Config, strategy: Strategy) -> Result:
+    start = time.perf_counter()
+    patches = Patches()
+    failure: Failure | None = None
+    runs = 0
+    notes: list[str] = []
+    gc_was_enabled = gc.isenabled()
+    # No cyclic GC inside a schedule: finalizers and weakref callbacks running at
+    # GC time would run user code at points no schedule controls.
+    gc.disable()
+    try:
+        patches.install()
+        instrument.install()
+        for index in range(cfg.schedules):
+            if index and index % 64 == 0:
+                gc.collect()
+            if cfg.time_budget is not None and time.perf_counter() - start > cfg.time_budget:
+                notes.append(f"time budget of {cfg.time_budget:g}s reached")
+                break
+            if not strategy.begin(index):
+                break
+            outcome = run_one(cfg, strategy, recorder=None)
+            runs += 1
+            strategy.end(outcome.verdict is not None)
+            notes.extend(n for n in outcome.notes if n not in notes)
+            if outcome.verdict is not None:
+                failure = _make_failure(cfg, outcome, index)
+                break
+    finally:
+        instrument.uninstall()
+        patches.restore()
+        if gc_was_enabled:
+            gc.enable()
+    if failure is not None:
+        # Replay the failing schedule with full recording, for the report.
+        from .._report import render
+
+        detail = replay_outcome(cfg, failure.token)
+        render(failure, detail, cfg)
+    elapsed = time.perf_counter() - start
+    result = Result(
+        ok=failure is None,
+        schedules_run=runs,
+        elapsed=elapsed,
+        seed=cfg.seed,
+        strategy=strategy.name,
+        failure=failure,
+        evidence=strategy.evidence(runs),
+        notes=notes,
+    )
+    return result
+
+
+def replay_outcome(cfg: Config, token: str) -> Outcome:
+    """Run the schedule of ``token`` once, recording everything."""
+    schedule = Schedule.from_token(token)
+    strategy = ReplayStrategy(schedule.choices)
+    strategy.begin(0)
+    patches = Patches()
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        patches.install()
+        instrument.install()
+        outcome = run_one(cfg, strategy, recorder=Recorder())
+    finally:
+        instrument.uninstall()
+        patches.restore()
+        if gc_was_enabled:
+            gc.enable()
+    if outcome.verdict != "diverged" and strategy.unused():
+        outcome.verdict = "diverged"
+        outcome.message = (
+            f"the execution ended with {strategy.unused()} recorded choices unused: "
+            "the code no longer follows the schedule"
+        )
+    return outcome
+
+
+def _make_failure(cfg: Config, outcome: Outcome, index: int) -> Failure:
+    token = Schedule(tuple(outcome.choices), PYTHON_TAG).to_token()
+    exc = outcome.exception
+    tb = ""
+    if exc is not None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Failure(
+        kind=outcome.verdict or "violation",
+        message=outcome.message,
+        token=token,
+        schedule_index=index,
+        seed=cfg.seed,
+        exception=exc,
+        thread_name=outcome.thread_name,
+        traceback_text=tb,
+        cycle=list(outcome.cycle),
+        blocked=list(outcome.blocked),
+        notes=list(outcome.notes),
+    )
+
+
+def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None) -> Outcome:
+    """Run one schedule under ``strategy``; patches and instrumentation are already on."""
+    saved_counter = getattr(threading, "_counter", None)
+    threading._counter = _fresh_counter()  # type: ignore[attr-defined]  # same names each schedule
+    try:
+        state = cfg.setup() if cfg.setup is not None else None
+        ex = Execution(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
+                       recorder=recorder)
+        try:
+            for i, body in enumerate(cfg.threads):
+                call = _bind(body, state, cfg.setup is not None)
+                daemon = cfg.daemons[i] if i < len(cfg.daemons) else False
+                ex.spawn(call, cfg.names[i], daemon=daemon, thread_obj=_thread_object(cfg.names[i]))
+            ex.begin()
+            _wait(ex, cfg.watchdog)
+            verdict, message = ex.verdict, ex.message
+            exc = ex.exception
+            thread_name = ex.failed_thread.name if ex.failed_thread is not None else None
+            if verdict is None and cfg.invariant is not None:
+                verdict, message, exc = _check_invariant(cfg.invariant, state, cfg.setup is not None)
+                thread_name = None
+            if verdict == "violation" and ex.hidden_cycle:
+                verdict = "deadlock"
+                message = (
+                    "a timed wait timed out while its threads formed a wait-for cycle "
+                    f"(a deadlock hidden by a timeout), then: {message}"
+                )
+            notes = []
+            if verdict is None and ex.hidden_cycle:
+                notes.append("a timed wait timed out inside a wait-for cycle and the code "
+                             "recovered: " + "; ".join(ex.hidden_cycle))
+            return Outcome(verdict, message, exc, thread_name, list(ex.choices),
+                           ex.cycle or list(ex.hidden_cycle), ex.blocked_report, notes,
+                           ex.steps, recorder)
+        finally:
+            if cfg.teardown is not None:
+                if cfg.setup is not None:
+                    cfg.teardown(state)
+                else:
+                    cfg.teardown()
+    finally:
+        if saved_counter is not None:
+            threading._counter = saved_counter  # type: ignore[attr-defined]
+
+
+def _bind(body: Callable[..., object], state: Any, with_state: bool) -> Callable[[], object]:
+    if with_state:
+        return lambda: body(state)
+    return body
+
+
+def _fresh_counter() -> Callable[[], int]:
+    import itertools
+
+    return itertools.count(1).__next__
+
+
+def _thread_object(name: str) -> threading.Thread:
+    """A Thread object standing for a body, so current_thread() answers inside it."""
+    return threading.Thread(name=name, daemon=True)
+
+
+def _check_invariant(inv: Callable[..., object], state: Any, with_state: bool
+                     ) -> tuple[str | None, str, BaseException | None]:
+    try:
+        ok = inv(state) if with_state else inv()
+    except Exception as exc:
+        return "violation", f"invariant raised {type(exc).__name__}: {exc}", exc
+    if ok is False:
+        return "violation", "invariant returned False", None
+    return None, "", None
+
+
+def _wait(ex: Execution, watchdog: float) -> None:
+    """Wait for the execution to end; the runner doubles as watchdog and Ctrl-C handler."""
+    last_steps = -1
+    last_change = time.perf_counter()
+    try:
+        while not ex.done.acquire(True, 0.02):
+            now = time.perf_counter()
+            if ex.steps != last_steps:
+                last_steps, last_change = ex.steps, now
+            elif now - last_change > watchdog:
+                _stuck(ex, watchdog)
+                break
+    except BaseException:
+        ex.fail("aborted", "interrupted")
+        _join_threads(ex, 1.0)
+        raise
+    _join_threads(ex, max(watchdog, 1.0))
+
+
+def _stuck(ex: Execution, watchdog: float) -> None:
+    cur = ex.current
+    where: list[str] = []
+    if cur is not None:
+        where = user_stack(sys._current_frames().get(cur.ident))
+    site = where[-1] if where else "an unknown place"
+    ex.blocked_report = [f"{cur.name if cur else '?'} is stuck at {site}"] + [
+        f"    {line}" for line in where[-5:]
+    ]
+    ex.fail(
+        "hang",
+        f"thread {cur.name if cur else '?'} blocked outside racecheck's control for more than "
+        f"{watchdog:g}s at {site} (real I/O, a C call, or a lock racecheck cannot see)",
+        thread=cur,
+    )
+
+
+def _join_threads(ex: Execution, limit: float) -> None:
+    deadline = time.perf_counter() + limit
+    for t in ex.threads:
+        remaining = deadline - time.perf_counter()
+        if not t.ended.acquire(True, max(remaining, 0.0)):
+            _abandon(ex, t)
+
+
+def _abandon(ex: Execution, t: ManagedThread) -> None:
+    """A managed thread that did not unwind (stuck in C): leave it, it is a daemon OS thread."""
+    ex.notes.append(f"thread {t.name} could not be stopped and was abandoned")

@@ -1,0 +1,313 @@
+"""The recorded trace of one schedule: who ran where, and what it read and wrote.
+
+Recording is only switched on when a failing schedule is replayed for its
+report, so exploration pays nothing for it.  At each scheduling point the
+recorder notes the thread, the source line and the instruction; for shared
+accesses whose target it can name from the bytecode just before (``self.x``,
+a global, a closure cell) it also reads the value: before a load, and after a
+store (at the thread's next step).  A per-location version counter then names
+*lost updates*: a write by one thread over a value another thread wrote after
+the first one last read it (the classic read-modify-write race).
+
+A :class:`Trace` is plain data (steps with thread ids), so a shrinker can cut
+it and a renderer can draw it.
+"""
+
+from __future__ import annotations
+
+import dis
+import reprlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import types
+
+    from .execution import ManagedThread, Resource
+
+_repr = reprlib.Repr()
+_repr.maxstring = 40
+_repr.maxother = 40
+_repr.maxlist = 6
+_repr.maxdict = 4
+
+
+@dataclass
+class Step:
+    tid: int
+    thread: str
+    filename: str
+    lineno: int
+    op: str
+    access: str = ""  # "reads self.value -> 0", "writes db_value = 1", "calls append"
+    note: str = ""  # "lost update: ..." when this write lost another thread's write
+
+
+@dataclass
+class Trace:
+    steps: list[Step] = field(default_factory=list)
+    lost_updates: list[str] = field(default_factory=list)
+
+
+_LOADS_OBJ = frozenset({"LOAD_FAST", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF",
+                        "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"})
+
+
+class _CodeInfo:
+    __slots__ = ("instrs", "lines", "operand")
+
+    def __init__(self, code: types.CodeType) -> None:
+        self.instrs: dict[int, dis.Instruction] = {}
+        self.operand: dict[int, dis.Instruction | None] = {}
+        self.lines: dict[int, int] = {}
+        line = code.co_firstlineno
+        instrs = list(dis.get_instructions(code))
+        for ins in instrs:
+            lineno = _lineno(ins)
+            if lineno is not None:
+                line = lineno
+            self.instrs[ins.offset] = ins
+            self.lines[ins.offset] = line
+        self.operand = _operands(instrs)
+
+
+_STACK_SHUFFLE = {"DUP_TOP": ("copy", 1), "COPY": ("copy", None), "SWAP": ("swap", None),
+                  "ROT_TWO": ("swap", 2)}
+
+
+def _operands(instrs: list[dis.Instruction]) -> dict[int, dis.Instruction | None]:
+    """For attribute instructions: which instruction pushed the object they act on.
+
+    A small abstract interpretation of each basic block: every stack slot
+    remembers the instruction that pushed it (stack shuffles keep identities),
+    so ``c.n += 1`` (LOAD_FAST c; COPY; LOAD_ATTR n; ...; SWAP; STORE_ATTR n)
+    maps both attribute instructions to ``LOAD_FAST c``.  Unknown slots at block
+    starts are None.
+    """
+    result: dict[int, dis.Instruction | None] = {}
+    stack: list[dis.Instruction | None] = []
+    for ins in instrs:
+        if ins.is_jump_target:
+            stack = []
+        op = ins.opname
+        if op in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"):
+            result[ins.offset] = stack[-1] if stack else None
+        shuffle = _STACK_SHUFFLE.get(op)
+        if shuffle is not None:
+            kind, n = shuffle
+            n = n or (ins.arg or 1)
+            if len(stack) < n:
+                pad: list[dis.Instruction | None] = [None] * (n - len(stack))
+                stack = pad + stack
+            if kind == "copy":
+                stack.append(stack[-n])
+            else:
+                stack[-1], stack[-n] = stack[-n], stack[-1]
+            continue
+        try:
+            effect = dis.stack_effect(ins.opcode, ins.arg, jump=False) if ins.opcode >= dis.HAVE_ARGUMENT \
+                else dis.stack_effect(ins.opcode, jump=False)
+        except ValueError:
+            stack = []
+            continue
+        pops = _pops(ins)
+        if pops is None:
+            stack = []
+            continue
+        pushes = effect + pops
+        del stack[max(len(stack) - pops, 0):]
+        stack.extend([ins if op in _LOADS_OBJ else None] * max(pushes, 0))
+    return result
+
+
+def _pops(ins: dis.Instruction) -> int | None:
+    """How many slots an instruction pops, for the few shapes the operand map needs."""
+    op = ins.opname
+    if op in _LOADS_OBJ or op in ("LOAD_CONST", "LOAD_SMALL_INT", "PUSH_NULL", "NOP", "RESUME",
+                                  "CACHE", "PRECALL", "KW_NAMES", "EXTENDED_ARG"):
+        return 0
+    if op in ("LOAD_ATTR", "LOAD_METHOD", "UNARY_NOT", "UNARY_NEGATIVE", "GET_ITER",
+              "STORE_FAST", "POP_TOP", "STORE_GLOBAL", "STORE_NAME", "STORE_DEREF", "TO_BOOL"):
+        return 1
+    if op in ("STORE_ATTR", "BINARY_OP", "BINARY_SUBSCR", "COMPARE_OP", "CONTAINS_OP", "IS_OP",
+              "BINARY_ADD", "BINARY_SUBTRACT", "BINARY_MULTIPLY", "INPLACE_ADD",
+              "INPLACE_SUBTRACT", "INPLACE_MULTIPLY"):
+        return 2
+    if op in ("STORE_SUBSCR",):
+        return 3
+    return None
+
+
+def _lineno(ins: dis.Instruction) -> int | None:
+    pos = getattr(ins, "positions", None)
+    if pos is not None and pos.lineno is not None:
+        return int(pos.lineno)
+    start = ins.starts_line
+    return start if isinstance(start, int) and not isinstance(start, bool) else None
+
+
+class Recorder:
+    """Collects a Trace during one (replayed) schedule."""
+
+    def __init__(self) -> None:
+        self.trace = Trace()
+        self._codes: dict[int, tuple[Any, _CodeInfo]] = {}
+        self._pending: dict[int, tuple[Step, Any, str, tuple[Any, ...]]] = {}
+        self._version: dict[tuple[Any, ...], tuple[int, int, str]] = {}  # key -> (n, tid, text)
+        self._seen: dict[tuple[int, tuple[Any, ...]], int] = {}  # (tid, key) -> version read
+        self._counter = 0
+
+    def _info(self, code: types.CodeType) -> _CodeInfo:
+        hit = self._codes.get(id(code))
+        if hit is None or hit[0] is not code:
+            hit = (code, _CodeInfo(code))
+            self._codes[id(code)] = hit
+        return hit[1]
+
+    # ---------------------------------------------------------------- events
+
+    def step(self, mt: ManagedThread, frame: Any, offset: int) -> None:
+        self._flush(mt)
+        code = frame.f_code
+        info = self._info(code)
+        ins = info.instrs.get(offset)
+        lineno = info.lines.get(offset, frame.f_lineno or 0)
+        op = ins.opname if ins is not None else "?"
+        step = Step(mt.tid, mt.name, code.co_filename, lineno, op)
+        self.trace.steps.append(step)
+        if ins is None:
+            return
+        try:
+            self._describe(mt, frame, ins, info.operand.get(offset), step)
+        except Exception:
+            pass
+
+    def sync(self, mt: ManagedThread, what: str, frame: Any) -> None:
+        """A step taken inside a racecheck shim (acquire, sleep, start...)."""
+        self._flush(mt)
+        lineno = frame.f_lineno if frame is not None else 0
+        filename = frame.f_code.co_filename if frame is not None else "?"
+        self.trace.steps.append(Step(mt.tid, mt.name, filename, lineno, "SYNC", what))
+
+    def blocked(self, mt: ManagedThread, resource: Resource) -> None:
+        self._flush(mt)
+        if self.trace.steps and self.trace.steps[-1].tid == mt.tid:
+            last = self.trace.steps[-1]
+            extra = f"blocks on {resource.describe()}"
+            last.note = f"{last.note}; {extra}" if last.note else extra
+
+    def finish(self) -> None:
+        for tid in list(self._pending):
+            self._flush_tid(tid)
+
+    # -------------------------------------------------------------- describing
+
+    def _describe(self, mt: ManagedThread, frame: Any, ins: dis.Instruction,
+                  prev: dis.Instruction | None, step: Step) -> None:
+        op = ins.opname
+        name = ins.argval if isinstance(ins.argval, str) else None
+        if op in ("LOAD_GLOBAL", "LOAD_NAME") and name:
+            value = frame.f_globals.get(name, _NOTHING)
+            self._read(mt, step, ("g", id(frame.f_globals), name), name, value)
+        elif op in ("STORE_GLOBAL", "STORE_NAME") and name:
+            g = frame.f_globals
+            self._later(mt, step, ("g", id(g), name), name, lambda: g.get(name, _NOTHING))
+        elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and name:
+            self._read(mt, step, ("c", frame.f_code.co_name, name), name,
+                       frame.f_locals.get(name, _NOTHING))
+        elif op == "STORE_DEREF" and name:
+            fr = frame
+            self._later(mt, step, ("c", frame.f_code.co_name, name), name,
+                        lambda: fr.f_locals.get(name, _NOTHING))
+        elif op in ("LOAD_ATTR", "LOAD_METHOD") and name:
+            obj, label = _operand(frame, prev)
+            if obj is not _NOTHING:
+                value = _instance_attr(obj, name)
+                if value is _NOTHING or callable(value):
+                    step.access = f"looks up {label}.{name}"
+                else:
+                    self._read(mt, step, ("a", id(obj), name), f"{label}.{name}", value)
+        elif op == "STORE_ATTR" and name:
+            obj, label = _operand(frame, prev)
+            if obj is not _NOTHING:
+                self._later(mt, step, ("a", id(obj), name), f"{label}.{name}",
+                            lambda: _instance_attr(obj, name))
+        elif op.startswith("CALL"):
+            step.access = "calls"
+        elif op in ("BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR"):
+            step.access = {"BINARY_SUBSCR": "reads an item", "STORE_SUBSCR": "writes an item",
+                           "DELETE_SUBSCR": "deletes an item"}[op]
+        elif op == "CONTAINS_OP":
+            step.access = "tests membership"
+        elif op == "FOR_ITER":
+            step.access = "iterates"
+
+    def _read(self, mt: ManagedThread, step: Step, key: tuple[Any, ...], label: str,
+              value: Any) -> None:
+        if value is _NOTHING:
+            return
+        step.access = f"reads {label} -> {_repr.repr(value)}"
+        version = self._version.get(key)
+        self._seen[(mt.tid, key)] = version[0] if version else 0
+
+    def _later(self, mt: ManagedThread, step: Step, key: tuple[Any, ...], label: str,
+               getter: Any) -> None:
+        step.access = f"writes {label}"
+        self._pending[mt.tid] = (step, getter, label, key)
+
+    def _flush(self, mt: ManagedThread) -> None:
+        if mt.tid in self._pending:
+            self._flush_tid(mt.tid)
+
+    def _flush_tid(self, tid: int) -> None:
+        step, getter, label, key = self._pending.pop(tid)
+        try:
+            value = getter()
+        except Exception:
+            value = _NOTHING
+        if value is not _NOTHING:
+            step.access = f"writes {label} = {_repr.repr(value)}"
+        previous = self._version.get(key)
+        read = self._seen.get((tid, key))
+        if previous is not None and previous[1] != tid and read is not None and read < previous[0]:
+            text = (f"lost update: {step.thread} wrote {label} over the value {previous[2]} "
+                    f"wrote, which it never read")
+            step.note = text
+            self.trace.lost_updates.append(text)
+        self._counter += 1
+        self._version[key] = (self._counter, tid, step.thread)
+        self._seen[(tid, key)] = self._counter
+
+
+class _Nothing:
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+_NOTHING: Any = _Nothing()
+
+
+def _operand(frame: Any, prev: dis.Instruction | None) -> tuple[Any, str]:
+    """The object the previous instruction pushed, when it is a plain name load."""
+    if prev is None or prev.opname not in _LOADS_OBJ:
+        return _NOTHING, "?"
+    name = prev.argval
+    if not isinstance(name, str):
+        return _NOTHING, "?"
+    if prev.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+        return frame.f_globals.get(name, _NOTHING), name
+    return frame.f_locals.get(name, _NOTHING), name
+
+
+def _instance_attr(obj: Any, name: str) -> Any:
+    """obj.name read without running properties or __getattr__ (no side effects)."""
+    d = getattr(obj, "__dict__", None)
+    if isinstance(d, dict) and name in d:
+        return d[name]
+    for klass in type(obj).__mro__:
+        if name in klass.__dict__:
+            value = klass.__dict__[name]
+            if hasattr(value, "__get__") and not isinstance(value, (int, float, str)):
+                return _NOTHING
+            return value
+    return _NOTHING

@@ -1,0 +1,148 @@
+"""Turn a failure into text a person can act on.
+
+Layout: the verdict in one line; what failed (exception, invariant, wait-for
+cycle); the interleaving as the last steps, one line per thread turn with
+file:line, the source and the values read and written; named lost updates;
+the traceback; and last, the one line that replays the schedule (Hypothesis'
+``@reproduce_failure``, Shuttle's printed schedule).
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sysconfig
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._core.outcome import Failure
+    from ._core.runner import Config, Outcome
+    from ._core.trace import Step
+
+MAX_TURNS = 40
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_OWN = os.path.dirname(__file__)
+
+
+def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
+    """Fill ``failure.trace``, ``failure.replay_line`` and ``failure.report``."""
+    recorder = detail.recorder
+    if recorder is not None:
+        recorder.finish()
+        failure.trace = recorder.trace
+    failure.replay_line = cfg_replay_line(cfg, failure.token)
+    lines: list[str] = []
+    where = f"schedule {failure.schedule_index + 1}"
+    if failure.seed is not None:
+        where += f", seed {failure.seed}"
+    lines.append(f"racecheck found a {failure.kind.upper()} ({where})")
+    lines.append(f"  {failure.message}")
+    if cfg.names and len(cfg.names) > 1:
+        lines.append("  threads: " + ", ".join(
+            f"{n} = {_callable_name(t)}" for n, t in zip(cfg.names, cfg.threads, strict=False)))
+    if failure.cycle:
+        lines.append("")
+        lines.append("Wait-for cycle:")
+        lines.extend(f"  {hop}" for hop in failure.cycle)
+    if failure.blocked:
+        lines.append("")
+        lines.append("Blocked threads:")
+        for entry in failure.blocked:
+            lines.extend(f"  {part}" for part in entry.splitlines())
+    if failure.trace is not None and failure.trace.steps:
+        lines.append("")
+        lines.extend(_interleaving(failure.trace.steps))
+    if failure.trace is not None and failure.trace.lost_updates:
+        lines.append("")
+        lines.extend(f"LOST UPDATE: {text.removeprefix('lost update: ')}" for text in failure.trace.lost_updates[:3])
+    if failure.notes:
+        lines.append("")
+        lines.extend(f"note: {n}" for n in failure.notes)
+    if detail.verdict != failure.kind:
+        lines.append("")
+        lines.append(
+            f"warning: replaying this schedule gave {detail.verdict or 'a pass'} instead of "
+            f"{failure.kind}: the code depends on something racecheck does not control "
+            "(real time, real I/O, unseeded randomness, state kept between schedules)"
+        )
+    if failure.traceback_text:
+        lines.append("")
+        lines.append(f"Exception{' in ' + failure.thread_name if failure.thread_name else ''}:")
+        lines.extend("  " + ln for ln in _trim_traceback(failure.traceback_text).splitlines())
+    lines.append("")
+    lines.append("Replay this exact schedule with:")
+    lines.append(f"  {failure.replay_line}")
+    failure.report = "\n".join(lines)
+
+
+def cfg_replay_line(cfg: Config, token: str) -> str:
+    hint = cfg.replay_hint or (
+        'racecheck.replay("{token}", threads, setup=setup, invariant=invariant)'
+    )
+    return hint.replace("{token}", token)
+
+
+def _callable_name(fn: object) -> str:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return str(name)
+
+
+def _is_library(filename: str) -> bool:
+    return filename.startswith(_STDLIB) or "site-packages" in filename
+
+
+def _interleaving(steps: list[Step]) -> list[str]:
+    """One line per turn: consecutive steps of one thread on one line are merged."""
+    turns: list[tuple[Step, list[str], list[str]]] = []
+    for step in steps:
+        if step.filename.startswith(_OWN):
+            continue
+        last = turns[-1] if turns else None
+        same = last is not None and last[0].tid == step.tid and (
+            (last[0].filename, last[0].lineno) == (step.filename, step.lineno)
+            or (_is_library(step.filename) and _is_library(last[0].filename))
+        )
+        if same and last is not None:
+            if step.access and step.access not in last[1]:
+                last[1].append(step.access)
+            if step.note:
+                last[2].append(step.note)
+        else:
+            turns.append((step, [step.access] if step.access else [],
+                          [step.note] if step.note else []))
+    shown = turns[-MAX_TURNS:]
+    out = [f"Interleaving (last {len(shown)} of {len(turns)} turns, oldest first):"]
+    width = max((len(t[0].thread) for t in shown), default=2)
+    for step, accesses, notes in shown:
+        loc = f"{_short(step.filename)}:{step.lineno}"
+        src = linecache.getline(step.filename, step.lineno).strip()
+        text = f"  {step.thread:<{width}}  {loc:<28} {src[:60]:<60}"
+        detail = "; ".join(a for a in accesses if a != "calls")
+        if detail:
+            text += f"  {detail}"
+        out.append(text.rstrip())
+        for note in notes:
+            out.append(f"  {'':<{width}}  {'':<28} ^^^ {note}")
+    return out
+
+
+def _short(path: str) -> str:
+    if path.startswith(_STDLIB):
+        return os.path.basename(path)
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return os.path.basename(path) if rel.startswith("..") else rel
+
+
+def _trim_traceback(text: str) -> str:
+    """Drop racecheck's own frames from a formatted traceback."""
+    out: list[str] = []
+    skip = False
+    for line in text.splitlines():
+        if line.startswith('  File "'):
+            skip = _OWN in line
+        if not skip:
+            out.append(line)
+    return "\n".join(out)

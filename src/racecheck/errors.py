@@ -1,0 +1,61 @@
+"""Every error a racecheck user can see.
+
+All of them derive from :class:`RacecheckError`, so ``except RacecheckError``
+catches anything racecheck raises on purpose.  Errors about the *caller's*
+input derive from :class:`InvalidArgument` (also a ``TypeError``/``ValueError``
+where that is what Python would raise), and name what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._core.outcome import Failure
+
+__all__ = [
+    "DeadlockFound",
+    "InvalidArgument",
+    "InvalidToken",
+    "RaceFound",
+    "RacecheckError",
+    "ReplayDiverged",
+    "UsageError",
+]
+
+
+class RacecheckError(Exception):
+    """Base class of every exception racecheck raises deliberately."""
+
+
+class InvalidArgument(RacecheckError, ValueError):
+    """An argument given to racecheck is not usable; the message says how to fix it."""
+
+
+class InvalidToken(InvalidArgument):
+    """A replay token is malformed, truncated, or from another racecheck version."""
+
+
+class UsageError(RacecheckError, RuntimeError):
+    """racecheck was used in a way it does not support (for example nested explorations)."""
+
+
+class ReplayDiverged(RacecheckError):
+    """The code under test no longer follows the schedule recorded in a token.
+
+    A replay that does not reproduce is an error, never a silent pass: either the
+    code changed since the token was printed, or it depends on something that is
+    not under racecheck's control (real time, real I/O, randomness without a seed).
+    """
+
+
+class RaceFound(RacecheckError, AssertionError):
+    """A schedule broke an invariant, raised, or hung; ``failure`` holds the report."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+class DeadlockFound(RaceFound):
+    """A schedule ended with every live thread blocked; ``failure`` holds the wait-for cycle."""

@@ -1,0 +1,44 @@
+"""The one interface every exploration strategy implements.
+
+A strategy only ever answers one question: *of these threads, which runs
+next?*  The scheduler asks it at each choice point (a scheduling point where
+more than one thread could run) and records the answer, so the recorded
+choices alone determine the execution (see ``_core/schedule.py``).  Shaped
+after Shuttle's three-method ``Scheduler`` trait.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+
+class Strategy(abc.ABC):
+    """Decides, at every choice point of every schedule, which thread runs next."""
+
+    #: The name users pass as ``strategy=``.
+    name: str = ""
+
+    @abc.abstractmethod
+    def begin(self, index: int) -> bool:
+        """Prepare schedule number ``index`` (0-based).
+
+        Return False when the strategy has nothing left to try (an exhaustive
+        strategy that covered its whole space); the exploration then stops with
+        the evidence :meth:`evidence` describes.
+        """
+
+    @abc.abstractmethod
+    def choose(self, options: Sequence[int], current: int) -> int:
+        """Return one of ``options`` (thread ids in increasing order, at least two).
+
+        ``current`` is the id of the thread that reached the point, or -1 when
+        it cannot continue (it blocked or finished).
+        """
+
+    def end(self, failed: bool) -> None:  # noqa: B027 - optional hook
+        """Called after each schedule with whether it failed."""
+
+    def evidence(self, schedules_run: int) -> str:
+        """How strong a pass after ``schedules_run`` clean schedules is, in words."""
+        return f"{schedules_run} {self.name} schedules"

@@ -1,0 +1,1 @@
+"""The shims managed threads get instead of the real primitives (thin facades)."""

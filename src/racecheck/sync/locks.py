@@ -1,0 +1,233 @@
+"""Cooperative Lock and RLock: the only blocking primitives racecheck re-implements.
+
+Every other primitive (Condition, Semaphore, Event, Barrier, queue.Queue,
+Timer...) is CPython's own pure-Python code from ``threading`` and ``queue``,
+which builds on ``Lock``/``RLock``/``_allocate_lock``: with these two patched,
+they keep their exact semantics and their internals become explorable.
+
+Each cooperative lock wraps a *real* lock, which stays the single source of
+truth: a managed thread only ever tries it without blocking, and when that
+fails it blocks in the scheduler instead of in C.  Threads racecheck does not
+manage (the runner, a foreign thread) use the real lock directly, so a lock
+made during an exploration keeps working after it, and a pre-existing lock
+wrapped for the duration of an exploration stays one lock.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import threading
+from typing import Any
+
+from .._core import raw
+from .._core.execution import ManagedThread, Resource, current
+
+_RealRLock: Any = _thread.RLock
+_OWN_PREFIX = __file__.rsplit("/", 2)[0]
+
+
+def _creation_site() -> str:
+    """file:line of the user code that made a lock (skipping racecheck and threading)."""
+    f: Any = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename
+        if not (name.startswith(_OWN_PREFIX) or name.endswith(("threading.py", "queue.py"))):
+            return f"{name.rsplit('/', 1)[-1]}:{f.f_lineno}"
+        f = f.f_back
+    return "?"
+
+
+def _check_args(blocking: object, timeout: float) -> None:
+    if not blocking and timeout != -1:
+        raise ValueError("can't specify a timeout for a non-blocking call")
+    if timeout < 0 and timeout != -1:
+        raise ValueError("timeout value must be a non-negative number")
+
+
+def _note_held(mt: ManagedThread, lock: Resource) -> None:
+    mt.held.append(lock)
+
+
+def _note_released(mt: ManagedThread | None, lock: Resource) -> None:
+    if mt is not None and lock in mt.held:
+        mt.held.remove(lock)
+
+
+class _CoopBase(Resource):
+    _kind = "Lock"
+
+    def __init__(self, real: Any, label: str | None) -> None:
+        self._real = real
+        self._owner: ManagedThread | None = None
+        self._waiters: list[ManagedThread] = []
+        self._label = label or f"{self._kind} made at {_creation_site()}"
+
+    # Resource interface, for the scheduler's deadlock reports
+    def holders(self) -> list[ManagedThread]:
+        if self._label.startswith("notify"):
+            return []  # a Condition waiter: whoever notifies releases it, not its holder
+        return [self._owner] if self._owner is not None else []
+
+    def describe(self) -> str:
+        return self._label
+
+    def poll(self) -> bool:
+        return self._free_for_others()
+
+    def _free_for_others(self) -> bool:
+        return not self._real.locked()
+
+    def _acquire_managed(self, mt: ManagedThread, blocking: bool, timeout: float) -> bool:
+        ex = mt.ex
+        ex.point(mt)
+        deadline = None if timeout < 0 else ex.clock + timeout
+        while True:
+            if self._real.acquire(False):
+                self._owner = mt
+                _note_held(mt, self)
+                return True
+            if not blocking:
+                return False
+            remaining = None if deadline is None else deadline - ex.clock
+            if remaining is not None and remaining <= 0:
+                return False
+            self._waiters.append(mt)
+            try:
+                woken = ex.block(mt, self, remaining)
+            finally:
+                if mt in self._waiters:
+                    self._waiters.remove(mt)
+            if not woken:
+                return False
+
+    def _wake_waiters(self) -> None:
+        if self._waiters:
+            owner_ex = self._waiters[0].ex
+            for w in list(self._waiters):
+                owner_ex.wake(w)
+
+    def __enter__(self) -> bool:
+        return self.acquire()  # type: ignore[attr-defined, no-any-return]
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()  # type: ignore[attr-defined]
+
+
+class Lock(_CoopBase):
+    """Drop-in for ``_thread.lock`` (``threading.Lock()`` / ``_thread.allocate_lock()``)."""
+
+    _kind = "Lock"
+
+    def __init__(self, real: Any = None, label: str | None = None) -> None:
+        super().__init__(real if real is not None else raw.allocate_lock(), label)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        mt = current()
+        if mt is None or mt.busy or mt.ex.aborted:
+            return bool(self._real.acquire(blocking, timeout))
+        _check_args(blocking, timeout)
+        return self._acquire_managed(mt, bool(blocking), timeout)
+
+    def release(self) -> None:
+        mt = current()
+        if mt is not None and not mt.busy and not mt.ex.aborted:
+            mt.ex.point(mt)
+        self._real.release()  # RuntimeError("release unlocked lock") as the real one
+        _note_released(self._owner, self)
+        self._owner = None
+        self._wake_waiters()
+
+    def locked(self) -> bool:
+        return bool(self._real.locked())
+
+    def _at_fork_reinit(self) -> None:
+        self._real._at_fork_reinit()
+        self._owner = None
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
+    def __repr__(self) -> str:
+        state = "locked" if self.locked() else "unlocked"
+        return f"<{state} racecheck Lock ({self._label}) at {id(self):#x}>"
+
+
+class RLock(_CoopBase):
+    """Drop-in for ``_thread.RLock``: reentrant, owned, with Condition's private hooks."""
+
+    _kind = "RLock"
+
+    def __init__(self, real: Any = None, label: str | None = None) -> None:
+        super().__init__(real if real is not None else _RealRLock(), label)
+
+    def _free_for_others(self) -> bool:
+        # A real RLock has no public "locked()" before 3.14; its repr says.
+        return repr(self._real).startswith("<unlocked")
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        mt = current()
+        if mt is None or mt.busy or mt.ex.aborted:
+            return bool(self._real.acquire(blocking, timeout))
+        _check_args(blocking, timeout)
+        return self._acquire_managed(mt, bool(blocking), timeout)
+
+    def release(self) -> None:
+        mt = current()
+        if mt is not None and not mt.busy and not mt.ex.aborted:
+            mt.ex.point(mt)
+        self._real.release()  # RuntimeError("cannot release un-acquired lock")
+        if not self._real._is_owned():
+            _note_released(self._owner, self)
+            self._owner = None
+            self._wake_waiters()
+
+    def _is_owned(self) -> bool:
+        return bool(self._real._is_owned())
+
+    def _release_save(self) -> Any:
+        state = self._real._release_save()
+        _note_released(self._owner, self)
+        self._owner = None
+        self._wake_waiters()
+        return state
+
+    def _acquire_restore(self, state: Any) -> None:
+        mt = current()
+        if mt is None or mt.busy or mt.ex.aborted:
+            self._real._acquire_restore(state)
+            return
+        self._acquire_managed(mt, True, -1)
+        self._real.release()
+        self._real._acquire_restore(state)  # free now, and only we run: never blocks
+
+    def _recursion_count(self) -> int:
+        return int(self._real._recursion_count())
+
+    def _at_fork_reinit(self) -> None:
+        self._real._at_fork_reinit()
+        self._owner = None
+
+    def __repr__(self) -> str:
+        return repr(self._real).replace("_thread.RLock", f"racecheck RLock ({self._label})")
+
+
+_CONDITION_WAIT = (threading.Condition.wait.__code__,)
+
+
+def allocate_lock() -> Lock:
+    """Stands in for ``_thread.allocate_lock`` and ``threading.Lock``."""
+    caller = sys._getframe(1)
+    if caller.f_code in _CONDITION_WAIT:
+        # The per-waiter lock of Condition.wait: its holder waits for a notify.
+        cond = caller.f_locals.get("self")
+        return Lock(label=f"notify on {getattr(cond, '_racecheck_label', 'a Condition')}")
+    return Lock()
+
+
+def make_rlock(*args: object, **kwargs: object) -> RLock:
+    """Stands in for ``threading.RLock`` / ``threading._CRLock``."""
+    if args or kwargs:
+        raise TypeError("RLock does not take arguments")
+    return RLock()

@@ -1,0 +1,101 @@
+"""Thread start/join/is_alive and ``_thread.start_new_thread`` for managed threads.
+
+Rather than replacing ``threading.Thread`` (subclasses defined at import time
+would keep the real base), racecheck patches three methods on the real class
+for the duration of an exploration.  Each checks whether the caller (or the
+target) is managed and otherwise defers to the original, so threads that
+racecheck does not manage are unaffected.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._core import raw
+from .._core.execution import FINISHED, ManagedThread, current
+
+orig_start = threading.Thread.start
+orig_join = threading.Thread.join
+orig_is_alive = threading.Thread.is_alive
+
+_ATTR = "_racecheck_managed"
+
+
+def managed_of(t: threading.Thread) -> ManagedThread | None:
+    mt: ManagedThread | None = getattr(t, _ATTR, None)
+    return mt
+
+
+def start(self: threading.Thread) -> None:
+    mt = current()
+    if mt is None or mt.busy or mt.ex.aborted:
+        orig_start(self)
+        return
+    t: Any = self
+    if not t._initialized:
+        raise RuntimeError("thread.__init__() not called")
+    if t._started.is_set() or managed_of(self) is not None:
+        raise RuntimeError("threads can only be started once")
+    mt.ex.point(mt)
+    mt.busy += 1
+    try:
+        new = mt.ex.spawn(self.run, self.name, daemon=self.daemon, thread_obj=self)
+    finally:
+        mt.busy -= 1
+    setattr(self, _ATTR, new)
+
+
+def join(self: threading.Thread, timeout: float | None = None) -> None:
+    target = managed_of(self)
+    mt = current()
+    if target is None or mt is None or mt.busy or mt.ex.aborted:
+        orig_join(self, timeout)
+        return
+    if target is mt:
+        raise RuntimeError("cannot join current thread")
+    mt.ex.point(mt)
+    if target.status == FINISHED or target.ex is not mt.ex:
+        return
+    if timeout is not None:
+        timeout = max(timeout, 0.0)
+    target.joiners.append(mt)
+    if not mt.ex.block(mt, target, timeout) and mt in target.joiners:
+        target.joiners.remove(mt)
+
+
+def is_alive(self: threading.Thread) -> bool:
+    target = managed_of(self)
+    if target is None:
+        return bool(orig_is_alive(self))
+    return target.status != FINISHED and target.ex is getattr(current(), "ex", target.ex)
+
+
+_counter = [0]
+
+
+def start_new_thread(
+    function: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None
+) -> int:
+    """Stands in for ``_thread.start_new_thread`` (and ``_thread.start_new``)."""
+    mt = current()
+    if mt is None or mt.busy or mt.ex.aborted:
+        if kwargs is None:
+            return int(raw.start_new_thread(function, args))
+        return int(raw.start_new_thread(function, args, kwargs))
+    if not callable(function):
+        raise TypeError("first arg must be callable")
+    if not isinstance(args, tuple):
+        raise TypeError("2nd arg must be a tuple")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError("optional 3rd arg must be a dictionary")
+    kw = kwargs or {}
+    mt.ex.point(mt)
+    _counter[0] += 1
+    mt.busy += 1
+    try:
+        new = mt.ex.spawn(lambda: function(*args, **kw), f"_thread-{len(mt.ex.threads)}")
+    finally:
+        mt.busy -= 1
+    return new.ident
