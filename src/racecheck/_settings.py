@@ -15,7 +15,7 @@ from .errors import InvalidArgument
 @dataclass(frozen=True)
 class Settings:
     schedules: int = 200
-    strategy: str = "random"
+    strategy: str = "portfolio"
     seed: int | None = None
     max_steps: int = 200_000
     max_threads: int = 64

@@ -10,9 +10,9 @@ strategy's answers decide who runs, recording the answers at choice points
 
 Blocking is modelled, never real: a thread that would block (a lock held by
 another managed thread, a join, a sleep) is marked blocked on a *resource* and
-hands the baton on.  A blocked thread with a deadline (timed wait, sleep) stays
-a candidate: choosing it means "its timeout fired", and the virtual clock
-jumps to its deadline.  When no thread can run and none has a deadline, the
+hands the baton on.  A blocked thread with a deadline (timed wait, sleep) wakes
+when no thread can run: the virtual clock jumps to the earliest deadline (with
+``eager_timeouts`` it is a candidate at every point instead).  When no thread can run and none has a deadline, the
 execution is deadlocked, and the wait-for graph (thread -> resource -> holders)
 gives the cycle.
 """
@@ -130,8 +130,15 @@ class Execution:
         max_steps: int,
         max_threads: int,
         recorder: Recorder | None = None,
+        eager_timeouts: bool = False,
     ) -> None:
         self.strategy = strategy
+        # Timed waits and sleeps end when every thread waits (the clock jumps to the
+        # earliest deadline): threads are infinitely fast next to their timeouts, so
+        # a timeout never fires while its holder could still run.  eager_timeouts makes
+        # every timed waiter a candidate at every point, to find code that only works
+        # because something is fast enough (Fray's "time out immediately").
+        self.eager_timeouts = eager_timeouts
         self.max_steps = max_steps
         self.max_threads = max_threads
         self.recorder = recorder
@@ -204,10 +211,10 @@ class Execution:
                 thread=mt,
             )
             raise Abort
-        enabled = self.enabled
-        if len(enabled) + len(self.timed) < 2:
+        candidates = self.enabled + self.timed if self.eager_timeouts else self.enabled
+        if len(candidates) < 2:
             return
-        options = sorted(t.tid for t in enabled + self.timed)
+        options = sorted(t.tid for t in candidates)
         # busy: the strategy and the scheduler call Python code (random.py...) that is
         # instrumented too; its points must not re-enter the scheduler.
         mt.busy += 1
@@ -303,7 +310,8 @@ class Execution:
             # Everyone waits: the clock jumps to the earliest deadline (ties: lowest id).
             first = min(self.timed, key=lambda t: (t.deadline, t.tid))
             self._time_out(first)
-        options = sorted(t.tid for t in self.enabled + self.timed)
+        candidates = self.enabled + self.timed if self.eager_timeouts else self.enabled
+        options = sorted(t.tid for t in candidates)
         if len(options) == 1:
             nxt = self.threads[options[0]]
         else:

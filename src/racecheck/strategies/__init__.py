@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from ..errors import InvalidArgument
 from .base import Strategy
+from .pct import PCTStrategy
+from .portfolio import PortfolioStrategy
 from .random import RandomStrategy
 from .replay import ReplayStrategy
 
-__all__ = ["RandomStrategy", "ReplayStrategy", "Strategy", "make_strategy"]
+__all__ = ["PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy", "Strategy",
+           "make_strategy"]
 
-NAMES = ("random",)
+NAMES = ("portfolio", "random", "pct")
 
 
 def make_strategy(spec: object, seed: int) -> Strategy:
@@ -18,6 +21,10 @@ def make_strategy(spec: object, seed: int) -> Strategy:
         return spec
     if spec == "random":
         return RandomStrategy(seed)
+    if spec == "pct":
+        return PCTStrategy(seed)
+    if spec == "portfolio":
+        return PortfolioStrategy(seed)
     raise InvalidArgument(
         f"unknown strategy {spec!r}: use one of {', '.join(map(repr, NAMES))} "
         "or pass a racecheck.strategies.Strategy instance"

@@ -1,0 +1,41 @@
+"""The default: a portfolio rotated per schedule, as Coyote does.
+
+Even schedules use the uniform random walk (finds most races at once), odd
+schedules PCT with depth 2 and 3 in turn (finds races that need one thread
+held back for long).  Each member keeps its own state across the schedules
+it runs, so the portfolio is as reproducible as its members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .base import Strategy
+from .pct import PCTStrategy
+from .random import RandomStrategy
+
+
+class PortfolioStrategy(Strategy):
+    name = "portfolio"
+
+    def __init__(self, seed: int) -> None:
+        self.members: list[Strategy] = [RandomStrategy(seed), PCTStrategy(seed, depth=2),
+                                        RandomStrategy(seed + 1), PCTStrategy(seed, depth=3)]
+        self._active: Strategy = self.members[0]
+        self._runs = [0] * len(self.members)
+
+    def begin(self, index: int) -> bool:
+        slot = index % len(self.members)
+        self._active = self.members[slot]
+        self._runs[slot] += 1
+        return self._active.begin(index)
+
+    def choose(self, options: Sequence[int], current: int) -> int:
+        return self._active.choose(options, current)
+
+    def end(self, failed: bool) -> None:
+        self._active.end(failed)
+
+    def evidence(self, schedules_run: int) -> str:
+        pct = self._runs[1] + self._runs[3]
+        return f"{schedules_run} schedules ({schedules_run - pct} random, {pct} PCT depth 2-3)"
