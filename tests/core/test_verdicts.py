@@ -342,5 +342,5 @@ def test_thread_pool_executor_unguarded_counter_race_found() -> None:
         assert Hits.n == 2
 
     with pytest.raises(racecheck.RaceFound) as info:
-        racecheck.check(work, schedules=300, seed=SEED)
+        racecheck.check(work, schedules=1000, seed=SEED)
     assert info.value.failure.kind == "violation"

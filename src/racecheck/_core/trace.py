@@ -84,8 +84,8 @@ def _operands(instrs: list[dis.Instruction]) -> dict[int, dis.Instruction | None
     maps both attribute instructions to ``LOAD_FAST c``.  Unknown slots at block
     starts are None.
     """
-    result: dict[int, dis.Instruction | None] = {}
-    stack: list[dis.Instruction | None] = []
+    result: dict[int, Any] = {}
+    stack: list[Any] = []
     for ins in instrs:
         if ins.is_jump_target:
             stack = []
@@ -97,7 +97,7 @@ def _operands(instrs: list[dis.Instruction]) -> dict[int, dis.Instruction | None
             kind, n = shuffle
             n = n or (ins.arg or 1)
             if len(stack) < n:
-                pad: list[dis.Instruction | None] = [None] * (n - len(stack))
+                pad: list[Any] = [None] * (n - len(stack))
                 stack = pad + stack
             if kind == "copy":
                 stack.append(stack[-n])
@@ -116,14 +116,26 @@ def _operands(instrs: list[dis.Instruction]) -> dict[int, dis.Instruction | None
             continue
         pushes = effect + pops
         del stack[max(len(stack) - pops, 0):]
+        if op == "LOAD_FAST_LOAD_FAST" and isinstance(ins.argval, tuple):  # 3.13
+            stack.extend(_NamedLoad("LOAD_FAST", name) for name in ins.argval)
+            continue
         stack.extend([ins if op in _LOADS_OBJ else None] * max(pushes, 0))
     return result
+
+
+class _NamedLoad:
+    """One half of a fused load (3.13's LOAD_FAST_LOAD_FAST), shaped like an Instruction."""
+
+    def __init__(self, opname: str, argval: str) -> None:
+        self.opname = opname
+        self.argval = argval
 
 
 def _pops(ins: dis.Instruction) -> int | None:
     """How many slots an instruction pops, for the few shapes the operand map needs."""
     op = ins.opname
     if op in _LOADS_OBJ or op in ("LOAD_CONST", "LOAD_SMALL_INT", "PUSH_NULL", "NOP", "RESUME",
+                                  "LOAD_FAST_LOAD_FAST",
                                   "CACHE", "PRECALL", "KW_NAMES", "EXTENDED_ARG"):
         return 0
     if op in ("LOAD_ATTR", "LOAD_METHOD", "UNARY_NOT", "UNARY_NEGATIVE", "GET_ITER",
