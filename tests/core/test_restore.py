@@ -1,0 +1,71 @@
+"""After any exploration (passing, failing, raising, interrupted) nothing racecheck patched leaks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+
+import racecheck
+from racecheck._core.patching import snapshot
+
+
+def _state() -> dict[str, object]:
+    snap = snapshot()
+    snap["settrace"] = sys.gettrace()
+    if hasattr(sys, "monitoring"):
+        snap["monitoring"] = [sys.monitoring.get_tool(i) for i in range(6)]
+    return snap
+
+
+def body(s: object) -> None:
+    time.sleep(0.01)
+    threading.Lock()
+
+
+def test_passing_and_failing_explorations_restore_everything() -> None:
+    before = _state()
+    assert racecheck.explore([body, body], setup=object, schedules=5, seed=1).ok
+    assert _state() == before
+    assert not racecheck.explore([body], setup=object, invariant=lambda s: False,
+                                 schedules=5, seed=1).ok
+    assert _state() == before
+    assert type(threading.Lock()).__module__ == "_thread"
+    assert time.sleep is not None and time.sleep.__module__ == "time"
+
+
+@pytest.mark.parametrize("where", ["setup", "teardown", "invariant"])
+def test_exceptions_from_user_callbacks_restore_everything(where: str) -> None:
+    before = _state()
+
+    def boom(*args: object) -> object:
+        raise KeyboardInterrupt  # the worst case: Ctrl-C inside user code
+
+    kwargs: dict[str, object] = {"setup": object}
+    kwargs[where] = boom
+    with pytest.raises(KeyboardInterrupt):
+        racecheck.explore([body], schedules=3, seed=1, **kwargs)  # type: ignore[arg-type]
+    assert _state() == before
+
+
+def test_module_level_lock_is_wrapped_during_and_restored_after() -> None:
+    import concurrent.futures.thread as cft
+
+    original = cft._global_shutdown_lock  # type: ignore[attr-defined]
+    seen: list[object] = []
+
+    def look(s: object) -> None:
+        seen.append(cft._global_shutdown_lock)  # type: ignore[attr-defined]
+
+    assert racecheck.explore([look], setup=object, schedules=1, seed=1).ok
+    assert seen[0] is not original
+    assert cft._global_shutdown_lock is original  # type: ignore[attr-defined]
+
+
+def test_no_managed_thread_outlives_the_exploration() -> None:
+    before = set(threading.enumerate())
+    racecheck.explore([body, body], setup=object, schedules=10, seed=2)
+    time.sleep(0.05)
+    assert set(threading.enumerate()) == before
