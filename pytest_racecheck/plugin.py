@@ -1,32 +1,719 @@
-"""The ``pytest11`` entry point for racecheck (placeholder).
+"""The ``pytest11`` entry point: run threaded tests under racecheck's scheduler.
 
-This only registers the option group and the marker, so that ``--racecheck``
-and ``@pytest.mark.racecheck(...)`` are accepted under ``--strict-markers``.
-It deliberately imports nothing from ``racecheck``: pytest loads this module
-in every session where the distribution is installed, racecheck or not, so
-the heavy parts are imported inside hooks once the real plugin lands.
+With ``pytest --racecheck`` every test that starts a thread (``threading.Thread``,
+``Timer``, ``ThreadPoolExecutor`` workers) is re-run under many controlled
+schedules, unchanged; a test that starts no thread runs once, as without the
+plugin.  ``@pytest.mark.racecheck(...)`` opts one test in without the flag, or
+tunes it.  The first failing schedule fails the test with racecheck's report
+(the interleaving, the verdict, the replay line).
+
+How a test runs (``pytest_pyfunc_call`` below):
+
+1. Without the marker, the test first runs once, plainly, while
+   ``threading.Thread.start`` is watched.  If it started no thread, that run
+   is the result and nothing else happens.
+2. Otherwise (or straight away for a marked test) the test body goes through
+   ``racecheck.check``: the saved failures of this test replay first (the
+   failure database, like Hypothesis' example database), then the
+   exploration runs under the test's own seed.
+
+Fixtures: function-scoped fixtures are set up **once per test, not once per
+schedule**, in this first version: every schedule calls the test body with
+the same fixture values.  A test must therefore reset the state it shares
+between schedules at its start (``global x; x = 0``, a fresh object), as the
+seed notebook's tests do.  Running fixtures per schedule needs pytest to set
+up and tear down a function's fixtures many times within one item, which
+pytest has no public API for.
+
+Seeds: one run seed is chosen per session (random unless given, printed in
+the header, kept in ``config.cache`` for ``--racecheck-seed=last``, handed to
+xdist workers as pytest-randomly does) and each test explores under
+``crc32(run seed : nodeid)``, so a verdict depends neither on test order nor
+on how xdist distributes tests.
+
+Tests that use the ``racecheck`` fixture, or call ``racecheck.explore`` /
+``check`` themselves, are run plainly: explorations do not nest.
+
+This module is imported by every pytest session where the distribution is
+installed, so it imports nothing from ``racecheck`` at module level: the
+scheduler and its shims load inside hooks, only once a test is explored.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import json
+import os
+import random
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
 import pytest
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import racecheck
+
 MARKER = (
-    "racecheck(schedules=None, strategy=None, seed=None, threads=None, replay=None): "
-    "run the test under many controlled thread schedules and fail with a "
-    "replayable report when one of them breaks it."
+    "racecheck(schedules=None, strategy=None, seed=None, threads=None, replay=None, "
+    "time_budget=None, watchdog=None): run the test under many controlled thread "
+    "schedules and fail with a replayable report when one of them breaks it. "
+    "schedules/strategy/seed/time_budget/watchdog override the command line; "
+    "threads=N runs N copies of the test body in N threads; "
+    'replay="TOKEN" runs only the schedule of that token.'
 )
+_MARKER_KWARGS = ("schedules", "strategy", "seed", "threads", "replay", "time_budget", "watchdog")
+
+SEED_CACHE_KEY = "racecheck/seed"
+FAILURES_CACHE_PREFIX = "racecheck/failures/"
+
+
+# ------------------------------------------------------------------ options
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("racecheck", "racecheck: controlled thread scheduling")
-    group.addoption(
-        "--racecheck",
-        action="store_true",
-        default=False,
-        help="Run tests marked with racecheck under the controlled scheduler.",
+
+    def add(flag: str, ini_help: str, **kwargs: Any) -> None:
+        group.addoption(flag, dest=flag[2:].replace("-", "_"), **kwargs)
+        parser.addini(flag[2:].replace("-", "_"), ini_help, type="string")
+
+    add("--racecheck", "Run every thread-starting test under racecheck (true/false).",
+        action="store_true", default=None,
+        help="Re-run every test that starts threads under many controlled schedules "
+             "(tests marked racecheck are explored even without it). [env RACECHECK]")
+    add("--racecheck-schedules", "Schedules to try per test.", metavar="N", default=None,
+        help="Schedules to try per test (default 200). [env RACECHECK_SCHEDULES]")
+    add("--racecheck-strategy", "Exploration strategy.", metavar="NAME", default=None,
+        help="Exploration strategy (default random). [env RACECHECK_STRATEGY]")
+    add("--racecheck-seed", "Run seed (an integer, or last).", metavar="N|last", default=None,
+        help="Run seed; each test explores under a seed derived from it and its node id. "
+             "'last' reuses the previous run's seed. [env RACECHECK_SEED]")
+    add("--racecheck-time-budget", "Seconds of exploration per test.", metavar="SECONDS",
+        default=None,
+        help="Stop exploring a test after this many seconds. [env RACECHECK_TIME_BUDGET]")
+    add("--racecheck-watchdog", "Seconds before a thread stuck outside racecheck is a hang.",
+        metavar="SECONDS", default=None,
+        help="A thread blocked outside racecheck's control (real I/O) for this long ends "
+             "the schedule with a 'hang' verdict (default 5). [env RACECHECK_WATCHDOG]")
+    add("--racecheck-isolate", "Run each explored test in a child process (not available yet).",
+        action="store_true", default=None,
+        help="NOT AVAILABLE YET: accepted, but racecheck has no child-process mode, so "
+             "explored tests still run in the pytest process. [env RACECHECK_ISOLATE]")
+    add("--racecheck-report", "Write a JSON report of every explored test to this path.",
+        metavar="PATH", default=None,
+        help="Write a JSON report (one entry per explored test) to PATH. "
+             "[env RACECHECK_REPORT]")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Session-wide settings, after command line > ini > env > defaults."""
+
+    enabled: bool = False
+    schedules: int = 200
+    strategy: str = "random"
+    seed: int = 0
+    seed_source: str = "random"
+    time_budget: float | None = None
+    watchdog: float | None = None
+    isolate: bool = False
+    report: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemSettings:
+    """One test's settings: the session's, overridden by its marker."""
+
+    schedules: int
+    strategy: str
+    seed: int
+    time_budget: float | None
+    watchdog: float | None
+    threads: int | None = None
+    replay: str | None = None
+
+
+@dataclass
+class State:
+    settings: Settings
+    is_worker: bool
+    records: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+
+STATE = pytest.StashKey[State]()
+
+
+def _raw(config: pytest.Config, name: str) -> tuple[object, str]:
+    """The first value set for ``name`` and where it came from."""
+    cli = config.getoption(name)
+    if cli is not None:
+        return cli, "--" + name.replace("_", "-")
+    ini = config.getini(name)
+    if isinstance(ini, str) and ini.strip():
+        return ini.strip(), f"ini option {name}"
+    env = os.environ.get(name.upper())
+    if env is not None and env.strip():
+        return env.strip(), f"environment variable {name.upper()}"
+    return None, "default"
+
+
+def _parse(value: object, source: str, kind: Callable[[str], Any], what: str) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        parsed = kind(str(value))
+    except ValueError:
+        raise pytest.UsageError(f"racecheck: {source}={value!r} is not {what}") from None
+    if isinstance(parsed, (int, float)) and parsed <= 0:
+        raise pytest.UsageError(f"racecheck: {source}={value!r} must be positive")
+    return parsed
+
+
+def _flag(value: object, source: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise pytest.UsageError(f"racecheck: {source}={value!r} is not true or false")
+
+
+def _settings(config: pytest.Config) -> Settings:
+    base = Settings()
+    enabled = _flag(*_raw(config, "racecheck"))
+    schedules = _parse(*_raw(config, "racecheck_schedules"), int, "a positive integer")
+    strategy, _ = _raw(config, "racecheck_strategy")
+    time_budget = _parse(*_raw(config, "racecheck_time_budget"), float, "a number of seconds")
+    watchdog = _parse(*_raw(config, "racecheck_watchdog"), float, "a number of seconds")
+    isolate = _flag(*_raw(config, "racecheck_isolate"))
+    report, _ = _raw(config, "racecheck_report")
+    seed, seed_source = _run_seed(config)
+    return Settings(
+        enabled=enabled,
+        schedules=schedules or base.schedules,
+        strategy=str(strategy) if strategy is not None else base.strategy,
+        seed=seed,
+        seed_source=seed_source,
+        time_budget=time_budget,
+        watchdog=watchdog,
+        isolate=isolate,
+        report=str(report) if report is not None else None,
     )
+
+
+def _run_seed(config: pytest.Config) -> tuple[int, str]:
+    """The session's seed: from the xdist controller, the options, the cache, or random."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "racecheck_seed" in workerinput:
+        return int(workerinput["racecheck_seed"]), "controller"
+    value, source = _raw(config, "racecheck_seed")
+    if value is None:
+        return random.SystemRandom().randrange(2**32), "random"
+    if str(value).strip().lower() == "last":
+        cache = getattr(config, "cache", None)
+        last = cache.get(SEED_CACHE_KEY, None) if cache is not None else None
+        if isinstance(last, int):
+            return last, "last"
+        return random.SystemRandom().randrange(2**32), "random (no previous seed cached)"
+    try:
+        return int(str(value)), source
+    except ValueError:
+        raise pytest.UsageError(
+            f"racecheck: {source}={value!r} is not an integer or 'last'") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    settings = _settings(config)
+    is_worker = hasattr(config, "workerinput")
+    config.stash[STATE] = State(settings=settings, is_worker=is_worker)
+    cache = getattr(config, "cache", None)
+    if not is_worker and cache is not None:
+        cache.set(SEED_CACHE_KEY, settings.seed)
+    config.pluginmanager.register(_Outcomes(config.stash[STATE]), "racecheck-outcomes")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker explores under the controller's run seed (pytest-randomly's way)."""
+    state = node.config.stash.get(STATE, None)
+    if state is not None:
+        node.workerinput["racecheck_seed"] = state.settings.seed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist: collect the workers' records for the summary and the JSON report."""
+    state = node.config.stash.get(STATE, None)
+    output = getattr(node, "workeroutput", None) or {}
+    if state is not None and "racecheck_records" in output:
+        state.records.extend(json.loads(output["racecheck_records"]))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return []
+    seed = state.settings.seed
+    lines = [f"racecheck: seed={seed} (replay with --racecheck-seed={seed})"]
+    if state.settings.isolate:
+        lines.append("racecheck: --racecheck-isolate is not available yet; "
+                     "explored tests run in the pytest process")
+    return lines
+
+
+@pytest.fixture(name="racecheck")
+def racecheck_fixture() -> ModuleType:
+    """The ``racecheck`` module, for explicit ``racecheck.explore(...)`` in a test.
+
+    A test that uses this fixture is never wrapped by the plugin: it runs its
+    own explorations, and explorations do not nest.
+    """
+    import racecheck as module
+
+    return module
+
+
+# ------------------------------------------------------------- running tests
+
+
+def _item_settings(item: pytest.Function, settings: Settings,
+                   marker: pytest.Mark | None) -> ItemSettings:
+    seed = zlib.crc32(f"{settings.seed}:{item.nodeid}".encode())
+    out = ItemSettings(schedules=settings.schedules, strategy=settings.strategy, seed=seed,
+                       time_budget=settings.time_budget, watchdog=settings.watchdog)
+    if marker is None:
+        return out
+    if marker.args:
+        pytest.fail(f"@pytest.mark.racecheck takes keyword arguments only "
+                    f"({', '.join(_MARKER_KWARGS)}), got {marker.args!r}", pytrace=False)
+    unknown = sorted(set(marker.kwargs) - set(_MARKER_KWARGS))
+    if unknown:
+        pytest.fail(f"@pytest.mark.racecheck: unknown argument(s) {', '.join(unknown)}; "
+                    f"it takes {', '.join(_MARKER_KWARGS)}", pytrace=False)
+    given = {k: v for k, v in marker.kwargs.items() if v is not None}
+    threads = given.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        pytest.fail(f"@pytest.mark.racecheck(threads=...) must be a positive integer, "
+                    f"got {threads!r}", pytrace=False)
+    return replace(out, **given)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
+    """Swap the test function for one that explores it, for the duration of the call.
+
+    pytest's own ``pytest_pyfunc_call`` calls ``pyfuncitem.obj`` with the
+    fixture values; handing it a wrapper keeps every other plugin's view of
+    the call (async checks, return-value warnings) unchanged.
+    """
+    __tracebackhide__ = True
+    state = pyfuncitem.config.stash.get(STATE, None)
+    marker = pyfuncitem.get_closest_marker("racecheck")
+    original = pyfuncitem.obj
+    if (
+        state is None
+        or (marker is None and not state.settings.enabled)
+        or "racecheck" in pyfuncitem.fixturenames
+        or inspect.iscoroutinefunction(original)
+        or inspect.isasyncgenfunction(original)
+    ):
+        return (yield)
+    settings = _item_settings(pyfuncitem, state.settings, marker)
+    run = _Run(pyfuncitem, state, settings, original, plain_first=marker is None)
+
+    @functools.wraps(original)
+    def explored(*args: Any, **kwargs: Any) -> object:
+        __tracebackhide__ = True
+        return run(args, kwargs)
+
+    pyfuncitem.obj = explored
+    try:
+        return (yield)
+    finally:
+        pyfuncitem.obj = original
+
+
+class _Nested(Exception):
+    """The test runs its own exploration: it must run plainly."""
+
+
+@contextmanager
+def _watch_thread_starts() -> Iterator[list[int]]:
+    """Count ``threading.Thread.start`` calls (Timer and executor workers included)."""
+    count = [0]
+    original = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        count[0] += 1
+        original(self)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    try:
+        yield count
+    finally:
+        if threading.Thread.start is start:
+            threading.Thread.start = original  # type: ignore[method-assign]
+
+
+class _Run:
+    """One test under the plugin: plain run, saved failures, exploration, record."""
+
+    def __init__(self, item: pytest.Function, state: State, settings: ItemSettings,
+                 original: Callable[..., object], plain_first: bool) -> None:
+        self.item = item
+        self.state = state
+        self.settings = settings
+        self.original = original
+        self.plain_first = plain_first
+        self.hypothesis: Any = getattr(original, "hypothesis", None)
+        self.schedules_run = 0
+        self.elapsed = 0.0
+        self.evidence: list[str] = []
+        self.strategy = settings.strategy
+        self.source = "replay marker" if settings.replay else "exploration"
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+        __tracebackhide__ = True
+        # Import before watching Thread.start: racecheck keeps the real method.
+        import racecheck
+
+        plain_exc: BaseException | None = None
+        result: object = None
+        if self.plain_first:
+            with _watch_thread_starts() as started:
+                try:
+                    result = self.original(*args, **kwargs)
+                except BaseException as exc:  # re-raised below, or after exploring
+                    plain_exc = exc
+            if not started[0] or (plain_exc is not None and not isinstance(plain_exc, Exception)):
+                if plain_exc is not None:
+                    raise plain_exc
+                return result
+        try:
+            self._explore(args, kwargs)
+        except _Nested:
+            if self.plain_first:
+                if plain_exc is not None:
+                    raise plain_exc from None
+                return result
+            return self.original(*args, **kwargs)
+        except racecheck.RaceFound as exc:
+            self._failed(exc)
+            raise
+        self._passed(note="failed in the plain run, but no schedule reproduced it"
+                     if plain_exc is not None else "")
+        if plain_exc is not None:
+            raise plain_exc
+        return result
+
+    # ------------------------------------------------------------- exploring
+
+    def _body(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], object]:
+        # A partial, not a closure: no plugin frame in the report's interleaving.
+        one: Any = functools.partial(self.original, *args, **kwargs)
+        one.__name__ = self.item.originalname  # names the test in the replay line
+        threads = self.settings.threads
+        if threads is not None and threads > 1:
+            body = _copies(one, threads)
+            body.__name__ = self.item.originalname
+            return body
+        return one  # type: ignore[no-any-return]
+
+    def _explore(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        __tracebackhide__ = True
+        if self.hypothesis is not None and hasattr(self.hypothesis, "inner_test"):
+            self._explore_hypothesis(args, kwargs)
+            return
+        body = self._body(args, kwargs)
+        if self.settings.replay is None:
+            self._replay_saved(body)
+        self._check(body, replay=self.settings.replay)
+
+    def _explore_hypothesis(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Hypothesis picks the inputs, racecheck the schedules: explore each example.
+
+        Hypothesis lets plugins replace ``fn.hypothesis.inner_test`` (pytest-trio
+        does, to run examples in an event loop); the engine itself stays outside
+        the scheduler.  Tokens depend on the example, so no failure database.
+        """
+        __tracebackhide__ = True
+        hyp = self.hypothesis
+        inner = hyp.inner_test
+        run = self
+
+        @functools.wraps(inner)
+        def explored_inner(*a: Any, **kw: Any) -> None:
+            __tracebackhide__ = True
+
+            one: Any = functools.partial(inner, *a, **kw)
+            one.__name__ = run.item.originalname
+            run._check(one, replay=run.settings.replay)
+
+        hyp.inner_test = explored_inner
+        try:
+            self.original(*args, **kwargs)
+        finally:
+            hyp.inner_test = inner
+
+    def _check(self, body: Callable[[], object], replay: str | None) -> None:
+        __tracebackhide__ = True
+        import racecheck
+
+        s = self.settings
+        start = time.perf_counter()
+        try:
+            result = racecheck.check(
+                body, schedules=s.schedules, strategy=s.strategy, seed=s.seed,
+                time_budget=s.time_budget, watchdog=s.watchdog, replay=replay)
+        except racecheck.UsageError:
+            raise _Nested() from None
+        except racecheck.RaceFound as exc:
+            if isinstance(exc.failure.exception, racecheck.UsageError):
+                raise _Nested() from None
+            self.schedules_run += exc.failure.schedule_index + 1
+            raise
+        finally:
+            self.elapsed += time.perf_counter() - start
+        self.schedules_run += result.schedules_run
+        self.strategy = result.strategy
+        if result.evidence and result.evidence not in self.evidence:
+            self.evidence.append(result.evidence)
+
+    def _replay_saved(self, body: Callable[[], object]) -> None:
+        """Replay this test's saved failing tokens first; forget those that pass now."""
+        __tracebackhide__ = True
+        import racecheck
+
+        cache = getattr(self.item.config, "cache", None)
+        if cache is None:
+            return
+        key = failures_key(self.item.nodeid)
+        tokens = cache.get(key, None)
+        if not isinstance(tokens, list) or not tokens:
+            return
+        kept: list[str] = []
+        for token in tokens:
+            try:
+                self._check(body, replay=str(token))
+            except racecheck.RaceFound:
+                self.source = "failure database"
+                raise
+            except (racecheck.ReplayDiverged, racecheck.InvalidArgument):
+                continue  # the code changed since: the token no longer applies
+        cache.set(key, kept or None)
+
+    # --------------------------------------------------------------- records
+
+    def _record(self, **fields: Any) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "nodeid": self.item.nodeid,
+            "ok": True,
+            "verdict": "pass",
+            "schedules_run": self.schedules_run,
+            "seed": self.settings.seed,
+            "run_seed": self.state.settings.seed,
+            "strategy": self.strategy,
+            "token": None,
+            "schedule_index": None,
+            "elapsed": round(self.elapsed, 4),
+            "evidence": "; ".join(self.evidence),
+            "source": self.source,
+            "note": "",
+            "report": "",
+        }
+        record.update(fields)
+        self.state.records.append(record)
+        props = self.item.user_properties
+        props.append(("racecheck_verdict", record["verdict"]))
+        props.append(("racecheck_seed", record["seed"]))
+        props.append(("racecheck_schedules", record["schedules_run"]))
+        if record["token"]:
+            props.append(("racecheck_token", record["token"]))
+        return record
+
+    def _passed(self, note: str) -> None:
+        self._record(note=note)
+        cache = getattr(self.item.config, "cache", None)
+        if cache is not None and self.settings.replay is None:
+            key = failures_key(self.item.nodeid)
+            if cache.get(key, None) is not None:
+                cache.set(key, None)
+
+    def _failed(self, exc: racecheck.RaceFound) -> None:
+        failure = exc.failure
+        nodeid = self.item.nodeid
+        run_seed = self.state.settings.seed
+        footer = (
+            f"  or pin the test to it: @pytest.mark.racecheck(replay=\"{failure.token}\")\n"
+            f"Re-run this exploration: pytest --racecheck --racecheck-seed={run_seed} "
+            f"\"{nodeid}\""
+        )
+        if self.source == "failure database":
+            footer += ("\n(replayed from the failure database: this schedule failed on a "
+                       "previous run)")
+        report = f"{failure.report or failure}\n{footer}"
+        exc.args = (report,)
+        self._record(ok=False, verdict=failure.kind, token=failure.token,
+                     seed=failure.seed if failure.seed is not None else self.settings.seed,
+                     schedule_index=failure.schedule_index, report=report,
+                     evidence=f"failed at schedule {failure.schedule_index + 1}")
+        cache = getattr(self.item.config, "cache", None)
+        if cache is not None and self.hypothesis is None and self.settings.replay is None:
+            key = failures_key(nodeid)
+            saved = cache.get(key, None)
+            tokens = list(saved) if isinstance(saved, list) else []
+            if failure.token not in tokens:
+                tokens.insert(0, failure.token)
+            cache.set(key, tokens[:10])
+
+
+def _copies(one: Callable[[], object], n: int) -> Callable[[], object]:
+    """``threads=N``: the test body in N threads at once; the first error is raised."""
+
+    def copies() -> None:
+        __tracebackhide__ = True
+        errors: list[BaseException] = []
+
+        def body() -> None:
+            try:
+                one()
+            except BaseException as exc:
+                errors.append(exc)
+
+        workers = [threading.Thread(target=body, name=f"copy-{i + 1}") for i in range(n)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    return copies
+
+
+def failures_key(nodeid: str) -> str:
+    """The ``config.cache`` key of a test's failing tokens (one flat, portable file name)."""
+    name = quote(nodeid, safe="")
+    if len(name) > 180:
+        name = f"{name[:160]}-{zlib.crc32(nodeid.encode()):08x}"
+    return FAILURES_CACHE_PREFIX + name
+
+
+# -------------------------------------------------------------- reporting
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A race fails the test with racecheck's report, not a traceback through the scheduler."""
+    report = yield
+    module = sys.modules.get("racecheck")
+    if (module is not None and call.when == "call" and call.excinfo is not None
+            and report.failed and isinstance(call.excinfo.value, module.RaceFound)):
+        exc = call.excinfo.value
+        text = f"racecheck.{type(exc).__name__}: {exc}"
+        notes = getattr(exc, "__notes__", None)  # Hypothesis' "Falsifying example: ..."
+        if isinstance(notes, list) and notes:
+            text += "\n\n" + "\n".join(str(n) for n in notes)
+        report.longrepr = text
+    return report
+
+
+class _Outcomes:
+    """Records each test's outcome (passed, failed, xfailed...) for the summary lines.
+
+    Registered per config in ``pytest_configure``: reports do not carry their
+    config, and pytester runs several sessions in one process.
+    """
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        wasxfail = hasattr(report, "wasxfail")
+        self.state.outcomes[report.nodeid] = (
+            "xfailed" if wasxfail and report.skipped else "xpassed" if wasxfail
+            else report.outcome
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE, None)
+    if state is None:
+        return
+    if state.is_worker:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["racecheck_records"] = json.dumps(state.records)
+        return
+    if state.settings.report:
+        path = Path(session.config.invocation_params.dir, state.settings.report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "seed": state.settings.seed,
+            "tests": [dict(r, outcome=state.outcomes.get(r["nodeid"])) for r in _sorted(state)],
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _sorted(state: State) -> list[dict[str, Any]]:
+    return sorted(state.records, key=lambda r: str(r["nodeid"]))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE, None)
+    if state is None or state.is_worker or not state.records:
+        return
+    tr = terminalreporter
+    records = _sorted(state)
+    failures = [r for r in records if not r["ok"]]
+    tr.write_sep("=", "racecheck")
+    total = sum(int(r["schedules_run"]) for r in records)
+    seed = state.settings.seed
+    tr.write_line(f"{len(records)} test{'s' if len(records) != 1 else ''} explored, "
+                  f"{total} schedule{'s' if total != 1 else ''} run, "
+                  f"seed={seed} (replay with --racecheck-seed={seed})")
+    if failures:
+        kinds: dict[str, int] = {}
+        for r in failures:
+            kinds[str(r["verdict"])] = kinds.get(str(r["verdict"]), 0) + 1
+        tr.write_line("failures by verdict: "
+                      + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    for r in records:
+        n = int(r["schedules_run"])
+        extra = f"; {r['evidence']}" if r["evidence"] else ""
+        if r["source"] != "exploration":
+            extra += f"; from the {r['source']}"
+        if r["note"]:
+            extra += f"; {r['note']}"
+        outcome = state.outcomes.get(str(r["nodeid"]))
+        shown = f" [{outcome}]" if outcome in ("xfailed", "xpassed") else ""
+        verdict = "pass" if r["ok"] else f"race found: {r['verdict']}"
+        tr.write_line(f"{r['nodeid']}  {verdict}{shown}  "
+                      f"({n} schedule{'s' if n != 1 else ''}{extra})")
+    for r in failures:
+        tr.write_sep("-", f"{r['nodeid']}: race found: {r['verdict']}")
+        for line in str(r["report"]).splitlines():
+            tr.write_line(line)
+    if state.settings.report:
+        tr.write_line(f"racecheck: JSON report written to {state.settings.report}")

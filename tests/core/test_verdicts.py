@@ -150,15 +150,13 @@ class Two:
 
 
 def a_then_b(s: Two) -> None:
-    with s.a:
-        with s.b:
-            pass
+    with s.a, s.b:
+        pass
 
 
 def b_then_a(s: Two) -> None:
-    with s.b:
-        with s.a:
-            pass
+    with s.b, s.a:
+        pass
 
 
 def test_abba_deadlock_reported_with_cycle() -> None:
@@ -175,9 +173,8 @@ def test_abba_deadlock_reported_with_cycle() -> None:
 
 def test_self_deadlock_on_non_reentrant_lock() -> None:
     def twice(s: Two) -> None:
-        with s.a:
-            with s.a:
-                pass
+        with s.a, s.a:
+            pass
 
     result = racecheck.explore([twice], setup=Two, schedules=5, seed=SEED)
     failure = result.failure
