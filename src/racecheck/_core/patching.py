@@ -10,8 +10,9 @@ what was done (and only where nobody rebound the name meanwhile):
    (``from _thread import RLock`` in functools, ``from time import monotonic as
    time`` in queue, ``def f(timer=time.monotonic)``);
 3. lock *instances* made before patching (``_lock = threading.Lock()`` at
-   module level or in a class body) are wrapped, for the exploration, in a
-   cooperative lock around the very same real lock.
+   module level or in a class body, ``self._lock`` of an object bound at module
+   level, the RLock of a ``functools.cached_property``) are wrapped, for the
+   exploration, in a cooperative lock around the very same real lock.
 
 The scan of loaded modules is what makes unmodified code work; it costs a few
 milliseconds per exploration (bench/overhead.py), not per schedule.
@@ -20,6 +21,7 @@ milliseconds per exploration (bench/overhead.py), not per schedule.
 from __future__ import annotations
 
 import _thread
+import functools
 import queue
 import sys
 import threading
@@ -36,6 +38,11 @@ _MISSING = object()
 # Modules whose internals must keep the real primitives (or are patched explicitly).
 _SKIP_MODULES = ("racecheck", "pytest_racecheck", "threading", "_thread", "time", "sys",
                  "importlib", "_frozen_importlib", "_frozen_importlib_external", "builtins")
+
+
+_NOT_INSTANCES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+                  types.MethodType, int, float, str, bytes, tuple, list, dict, set, frozenset)
+_DESCRIPTORS_WITH_LOCKS: tuple[type, ...] = (functools.cached_property,)
 
 
 def _replacements() -> dict[int, tuple[Any, Any]]:
@@ -121,6 +128,8 @@ class Patches:
                     self._scan_class(value, reps, modname)
                 elif isinstance(value, types.FunctionType):
                     self._patch_defaults(value, reps)
+                else:
+                    self._scan_instance(value, f"{modname}.{key}")
 
     def _scan_class(self, cls: type, reps: dict[int, tuple[Any, Any]], modname: str) -> None:
         for key, value in list(vars(cls).items()):
@@ -129,6 +138,9 @@ class Patches:
                 self._set(cls, key, new)
             elif isinstance(value, types.FunctionType):
                 self._patch_defaults(value, reps)
+            elif isinstance(value, _DESCRIPTORS_WITH_LOCKS):
+                # functools.cached_property (3.11) keeps an RLock made at class creation.
+                self._scan_instance(value, f"{modname}.{cls.__qualname__}.{key}")
             elif isinstance(value, (staticmethod, classmethod)) and isinstance(
                 value.__func__, types.FunctionType
             ):
@@ -145,6 +157,22 @@ class Patches:
             return
         namespace[key] = new
         self._dict_undo.append((namespace, key, value, new))
+
+    def _scan_instance(self, obj: Any, label: str) -> None:
+        """Wrap real locks stored on a module-level object (``REGISTRY = Registry()``)."""
+        if isinstance(obj, _NOT_INSTANCES):
+            return
+        try:
+            attrs = object.__getattribute__(obj, "__dict__")
+        except (AttributeError, TypeError):
+            return
+        if not isinstance(attrs, dict) or len(attrs) > 200:
+            return
+        for key, value in list(attrs.items()):
+            if type(value) is _RealLockType or type(value) is _RealRLockType:
+                new = self._wrap_lock(value, f"{label}.{key}")
+                attrs[key] = new
+                self._dict_undo.append((attrs, key, value, new))
 
     @staticmethod
     def _wrap_lock(real: Any, label: str) -> Any:

@@ -1,0 +1,80 @@
+"""Correct code on locks made before the exploration passes (no hang, no false alarm)."""
+
+from __future__ import annotations
+
+import threading
+
+import racecheck
+
+from . import preexisting_locks as mod
+
+
+def _reset() -> None:
+    mod.total = 0
+    mod.REGISTRY.items.clear()
+    mod.REGISTRY.count = 0
+
+
+def _run(body: object, schedules: int = 150) -> racecheck.Result:
+    def two_threads() -> None:
+        _reset()
+        ts = [threading.Thread(target=body, args=args)  # type: ignore[arg-type]
+              for args in (("a",), ("b",))] if body in _NAMED else [
+            threading.Thread(target=body) for _ in range(2)]  # type: ignore[arg-type]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert mod.total == 2 or mod.REGISTRY.count == 2
+
+    return racecheck.check(two_threads, schedules=schedules, seed=9, watchdog=2)
+
+
+_NAMED = {mod.REGISTRY.register, mod.REGISTRY.register_class_locked,
+          mod.REGISTRY.register_unlocked}
+
+
+def test_module_level_lock() -> None:
+    assert _run(mod.add_with_module_lock).ok
+
+
+def test_rlock_bound_by_name_before_patching() -> None:
+    assert _run(mod.add_with_module_rlock).ok
+
+
+def test_lock_on_an_instance_made_at_import() -> None:
+    assert _run(mod.REGISTRY.register).ok
+
+
+def test_lock_made_in_a_class_body() -> None:
+    assert _run(mod.REGISTRY.register_class_locked).ok
+
+
+def test_the_unlocked_version_is_still_caught() -> None:
+    try:
+        _run(mod.REGISTRY.register_unlocked, schedules=300)
+    except racecheck.RaceFound as exc:
+        assert exc.failure.kind == "violation"
+    else:
+        raise AssertionError("the unlocked registry race was not found")
+
+
+def test_cached_property_lock_made_at_class_creation() -> None:
+    def readers() -> None:
+        mod.SHARED.__dict__.pop("value", None)
+        ts = [threading.Thread(target=lambda: mod.SHARED.value) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert mod.SHARED.value == 42
+
+    assert racecheck.check(readers, schedules=100, seed=4, watchdog=2).ok
+
+
+def test_originals_are_back_afterwards() -> None:
+    before = (mod._module_lock, mod._module_rlock, mod.REGISTRY._lock, mod.Registry.class_lock)
+    _run(mod.add_with_module_lock, schedules=3)
+    after = (mod._module_lock, mod._module_rlock, mod.REGISTRY._lock, mod.Registry.class_lock)
+    assert all(a is b for a, b in zip(before, after, strict=True))
+    assert type(mod._module_lock).__module__ == "_thread"
