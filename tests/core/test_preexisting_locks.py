@@ -78,3 +78,31 @@ def test_originals_are_back_afterwards() -> None:
     after = (mod._module_lock, mod._module_rlock, mod.REGISTRY._lock, mod.Registry.class_lock)
     assert all(a is b for a, b in zip(before, after, strict=True))
     assert type(mod._module_lock).__module__ == "_thread"
+
+
+class Account:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # made before the exploration, like a pytest fixture
+        self.balance = 0
+
+    def deposit(self) -> None:
+        with self.lock:
+            b = self.balance
+            self.balance = b + 1
+
+
+def test_lock_on_an_object_made_before_and_captured_by_the_test() -> None:
+    account = Account()  # a fixture's object: real lock, not reachable from any module
+
+    def test_body() -> None:
+        account.balance = 0
+        ts = [threading.Thread(target=account.deposit) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert account.balance == 2
+
+    real = account.lock
+    assert racecheck.check(test_body, schedules=150, seed=3, watchdog=2).ok
+    assert account.lock is real

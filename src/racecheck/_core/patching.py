@@ -158,6 +158,53 @@ class Patches:
         namespace[key] = new
         self._dict_undo.append((namespace, key, value, new))
 
+    def scan_roots(self, roots: list[Any], limit: int = 5000) -> None:
+        """Wrap real locks reachable from the code under test (closures, arguments, fixtures).
+
+        Objects made before the exploration and handed to it, such as a pytest
+        fixture captured by the test function, are found through function
+        closures, defaults, bound ``self``, containers and instance dicts, a few
+        levels deep and at most ``limit`` objects.
+        """
+        seen: set[int] = set()
+        frontier: list[tuple[Any, str, int]] = [(r, getattr(r, "__name__", "root"), 0)
+                                                for r in roots]
+        while frontier and len(seen) < limit:
+            obj, label, depth = frontier.pop()
+            if id(obj) in seen or depth > 4:
+                continue
+            seen.add(id(obj))
+            children: list[tuple[Any, str]] = []
+            if isinstance(obj, types.FunctionType):
+                for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or (),
+                                      strict=False):
+                    try:
+                        children.append((cell.cell_contents, name))
+                    except ValueError:
+                        pass
+                children.extend((d, "default") for d in obj.__defaults__ or ())
+            elif isinstance(obj, types.MethodType):
+                children.append((obj.__self__, "self"))
+                children.append((obj.__func__, obj.__func__.__name__))
+            elif isinstance(obj, dict):
+                self._wrap_dict_locks(obj, label)
+                children.extend((v, f"{label}[{k!r}]") for k, v in list(obj.items())[:500])
+            elif isinstance(obj, (list, tuple, set, frozenset)):
+                children.extend((v, label) for v in list(obj)[:500])
+            elif not isinstance(obj, _NOT_INSTANCES):
+                attrs = getattr(obj, "__dict__", None)
+                if isinstance(attrs, dict):
+                    self._wrap_dict_locks(attrs, label)
+                    children.extend((v, f"{label}.{k}") for k, v in list(attrs.items())[:200])
+            frontier.extend((child, name, depth + 1) for child, name in children)
+
+    def _wrap_dict_locks(self, attrs: dict[Any, Any], label: str) -> None:
+        for key, value in list(attrs.items()):
+            if type(value) is _RealLockType or type(value) is _RealRLockType:
+                new = self._wrap_lock(value, f"{label}.{key}")
+                attrs[key] = new
+                self._dict_undo.append((attrs, key, value, new))
+
     def _scan_instance(self, obj: Any, label: str) -> None:
         """Wrap real locks stored on a module-level object (``REGISTRY = Registry()``)."""
         if isinstance(obj, _NOT_INSTANCES):
@@ -166,13 +213,8 @@ class Patches:
             attrs = object.__getattribute__(obj, "__dict__")
         except (AttributeError, TypeError):
             return
-        if not isinstance(attrs, dict) or len(attrs) > 200:
-            return
-        for key, value in list(attrs.items()):
-            if type(value) is _RealLockType or type(value) is _RealRLockType:
-                new = self._wrap_lock(value, f"{label}.{key}")
-                attrs[key] = new
-                self._dict_undo.append((attrs, key, value, new))
+        if isinstance(attrs, dict) and len(attrs) <= 200:
+            self._wrap_dict_locks(attrs, label)
 
     @staticmethod
     def _wrap_lock(real: Any, label: str) -> Any:

@@ -96,6 +96,7 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     gc.disable()
     try:
         patches.install()
+        patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
         instrument.install()
         for index in range(cfg.schedules):
             if index and index % 64 == 0:
@@ -148,6 +149,7 @@ def replay_outcome(cfg: Config, token: str) -> Outcome:
     gc.disable()
     try:
         patches.install()
+        patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
         instrument.install()
         outcome = run_one(cfg, strategy, recorder=Recorder())
     finally:
