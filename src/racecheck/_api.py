@@ -31,6 +31,8 @@ def explore(
     time_budget: float | None = None,
     max_steps: int | None = None,
     watchdog: float | None = None,
+    isolate: bool = False,
+    eager_timeouts: bool = False,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
 
@@ -39,10 +41,21 @@ def explore(
     ``invariant`` runs after every thread finished and fails the schedule by
     raising or returning False; ``teardown`` always runs.  Same ``seed``, same
     schedules.  ``result.failure.token`` replays a failure with :func:`replay`.
+    ``isolate`` runs the exploration in a child process, so an interpreter crash
+    becomes a ``crash`` failure; ``eager_timeouts`` lets timed waits and sleeps
+    end at any point instead of only when every thread waits.
     """
     cfg = _config(threads, setup, invariant, teardown, schedules, seed, time_budget,
-                  max_steps, watchdog)
+                  max_steps, watchdog, eager_timeouts=eager_timeouts)
+    return _explore(cfg, strategy, isolate)
+
+
+def _explore(cfg: runner.Config, strategy: object, isolate: bool) -> Result:
     strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy, _seed(cfg))
+    if isolate:
+        from ._core.isolate import run_isolated
+
+        return run_isolated(lambda log: runner.explore(cfg, strat, log), cfg.replay_hint)
     return runner.explore(cfg, strat)
 
 
@@ -55,6 +68,8 @@ def replay(
     teardown: Callable[..., object] | None = None,
     max_steps: int | None = None,
     watchdog: float | None = None,
+    isolate: bool = False,
+    eager_timeouts: bool = False,
 ) -> Result:
     """Run exactly the schedule of ``token`` once (with full recording).
 
@@ -63,11 +78,16 @@ def replay(
     follows the schedule.
     """
     schedule = Schedule.from_token(token)
-    cfg = _config(threads, setup, invariant, teardown, 1, 0, None, max_steps, watchdog)
-    return _replay(cfg, schedule, token)
+    cfg = _config(threads, setup, invariant, teardown, 1, 0, None, max_steps, watchdog,
+                  eager_timeouts=eager_timeouts)
+    return _replay(cfg, schedule, token, isolate)
 
 
-def _replay(cfg: runner.Config, schedule: Schedule, token: str) -> Result:
+def _replay(cfg: runner.Config, schedule: Schedule, token: str, isolate: bool = False) -> Result:
+    if isolate:
+        from ._core.isolate import run_isolated
+
+        return run_isolated(lambda log: _replay(cfg, schedule, token), cfg.replay_hint)
     strat = ReplayStrategy(schedule.choices)
     result = runner.explore(cfg, strat)
     failure = result.failure
@@ -97,6 +117,8 @@ def check(
     max_steps: int | None = None,
     watchdog: float | None = None,
     replay: str | None = None,
+    isolate: bool = False,
+    eager_timeouts: bool = False,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
@@ -109,14 +131,12 @@ def check(
         raise InvalidArgument(f"check() needs a callable, got {type(fn).__name__}")
     _reject_async(fn, "check()")
     cfg = _config([fn], None, None, None, schedules, seed, time_budget, max_steps, watchdog,
-                  names=["main"],
+                  names=["main"], eager_timeouts=eager_timeouts,
                   replay_hint=f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
     if replay is not None:
-        result = _replay(cfg, Schedule.from_token(replay), replay)
+        result = _replay(cfg, Schedule.from_token(replay), replay, isolate)
     else:
-        strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy,
-                              _seed(cfg))
-        result = runner.explore(cfg, strat)
+        result = _explore(cfg, strategy, isolate)
     raise_for(result)
     return result
 
@@ -135,7 +155,7 @@ def racecheck(fn: F) -> F: ...
 def racecheck(
     fn: None = None, *, schedules: int | None = ..., strategy: object = ...,
     seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
-    replay: str | None = ...,
+    replay: str | None = ..., isolate: bool = ..., eager_timeouts: bool = ...,
 ) -> Callable[[F], F]: ...
 
 
@@ -148,6 +168,8 @@ def racecheck(
     time_budget: float | None = None,
     max_steps: int | None = None,
     replay: str | None = None,
+    isolate: bool = False,
+    eager_timeouts: bool = False,
 ) -> Any:
     """Decorator: each call of the function runs under many schedules (see :func:`check`)."""
 
@@ -160,7 +182,8 @@ def racecheck(
         def wrapper(*args: Any, **kwargs: Any) -> None:
             __tracebackhide__ = True
             check(lambda: f(*args, **kwargs), schedules=schedules, strategy=strategy, seed=seed,
-                  time_budget=time_budget, max_steps=max_steps, replay=replay)
+                  time_budget=time_budget, max_steps=max_steps, replay=replay,
+                  isolate=isolate, eager_timeouts=eager_timeouts)
 
         wrapper.racecheck_settings = {  # type: ignore[attr-defined]
             "schedules": schedules, "strategy": strategy, "seed": seed, "replay": replay,
@@ -210,6 +233,7 @@ def _config(
     *,
     names: Sequence[str] | None = None,
     replay_hint: str | None = None,
+    eager_timeouts: bool = False,
 ) -> runner.Config:
     if callable(threads) and not isinstance(threads, (list, tuple)):
         raise InvalidArgument(
@@ -257,6 +281,6 @@ def _config(
         teardown=cast("Callable[..., object] | None", teardown),
         schedules=n, seed=seed, time_budget=cast("float | None", time_budget),
         max_steps=steps, max_threads=DEFAULTS.max_threads, watchdog=float(dog),
-        names=body_names, replay_hint=replay_hint,
+        names=body_names, replay_hint=replay_hint, eager_timeouts=bool(eager_timeouts),
     )
     return cfg

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import threading
 
     from ..strategies.base import Strategy
+    from .isolate import ChoiceLog
     from .trace import Recorder
 
 RUNNABLE = 0
@@ -131,6 +132,7 @@ class Execution:
         max_threads: int,
         recorder: Recorder | None = None,
         eager_timeouts: bool = False,
+        choice_log: ChoiceLog | None = None,
     ) -> None:
         self.strategy = strategy
         # Timed waits and sleeps end when every thread waits (the clock jumps to the
@@ -139,6 +141,7 @@ class Execution:
         # every timed waiter a candidate at every point, to find code that only works
         # because something is fast enough (Fray's "time out immediately").
         self.eager_timeouts = eager_timeouts
+        self.choice_log = choice_log
         self.max_steps = max_steps
         self.max_threads = max_threads
         self.recorder = recorder
@@ -232,6 +235,8 @@ class Execution:
             self.fail("diverged", str(exc), exc=exc)
             raise Abort from None
         self.choices.append(choice)
+        if self.choice_log is not None:
+            self.choice_log.choice(choice)
         return choice
 
     def _switch(self, me: ManagedThread, nxt: ManagedThread) -> None:

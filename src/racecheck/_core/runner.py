@@ -29,6 +29,7 @@ from ..strategies.base import Strategy
 from ..strategies.replay import ReplayStrategy
 from . import instrument, raw
 from .execution import Execution, ManagedThread, user_stack
+from .isolate import ChoiceLog
 from .outcome import Failure, Result
 from .patching import Patches
 from .schedule import PYTHON_TAG, Schedule
@@ -54,6 +55,7 @@ class Config:
     names: Sequence[str]
     daemons: Sequence[bool] = ()
     replay_hint: str = ""
+    eager_timeouts: bool = False
 
 
 @dataclass
@@ -72,19 +74,19 @@ class Outcome:
     recorder: Recorder | None = None
 
 
-def explore(cfg: Config, strategy: Strategy) -> Result:
+def explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None = None) -> Result:
     if not _active.acquire(False):
         raise UsageError(
             "racecheck explorations do not nest: explore()/check() was called from code "
             "that is already being explored"
         )
     try:
-        return _explore(cfg, strategy)
+        return _explore(cfg, strategy, log)
     finally:
         _active.release()
 
 
-def _explore(cfg: Config, strategy: Strategy) -> Result:
+def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
     start = time.perf_counter()
     patches = Patches()
     failure: Failure | None = None
@@ -106,7 +108,9 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
                 break
             if not strategy.begin(index):
                 break
-            outcome = run_one(cfg, strategy, recorder=None)
+            if log is not None:
+                log.schedule(index)
+            outcome = run_one(cfg, strategy, recorder=None, log=log)
             runs += 1
             strategy.end(outcome.verdict is not None)
             notes.extend(n for n in outcome.notes if n not in notes)
@@ -187,14 +191,15 @@ def _make_failure(cfg: Config, outcome: Outcome, index: int) -> Failure:
     )
 
 
-def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None) -> Outcome:
+def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
+            log: ChoiceLog | None = None) -> Outcome:
     """Run one schedule under ``strategy``; patches and instrumentation are already on."""
     saved_counter = getattr(threading, "_counter", None)
     threading._counter = _fresh_counter()  # type: ignore[attr-defined]  # same names each schedule
     try:
         state = cfg.setup() if cfg.setup is not None else None
         ex = Execution(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
-                       recorder=recorder)
+                       recorder=recorder, eager_timeouts=cfg.eager_timeouts, choice_log=log)
         try:
             for i, body in enumerate(cfg.threads):
                 call = _bind(body, state, cfg.setup is not None)

@@ -1,0 +1,62 @@
+"""isolate=True: an interpreter crash becomes a 'crash' failure with a replay token."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+import racecheck
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="isolation needs fork")
+
+
+class Shared:
+    def __init__(self) -> None:
+        self.n = 0
+        self.lock = threading.Lock()
+
+
+def add(s: Shared) -> None:
+    s.n += 1
+
+
+def crash_when_racing(s: Shared) -> None:
+    seen = s.n
+    s.n = seen + 1
+    if s.n == 1 and seen == 0 and getattr(s, "other_read", False):
+        os.abort()  # stands in for a segfault in racy C code
+    s.other_read = True  # type: ignore[attr-defined]
+
+
+def test_isolated_exploration_reports_a_normal_failure_like_in_process() -> None:
+    inproc = racecheck.explore([add, add], setup=Shared, invariant=lambda s: s.n == 2, seed=4)
+    iso = racecheck.explore([add, add], setup=Shared, invariant=lambda s: s.n == 2, seed=4,
+                            isolate=True)
+    assert inproc.failure is not None and iso.failure is not None
+    assert iso.failure.kind == inproc.failure.kind == "violation"
+    assert iso.failure.token == inproc.failure.token
+    assert "LOST UPDATE" in iso.failure.report
+
+
+def test_crash_becomes_a_crash_failure_whose_token_replays_the_crash() -> None:
+    result = racecheck.explore([crash_when_racing, crash_when_racing], setup=Shared,
+                               seed=2, schedules=200, isolate=True)
+    failure = result.failure
+    assert failure is not None and failure.kind == "crash"
+    assert "SIGABRT" in failure.message
+    assert "isolate=True" in failure.report
+    again = racecheck.replay(failure.token, [crash_when_racing, crash_when_racing],
+                             setup=Shared, isolate=True)
+    assert again.failure is not None and again.failure.kind == "crash"
+
+
+def test_isolated_pass_reports_the_schedule_count() -> None:
+    def locked(s: Shared) -> None:
+        with s.lock:
+            s.n += 1
+
+    result = racecheck.explore([locked, locked], setup=Shared, invariant=lambda s: s.n == 2,
+                               seed=1, schedules=50, isolate=True)
+    assert result.ok and result.schedules_run == 50
