@@ -87,22 +87,19 @@ def _callable_name(fn: object) -> str:
     return str(name)
 
 
-def _is_library(filename: str) -> bool:
-    return filename.startswith(_STDLIB) or "site-packages" in filename
-
-
 def _interleaving(steps: list[Step]) -> list[str]:
-    """One line per turn: consecutive steps of one thread on one line are merged."""
+    """One line per turn (consecutive steps of one thread on one line are merged).
+
+    Turns that read or write something nameable are shown; runs of other turns
+    (typically threads alternating inside a library call) fold into one line.
+    """
     turns: list[tuple[Step, list[str], list[str]]] = []
     for step in steps:
         if step.filename.startswith(_OWN):
             continue
         last = turns[-1] if turns else None
-        same = last is not None and last[0].tid == step.tid and (
-            (last[0].filename, last[0].lineno) == (step.filename, step.lineno)
-            or (_is_library(step.filename) and _is_library(last[0].filename))
-        )
-        if same and last is not None:
+        if last is not None and last[0].tid == step.tid and (
+                (last[0].filename, last[0].lineno) == (step.filename, step.lineno)):
             if step.access and step.access not in last[1]:
                 last[1].append(step.access)
             if step.note:
@@ -110,20 +107,37 @@ def _interleaving(steps: list[Step]) -> list[str]:
         else:
             turns.append((step, [step.access] if step.access else [],
                           [step.note] if step.note else []))
-    shown = turns[-MAX_TURNS:]
-    out = [f"Interleaving (last {len(shown)} of {len(turns)} turns, oldest first):"]
-    width = max((len(t[0].thread) for t in shown), default=2)
-    for step, accesses, notes in shown:
-        loc = f"{_short(step.filename)}:{step.lineno}"
-        src = linecache.getline(step.filename, step.lineno).strip()
-        text = f"  {step.thread:<{width}}  {loc:<28} {src[:60]:<60}"
-        detail = "; ".join(a for a in accesses if a != "calls")
-        if detail:
-            text += f"  {detail}"
-        out.append(text.rstrip())
-        for note in notes:
-            out.append(f"  {'':<{width}}  {'':<28} ^^^ {note}")
-    return out
+    items: list[tuple[Step, list[str], list[str]] | list[tuple[Step, list[str], list[str]]]] = []
+    for turn in turns:
+        boring = not any(a not in ("calls",) for a in turn[1]) and not turn[2]
+        if boring and items and isinstance(items[-1], list):
+            items[-1].append(turn)
+        elif boring:
+            items.append([turn])
+        else:
+            items.append(turn)
+    rendered: list[str] = []
+    width = max((len(t[0].thread) for t in turns[-200:]), default=2)
+    for item in items:
+        if isinstance(item, list) and len(item) > 2:
+            names = sorted({t[0].thread for t in item})
+            places = sorted({f"{_short(t[0].filename)}:{t[0].lineno}" for t in item})
+            rendered.append(f"  {'...':<{width}}  {len(item)} turns of {', '.join(names)} "
+                            f"at {', '.join(places[:3])}{' ...' if len(places) > 3 else ''}")
+            continue
+        for step, accesses, notes in item if isinstance(item, list) else [item]:
+            loc = f"{_short(step.filename)}:{step.lineno}"
+            src = linecache.getline(step.filename, step.lineno).strip()
+            text = f"  {step.thread:<{width}}  {loc:<22} {src[:56]:<56}"
+            detail = "; ".join(a for a in accesses if a != "calls")
+            if detail:
+                text += f"  {detail}"
+            rendered.append(text.rstrip())
+            rendered.extend(f"  {'':<{width}}  {'':<22} ^^^ {note}" for note in notes)
+    shown = rendered[-MAX_TURNS:]
+    head = f"Interleaving ({len(turns)} turns; "
+    head += "the last shown, oldest first):" if len(rendered) > MAX_TURNS else "oldest first):"
+    return [head, *shown]
 
 
 def _short(path: str) -> str:

@@ -342,6 +342,8 @@ class Execution:
     # ------------------------------------------------------------ endings
 
     def thread_finished(self, mt: ManagedThread) -> None:
+        if self.recorder is not None:
+            self.recorder.thread_done(mt)
         mt.status = FINISHED
         if mt in self.enabled:
             self.enabled.remove(mt)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dis
 import reprlib
+import sysconfig
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,15 @@ class Trace:
 
 _LOADS_OBJ = frozenset({"LOAD_FAST", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF",
                         "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"})
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_OWN = __file__.rsplit("/", 2)[0]
+
+
+def _is_library(filename: str) -> bool:
+    return (filename.startswith(_STDLIB) or "site-packages" in filename
+            or "dist-packages" in filename or filename.startswith("<"))
 
 
 class _CodeInfo:
@@ -179,8 +189,24 @@ class Recorder:
     # ---------------------------------------------------------------- events
 
     def step(self, mt: ManagedThread, frame: Any, offset: int) -> None:
+        try:
+            self._step(mt, frame, offset)
+        except Exception:  # noqa: BLE001 - recording is best effort, never a failure
+            pass
+
+    def _step(self, mt: ManagedThread, frame: Any, offset: int) -> None:
         self._flush(mt)
         code = frame.f_code
+        if _is_library(code.co_filename):
+            # Inside the stdlib or a dependency: attribute the step to the user's
+            # line that called into it, so the interleaving reads in the user's terms.
+            caller = frame.f_back
+            while caller is not None and _is_library(caller.f_code.co_filename):
+                caller = caller.f_back
+            if caller is not None and not caller.f_code.co_filename.startswith(_OWN):
+                self.trace.steps.append(Step(mt.tid, mt.name, caller.f_code.co_filename,
+                                             caller.f_lineno or 0, "LIB"))
+                return
         info = self._info(code)
         ins = info.instrs.get(offset)
         lineno = info.lines.get(offset, frame.f_lineno or 0)
@@ -258,7 +284,7 @@ class Recorder:
               value: Any) -> None:
         if value is _NOTHING:
             return
-        step.access = f"reads {label} -> {_repr.repr(value)}"
+        step.access = f"reads {label} -> {_one_line(value)}"
         version = self._version.get(key)
         self._seen[(mt.tid, key)] = version[0] if version else 0
 
@@ -268,8 +294,12 @@ class Recorder:
         self._pending[mt.tid] = (step, getter, label, key)
 
     def _flush(self, mt: ManagedThread) -> None:
+        # mt's store ran right after its point, and mt kept the baton until now.
         if mt.tid in self._pending:
             self._flush_tid(mt.tid)
+
+    def thread_done(self, mt: ManagedThread) -> None:
+        self._flush(mt)
 
     def _flush_tid(self, tid: int) -> None:
         step, getter, label, key = self._pending.pop(tid)
@@ -278,7 +308,7 @@ class Recorder:
         except Exception:
             value = _NOTHING
         if value is not _NOTHING:
-            step.access = f"writes {label} = {_repr.repr(value)}"
+            step.access = f"writes {label} = {_one_line(value)}"
         previous = self._version.get(key)
         read = self._seen.get((tid, key))
         if previous is not None and previous[1] != tid and read is not None and read < previous[0]:
@@ -289,6 +319,14 @@ class Recorder:
         self._counter += 1
         self._version[key] = (self._counter, tid, step.thread)
         self._seen[(tid, key)] = self._counter
+
+
+def _one_line(value: Any) -> str:
+    try:
+        text = _repr.repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not break the report
+        text = f"<{type(value).__name__}>"
+    return " ".join(text.split())
 
 
 class _Nothing:
