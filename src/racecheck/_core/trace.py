@@ -191,7 +191,7 @@ class Recorder:
     def step(self, mt: ManagedThread, frame: Any, offset: int) -> None:
         try:
             self._step(mt, frame, offset)
-        except Exception:  # noqa: BLE001 - recording is best effort, never a failure
+        except Exception:
             pass
 
     def _step(self, mt: ManagedThread, frame: Any, offset: int) -> None:
@@ -324,7 +324,7 @@ class Recorder:
 def _one_line(value: Any) -> str:
     try:
         text = _repr.repr(value)
-    except Exception:  # noqa: BLE001 - a broken __repr__ must not break the report
+    except Exception:
         text = f"<{type(value).__name__}>"
     return " ".join(text.split())
 
