@@ -64,3 +64,17 @@ class Expensive:
 
 
 SHARED = Expensive()
+
+
+import time as _time_module  # noqa: E402
+from time import monotonic as clock  # noqa: E402  - bound before patching, as queue.py does
+from time import time as wall  # noqa: E402
+
+
+def elapsed_with_default(start: float, timer=_time_module.monotonic) -> float:  # type: ignore[no-untyped-def]
+    _time_module.sleep(5)
+    return timer() - start  # type: ignore[no-any-return]
+
+
+def read_bound_clocks() -> tuple[float, float]:
+    return clock(), wall()

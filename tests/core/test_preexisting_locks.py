@@ -106,3 +106,19 @@ def test_lock_on_an_object_made_before_and_captured_by_the_test() -> None:
     real = account.lock
     assert racecheck.check(test_body, schedules=150, seed=3, watchdog=2).ok
     assert account.lock is real
+
+
+def test_clock_names_bound_at_import_and_default_arguments_see_virtual_time() -> None:
+    seen: list[tuple[float, ...]] = []
+
+    def body() -> None:
+        before = mod.read_bound_clocks()
+        start = mod.clock()
+        elapsed = mod.elapsed_with_default(start)
+        after = mod.read_bound_clocks()
+        seen.append((elapsed, after[0] - before[0], after[1] - before[1]))
+
+    assert racecheck.check(body, schedules=3, seed=1).ok
+    for elapsed, mono, wall in seen:
+        assert 5 <= elapsed < 5.5  # virtual: exactly the sleep, whatever the machine did
+        assert 5 <= mono < 5.5 and 4.9 <= wall < 5.5

@@ -252,3 +252,48 @@ def test_virtual_sleep_takes_no_real_time() -> None:
     start = time.perf_counter()
     racecheck.check(lambda: time.sleep(3600), schedules=3, seed=1)
     assert time.perf_counter() - start < 30  # an hour of virtual sleep, three times
+
+
+def test_thread_start_new_thread_is_managed() -> None:
+    import _thread
+
+    def body() -> None:
+        lock = _thread.allocate_lock()
+        done = threading.Event()
+        results: list[int] = []
+
+        def worker(n: int) -> None:
+            with lock:
+                results.append(n)
+            done.set()
+
+        ident = _thread.start_new_thread(worker, (7,))
+        assert isinstance(ident, int)
+        done.wait()
+        assert results == [7]
+
+    assert racecheck.check(body, schedules=20, seed=2).ok
+
+
+def test_ctrl_c_during_an_exploration_restores_everything() -> None:
+    import _thread
+
+    from racecheck._core.patching import snapshot
+
+    before = snapshot()
+
+    class Spin:
+        stop = False
+
+    def spin(s: Spin) -> None:
+        while not s.stop:
+            pass
+
+    timer = threading.Timer(0.3, _thread.interrupt_main)  # a real thread: not explored
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            racecheck.explore([spin], setup=Spin, schedules=10**6, seed=1, max_steps=10**9)
+    finally:
+        timer.cancel()
+    assert snapshot() == before
