@@ -55,7 +55,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 import pytest
 
@@ -95,7 +94,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--racecheck-schedules", "Schedules to try per test.", metavar="N", default=None,
         help="Schedules to try per test (default 200). [env RACECHECK_SCHEDULES]")
     add("--racecheck-strategy", "Exploration strategy.", metavar="NAME", default=None,
-        help="Exploration strategy (default random). [env RACECHECK_STRATEGY]")
+        help="Exploration strategy: portfolio (default: random and PCT in turn), random, pct. [env RACECHECK_STRATEGY]")
     add("--racecheck-seed", "Run seed (an integer, or last).", metavar="N|last", default=None,
         help="Run seed; each test explores under a seed derived from it and its node id. "
              "'last' reuses the previous run's seed. [env RACECHECK_SEED]")
@@ -106,10 +105,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS", default=None,
         help="A thread blocked outside racecheck's control (real I/O) for this long ends "
              "the schedule with a 'hang' verdict (default 5). [env RACECHECK_WATCHDOG]")
-    add("--racecheck-isolate", "Run each explored test in a child process (not available yet).",
+    add("--racecheck-isolate", "Run each exploration in a child process (true/false).",
         action="store_true", default=None,
-        help="NOT AVAILABLE YET: accepted, but racecheck has no child-process mode, so "
-             "explored tests still run in the pytest process. [env RACECHECK_ISOLATE]")
+        help="Run each exploration in a forked child process, so an interpreter crash "
+             "becomes a 'crash' verdict. Needs os.fork and a racecheck core with "
+             "isolate support; otherwise accepted and ignored (the header says so). "
+             "[env RACECHECK_ISOLATE]")
     add("--racecheck-report", "Write a JSON report of every explored test to this path.",
         metavar="PATH", default=None,
         help="Write a JSON report (one entry per explored test) to PATH. "
@@ -122,7 +123,7 @@ class Settings:
 
     enabled: bool = False
     schedules: int = 200
-    strategy: str = "random"
+    strategy: str = "portfolio"
     seed: int = 0
     seed_source: str = "random"
     time_budget: float | None = None
@@ -272,9 +273,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     seed = state.settings.seed
     lines = [f"racecheck: seed={seed} (replay with --racecheck-seed={seed})"]
-    if state.settings.isolate:
-        lines.append("racecheck: --racecheck-isolate is not available yet; "
-                     "explored tests run in the pytest process")
+    if state.settings.seed_source.startswith("random ("):
+        lines[0] += f" [{state.settings.seed_source}]"
+    if state.settings.isolate and not isolate_supported():
+        lines.append("racecheck: --racecheck-isolate is not available in this racecheck "
+                     "version; explored tests run in the pytest process")
+    elif state.settings.isolate:
+        lines.append("racecheck: each exploration runs in a child process (--racecheck-isolate)")
     return lines
 
 
@@ -331,7 +336,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     if (
         state is None
         or (marker is None and not state.settings.enabled)
-        or "racecheck" in pyfuncitem.fixturenames
+        or not _NEVER_WRAP.isdisjoint(pyfuncitem.fixturenames)
         or inspect.iscoroutinefunction(original)
         or inspect.isasyncgenfunction(original)
     ):
@@ -349,6 +354,35 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
         return (yield)
     finally:
         pyfuncitem.obj = original
+
+
+#: Exceptions that are a test's own outcome, raised as they are.
+_PASSTHROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception)
+
+#: Tests using these fixtures run plainly: ``racecheck`` runs its own
+#: explorations, and ``pytester`` / ``testdir`` run a whole inner pytest session
+#: (whose own tests the inner plugin explores; explorations do not nest).
+_NEVER_WRAP = frozenset({"racecheck", "pytester", "testdir"})
+
+
+def isolate_supported() -> bool:
+    """Whether this racecheck core can run an exploration in a child process."""
+    import racecheck
+
+    return "isolate" in inspect.signature(racecheck.check).parameters
+
+
+def _is_nesting(failure: Any, usage_error: type[BaseException]) -> bool:
+    """Whether the test failed only because it runs an exploration of its own."""
+    if isinstance(failure.exception, usage_error):
+        return True
+    # Across --racecheck-isolate the exception object stays in the child; its
+    # text comes back in the message.
+    return failure.exception is None and _NESTING_TEXT in str(failure.message)
+
+
+# Across --racecheck-isolate only the message of NestedExploration comes back.
+_NESTING_TEXT = "explorations do not nest"
 
 
 class _Nested(Exception):
@@ -387,6 +421,7 @@ class _Run:
         self.schedules_run = 0
         self.elapsed = 0.0
         self.evidence: list[str] = []
+        self.notes: list[str] = []
         self.strategy = settings.strategy
         self.source = "replay marker" if settings.replay else "exploration"
 
@@ -478,21 +513,29 @@ class _Run:
         import racecheck
 
         s = self.settings
+        extra: dict[str, Any] = {}
+        if self.state.settings.isolate and isolate_supported():
+            extra["isolate"] = True
         start = time.perf_counter()
         try:
             result = racecheck.check(
                 body, schedules=s.schedules, strategy=s.strategy, seed=s.seed,
-                time_budget=s.time_budget, watchdog=s.watchdog, replay=replay)
-        except racecheck.UsageError:
+                time_budget=s.time_budget, watchdog=s.watchdog, replay=replay, **extra)
+        except racecheck.NestedExploration:
             raise _Nested() from None
         except racecheck.RaceFound as exc:
-            if isinstance(exc.failure.exception, racecheck.UsageError):
+            if _is_nesting(exc.failure, racecheck.NestedExploration):
                 raise _Nested() from None
+            if isinstance(exc.failure.exception, _PASSTHROUGH):
+                # pytest.skip() / xfail() / exit() inside the test: the test's own
+                # outcome, not a race.
+                raise exc.failure.exception from None
             self.schedules_run += exc.failure.schedule_index + 1
             raise
         finally:
             self.elapsed += time.perf_counter() - start
         self.schedules_run += result.schedules_run
+        self.notes.extend(n for n in result.notes if n not in self.notes)
         self.strategy = result.strategy
         if result.evidence and result.evidence not in self.evidence:
             self.evidence.append(result.evidence)
@@ -509,7 +552,6 @@ class _Run:
         tokens = cache.get(key, None)
         if not isinstance(tokens, list) or not tokens:
             return
-        kept: list[str] = []
         for token in tokens:
             try:
                 self._check(body, replay=str(token))
@@ -518,7 +560,7 @@ class _Run:
                 raise
             except (racecheck.ReplayDiverged, racecheck.InvalidArgument):
                 continue  # the code changed since: the token no longer applies
-        cache.set(key, kept or None)
+        cache.set(key, None)  # every saved schedule passes (or no longer applies) now
 
     # --------------------------------------------------------------- records
 
@@ -550,7 +592,7 @@ class _Run:
         return record
 
     def _passed(self, note: str) -> None:
-        self._record(note=note)
+        self._record(note="; ".join([n for n in [note, *self.notes] if n]))
         cache = getattr(self.item.config, "cache", None)
         if cache is not None and self.settings.replay is None:
             key = failures_key(self.item.nodeid)
@@ -570,6 +612,9 @@ class _Run:
             footer += ("\n(replayed from the failure database: this schedule failed on a "
                        "previous run)")
         report = f"{failure.report or failure}\n{footer}"
+        notes = getattr(exc, "__notes__", None)  # Hypothesis' failing example
+        if isinstance(notes, list) and notes:
+            report += "\n\n" + "\n".join(str(n) for n in notes)
         exc.args = (report,)
         self._record(ok=False, verdict=failure.kind, token=failure.token,
                      seed=failure.seed if failure.seed is not None else self.settings.seed,
@@ -609,9 +654,12 @@ def _copies(one: Callable[[], object], n: int) -> Callable[[], object]:
     return copies
 
 
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
 def failures_key(nodeid: str) -> str:
     """The ``config.cache`` key of a test's failing tokens (one flat, portable file name)."""
-    name = quote(nodeid, safe="")
+    name = "".join(chr(b) if chr(b) in _SAFE else f"%{b:02X}" for b in nodeid.encode())
     if len(name) > 180:
         name = f"{name[:160]}-{zlib.crc32(nodeid.encode()):08x}"
     return FAILURES_CACHE_PREFIX + name
@@ -631,10 +679,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         exc = call.excinfo.value
         text = f"racecheck.{type(exc).__name__}: {exc}"
         notes = getattr(exc, "__notes__", None)  # Hypothesis' "Falsifying example: ..."
-        if isinstance(notes, list) and notes:
-            text += "\n\n" + "\n".join(str(n) for n in notes)
+        if isinstance(notes, list):
+            missing = [str(n) for n in notes if str(n) not in text]
+            if missing:
+                text += "\n\n" + "\n".join(missing)
         report.longrepr = text
     return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config
+                             ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    """``-v`` shows what the exploration did: ``PASSED (racecheck: 200 schedules)``.
+
+    Read from the report's user properties, so it works for xdist workers' reports too;
+    xfail and skip reports are left to pytest.
+    """
+    if report.when != "call" or hasattr(report, "wasxfail") or report.skipped:
+        return None
+    props = dict(report.user_properties)
+    if "racecheck_verdict" not in props:
+        return None
+    n = props.get("racecheck_schedules")
+    counted = f"{n} schedule{'s' if n != 1 else ''}"
+    if report.passed:
+        return "passed", ".", (f"PASSED (racecheck: {counted})", {"green": True})
+    verdict = props["racecheck_verdict"]
+    what = "pass" if verdict == "pass" else f"race found: {verdict}"
+    return "failed", "F", (f"FAILED (racecheck: {what}, {counted})", {"red": True})
 
 
 class _Outcomes:

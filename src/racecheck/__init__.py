@@ -12,6 +12,7 @@ from ._core.outcome import Result as Result
 from .errors import DeadlockFound as DeadlockFound
 from .errors import InvalidArgument as InvalidArgument
 from .errors import InvalidToken as InvalidToken
+from .errors import NestedExploration as NestedExploration
 from .errors import RacecheckError as RacecheckError
 from .errors import RaceFound as RaceFound
 from .errors import ReplayDiverged as ReplayDiverged
@@ -24,6 +25,7 @@ __all__ = [
     "Failure",
     "InvalidArgument",
     "InvalidToken",
+    "NestedExploration",
     "RaceFound",
     "RacecheckError",
     "ReplayDiverged",

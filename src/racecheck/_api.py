@@ -119,11 +119,14 @@ def check(
     replay: str | None = None,
     isolate: bool = False,
     eager_timeouts: bool = False,
+    replay_line: str | None = None,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
     The function itself runs as a managed thread and every thread it starts
     (``threading.Thread``, ``Timer``, ``ThreadPoolExecutor`` workers) is managed.
+    ``replay_line`` is the text the report ends with, ``{token}`` standing for the
+    token (the pytest plugin passes its marker line).
     Raises :class:`RaceFound` (or :class:`DeadlockFound`) carrying the report;
     returns the Result when every schedule passed.
     """
@@ -132,7 +135,8 @@ def check(
     _reject_async(fn, "check()")
     cfg = _config([fn], None, None, None, schedules, seed, time_budget, max_steps, watchdog,
                   names=["main"], eager_timeouts=eager_timeouts,
-                  replay_hint=f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
+                  replay_hint=replay_line
+                  or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
     if replay is not None:
         result = _replay(cfg, Schedule.from_token(replay), replay, isolate)
     else:

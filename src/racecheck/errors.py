@@ -17,6 +17,7 @@ __all__ = [
     "DeadlockFound",
     "InvalidArgument",
     "InvalidToken",
+    "NestedExploration",
     "RaceFound",
     "RacecheckError",
     "ReplayDiverged",
@@ -38,6 +39,10 @@ class InvalidToken(InvalidArgument):
 
 class UsageError(RacecheckError, RuntimeError):
     """racecheck was used in a way it does not support (for example nested explorations)."""
+
+
+class NestedExploration(UsageError):
+    """explore()/check() was called from code that racecheck is already exploring."""
 
 
 class ReplayDiverged(RacecheckError):

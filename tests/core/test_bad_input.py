@@ -81,3 +81,16 @@ def test_explorations_do_not_nest() -> None:
     result = racecheck.explore([inner], setup=object, schedules=1, seed=1)
     assert result.failure is not None
     assert isinstance(result.failure.exception, racecheck.UsageError)
+
+
+def test_a_time_budget_always_allows_one_schedule() -> None:
+    result = racecheck.explore([ok], setup=object, schedules=50, seed=1, time_budget=1e-9)
+    assert result.schedules_run == 1
+
+
+def test_nesting_raises_its_own_error_class() -> None:
+    def inner(s: object) -> None:
+        racecheck.explore([ok], setup=object, schedules=1, seed=1)
+
+    failure = racecheck.explore([inner], setup=object, schedules=1, seed=1).failure
+    assert failure is not None and isinstance(failure.exception, racecheck.NestedExploration)

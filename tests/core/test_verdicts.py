@@ -341,3 +341,40 @@ def test_thread_pool_executor_unguarded_counter_race_found() -> None:
     with pytest.raises(racecheck.RaceFound) as info:
         racecheck.check(work, schedules=1000, seed=SEED)
     assert info.value.failure.kind == "violation"
+
+
+def test_recording_never_calls_repr_on_user_objects() -> None:
+    class Touchy:
+        reprs = 0
+
+        def __repr__(self) -> str:
+            Touchy.reprs += 1  # like pandas filling a cache when printed
+            return "Touchy()"
+
+    class Holder:
+        def __init__(self) -> None:
+            self.item: object = Touchy()
+            self.n = 0
+
+    def swap(h: Holder) -> None:
+        h.item = Touchy()
+        h.n += 1
+
+    result = racecheck.explore([swap, swap], setup=Holder, invariant=lambda h: h.n == 2,
+                               seed=SEED, schedules=200)
+    assert result.failure is not None
+    assert "<Touchy>" in result.failure.report
+    assert Touchy.reprs == 0
+
+
+def test_a_lock_released_at_the_moment_a_schedule_ends_is_not_left_locked() -> None:
+    shared = threading.Lock()  # outlives every schedule, like a module-level lock
+
+    def work(s: object) -> None:
+        shared.acquire()
+        shared.release()
+        raise ValueError("end the schedule while the other thread is parked")
+
+    for seed in range(10):
+        racecheck.explore([work, work], setup=object, seed=seed, schedules=5)
+        assert not shared.locked()

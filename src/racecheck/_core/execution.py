@@ -500,8 +500,14 @@ def _bootstrap(mt: ManagedThread) -> None:
     mt.gate.acquire()
     mt.busy -= 1
     try:
-        if not ex.aborted:
-            mt.body()
+        try:
+            if not ex.aborted:
+                mt.body()
+        finally:
+            # Before the exception (and the frames its traceback holds) is released:
+            # finalizers and weakref callbacks (ThreadPoolExecutor's weakref_cb) run
+            # then, and must not reach a scheduling point that raises Abort in them.
+            mt.busy += 1
     except Abort:
         pass
     except SystemExit:
@@ -510,7 +516,6 @@ def _bootstrap(mt: ManagedThread) -> None:
         if not ex.aborted:
             ex.thread_raised(mt, exc)
     finally:
-        mt.busy += 1
         instrument.thread_finished()
         try:
             ex.thread_finished(mt)

@@ -18,7 +18,7 @@ import tempfile
 import warnings
 from typing import Any
 
-from ..errors import ReplayDiverged, UsageError
+from ..errors import NestedExploration, ReplayDiverged, UsageError
 from .outcome import Failure, Result
 from .schedule import PYTHON_TAG, Schedule
 
@@ -69,6 +69,8 @@ def run_isolated(explore: Any, replay_hint: str) -> Result:
             if "error" in data:
                 if data.get("type") == "ReplayDiverged":
                     raise ReplayDiverged(data["error"])
+                if data.get("type") == "NestedExploration":
+                    raise NestedExploration(data["error"])
                 raise UsageError(
                     f"the isolated exploration failed: {data.get('type')}: {data['error']}")
             return _decode(data)

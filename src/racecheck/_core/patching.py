@@ -72,6 +72,7 @@ class Patches:
         self._undo: list[tuple[Any, str, Any, Any]] = []  # (target, name, old, new)
         self._dict_undo: list[tuple[dict[str, Any], str, Any, Any]] = []
         self._defaults_undo: list[tuple[Any, str, Any, Any]] = []
+        self._cell_undo: list[tuple[Any, Any, Any]] = []
         self.installed = False
 
     # ----------------------------------------------------------------- install
@@ -179,9 +180,15 @@ class Patches:
                 for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or (),
                                       strict=False):
                     try:
-                        children.append((cell.cell_contents, name))
+                        value = cell.cell_contents
                     except ValueError:
-                        pass
+                        continue
+                    if type(value) is _RealLockType or type(value) is _RealRLockType:
+                        new = self._wrap_lock(value, f"{label}.{name}")
+                        cell.cell_contents = new
+                        self._cell_undo.append((cell, value, new))
+                    else:
+                        children.append((value, name))
                 children.extend((d, "default") for d in obj.__defaults__ or ())
             elif isinstance(obj, types.MethodType):
                 children.append((obj.__self__, "self"))
@@ -240,6 +247,10 @@ class Patches:
 
     def restore(self) -> None:
         """Undo every patch, newest first; names rebound by the user meanwhile are left alone."""
+        while self._cell_undo:
+            cell, old_value, new_value = self._cell_undo.pop()
+            if cell.cell_contents is new_value:
+                cell.cell_contents = old_value
         while self._defaults_undo:
             fn, attr, old, new = self._defaults_undo.pop()
             if getattr(fn, attr) is new:

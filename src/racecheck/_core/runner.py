@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import NestedExploration
 from ..strategies.base import Strategy
 from ..strategies.replay import ReplayStrategy
 from . import instrument, raw
@@ -76,7 +76,7 @@ class Outcome:
 
 def explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None = None) -> Result:
     if not _active.acquire(False):
-        raise UsageError(
+        raise NestedExploration(
             "racecheck explorations do not nest: explore()/check() was called from code "
             "that is already being explored"
         )
@@ -93,6 +93,8 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
     runs = 0
     notes: list[str] = []
     gc_was_enabled = gc.isenabled()
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_abort(previous_hook)
     # No cyclic GC inside a schedule: finalizers and weakref callbacks running at
     # GC time would run user code at points no schedule controls.
     gc.disable()
@@ -103,7 +105,8 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
         for index in range(cfg.schedules):
             if index and index % 64 == 0:
                 gc.collect()
-            if cfg.time_budget is not None and time.perf_counter() - start > cfg.time_budget:
+            if (index and cfg.time_budget is not None  # a budget always allows one schedule
+                    and time.perf_counter() - start > cfg.time_budget):
                 notes.append(f"time budget of {cfg.time_budget:g}s reached")
                 break
             if not strategy.begin(index):
@@ -122,6 +125,7 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
         patches.restore()
         if gc_was_enabled:
             gc.enable()
+        sys.unraisablehook = previous_hook
     if failure is not None:
         # Replay the failing schedule with full recording, for the report.
         from .._report import render
@@ -140,6 +144,23 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
         notes=notes,
     )
     return result
+
+
+def _quiet_abort(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """An unraisablehook that drops racecheck's own Abort.
+
+    When a schedule ends, parked threads unwind with Abort; one that is inside a
+    weakref callback or ``__del__`` (ThreadPoolExecutor's ``weakref_cb``) can
+    only report it as "unraisable", which pytest turns into an error.
+    """
+    from .execution import Abort
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, Abort):
+            return
+        previous(unraisable)
+
+    return hook
 
 
 def replay_outcome(cfg: Config, token: str) -> Outcome:
@@ -206,7 +227,10 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
                 daemon = cfg.daemons[i] if i < len(cfg.daemons) else False
                 ex.spawn(call, cfg.names[i], daemon=daemon, thread_obj=_thread_object(cfg.names[i]))
             ex.begin()
-            _wait(ex, cfg.watchdog)
+            try:
+                _wait(ex, cfg.watchdog)
+            finally:
+                _release_leftovers(ex)
             verdict, message = ex.verdict, ex.message
             exc = ex.exception
             thread_name = ex.failed_thread.name if ex.failed_thread is not None else None
@@ -282,6 +306,21 @@ def _wait(ex: Execution, watchdog: float) -> None:
         _join_threads(ex, 1.0)
         raise
     _join_threads(ex, max(watchdog, 1.0))
+
+
+def _release_leftovers(ex: Execution) -> None:
+    """Release what threads still held when the schedule ended.
+
+    A thread unwound by the end of a schedule (or one that exited holding a
+    lock) would leave a lock that outlives the schedule locked for every later
+    one; schedules must start from the same state.
+    """
+    for t in ex.threads:
+        for lock in list(t.held):
+            force = getattr(lock, "force_release", None)
+            if force is not None:
+                force()
+        t.held.clear()
 
 
 def _stuck(ex: Execution, watchdog: float) -> None:

@@ -174,7 +174,7 @@ class Recorder:
     def __init__(self) -> None:
         self.trace = Trace()
         self._codes: dict[int, tuple[Any, _CodeInfo]] = {}
-        self._pending: dict[int, tuple[Step, Any, str, tuple[Any, ...]]] = {}
+        self._pending: dict[int, tuple[Step, Any, str, tuple[Any, ...] | None]] = {}
         self._version: dict[tuple[Any, ...], tuple[int, int, str]] = {}  # key -> (n, tid, text)
         self._seen: dict[tuple[int, tuple[Any, ...]], int] = {}  # (tid, key) -> version read
         self._counter = 0
@@ -251,12 +251,12 @@ class Recorder:
             g = frame.f_globals
             self._later(mt, step, ("g", id(g), name), name, lambda: g.get(name, _NOTHING))
         elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and name:
-            self._read(mt, step, ("c", frame.f_code.co_name, name), name,
-                       frame.f_locals.get(name, _NOTHING))
+            # A frame does not expose its cells, so two threads' cells of the same
+            # name cannot be told apart: values are shown, lost updates not tracked.
+            self._read(mt, step, None, name, frame.f_locals.get(name, _NOTHING))
         elif op == "STORE_DEREF" and name:
             fr = frame
-            self._later(mt, step, ("c", frame.f_code.co_name, name), name,
-                        lambda: fr.f_locals.get(name, _NOTHING))
+            self._later(mt, step, None, name, lambda: fr.f_locals.get(name, _NOTHING))
         elif op in ("LOAD_ATTR", "LOAD_METHOD") and name:
             obj, label = _operand(frame, prev)
             if obj is not _NOTHING:
@@ -280,15 +280,17 @@ class Recorder:
         elif op == "FOR_ITER":
             step.access = "iterates"
 
-    def _read(self, mt: ManagedThread, step: Step, key: tuple[Any, ...], label: str,
+    def _read(self, mt: ManagedThread, step: Step, key: tuple[Any, ...] | None, label: str,
               value: Any) -> None:
         if value is _NOTHING:
             return
         step.access = f"reads {label} -> {_one_line(value)}"
+        if key is None:
+            return
         version = self._version.get(key)
         self._seen[(mt.tid, key)] = version[0] if version else 0
 
-    def _later(self, mt: ManagedThread, step: Step, key: tuple[Any, ...], label: str,
+    def _later(self, mt: ManagedThread, step: Step, key: tuple[Any, ...] | None, label: str,
                getter: Any) -> None:
         step.access = f"writes {label}"
         self._pending[mt.tid] = (step, getter, label, key)
@@ -309,6 +311,8 @@ class Recorder:
             value = _NOTHING
         if value is not _NOTHING:
             step.access = f"writes {label} = {_one_line(value)}"
+        if key is None:
+            return
         previous = self._version.get(key)
         read = self._seen.get((tid, key))
         if previous is not None and previous[1] != tid and read is not None and read < previous[0]:
@@ -321,12 +325,34 @@ class Recorder:
         self._seen[(tid, key)] = self._counter
 
 
-def _one_line(value: Any) -> str:
-    try:
-        text = _repr.repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return " ".join(text.split())
+_SCALARS = (int, float, complex, str, bytes, bool, type(None))
+
+
+def _one_line(value: Any, depth: int = 0) -> str:
+    """A short repr that never runs user code.
+
+    Calling ``repr()`` on arbitrary objects is not an observation: pandas fills
+    caches when printed, so a recorded replay would take another path than the
+    schedule it replays.  Builtin scalars and containers are shown, anything
+    else by its type.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return " ".join(_repr.repr(value).split())
+    if kind in (list, tuple, set, frozenset) and depth < 2:
+        items = [_one_line(v, depth + 1) for v in list(value)[:6]]
+        more = ", ..." if len(value) > 6 else ""
+        if not items:
+            return repr(kind())
+        if kind is tuple and len(value) == 1:
+            return f"({items[0]},)"
+        brackets = "[]" if kind is list else "()" if kind is tuple else "{}"
+        return f"{brackets[0]}{', '.join(items)}{more}{brackets[1]}"
+    if kind is dict and depth < 2:
+        pairs = [f"{_one_line(k, depth + 1)}: {_one_line(v, depth + 1)}"
+                 for k, v in list(value.items())[:4]]
+        return "{" + ", ".join(pairs) + (", ..." if len(value) > 4 else "") + "}"
+    return f"<{kind.__name__}>"
 
 
 class _Nothing:

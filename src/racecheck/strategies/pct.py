@@ -27,7 +27,7 @@ class PCTStrategy(Strategy):
             raise ValueError("PCT depth must be at least 1")
         self.seed = seed
         self.depth = depth
-        self.k = 64  # expected choice points per schedule; grows with what we see
+        self.k = 16  # expected choice points per schedule; grows with what we see
         self._rng = random.Random(0)
         self._priority: dict[int, float] = {}
         self._changes: list[int] = []
@@ -53,7 +53,11 @@ class PCTStrategy(Strategy):
         return max(options, key=self._priority.__getitem__)
 
     def end(self, failed: bool) -> None:
-        self.k = max(self.k, self._step)
+        self.observe(self._step)
+
+    def observe(self, steps: int) -> None:
+        """Learn the length of a schedule (also ones other strategies ran)."""
+        self.k = max(self.k, steps)
 
     def evidence(self, schedules_run: int) -> str:
         return f"{schedules_run} PCT schedules (depth {self.depth})"

@@ -132,7 +132,17 @@ class Lock(_CoopBase):
     def release(self) -> None:
         mt = current()
         if mt is not None and not mt.busy and not mt.ex.aborted:
-            mt.ex.point(mt)
+            try:
+                mt.ex.point(mt)
+            except BaseException:
+                # The schedule ended while this thread was parked here: release
+                # anyway, or a lock that outlives the run would stay locked.
+                if self._real.locked():
+                    self._release()
+                raise
+        self._release()
+
+    def _release(self) -> None:
         self._real.release()  # RuntimeError("release unlocked lock") as the real one
         _note_released(self._owner, self)
         self._owner = None
@@ -140,6 +150,12 @@ class Lock(_CoopBase):
 
     def locked(self) -> bool:
         return bool(self._real.locked())
+
+    def force_release(self) -> None:
+        """Unlock after the schedule that held it ended (runner only)."""
+        if self._real.locked():
+            self._real.release()
+        self._owner = None
 
     def _at_fork_reinit(self) -> None:
         self._real._at_fork_reinit()
@@ -176,7 +192,15 @@ class RLock(_CoopBase):
     def release(self) -> None:
         mt = current()
         if mt is not None and not mt.busy and not mt.ex.aborted:
-            mt.ex.point(mt)
+            try:
+                mt.ex.point(mt)
+            except BaseException:
+                if self._real._is_owned():  # see Lock.release
+                    self._release()
+                raise
+        self._release()
+
+    def _release(self) -> None:
         self._real.release()  # RuntimeError("cannot release un-acquired lock")
         if not self._real._is_owned():
             _note_released(self._owner, self)
@@ -185,6 +209,15 @@ class RLock(_CoopBase):
 
     def _is_owned(self) -> bool:
         return bool(self._real._is_owned())
+
+    def force_release(self) -> None:
+        """Unlock after the schedule that held it ended (runner only)."""
+        while not self._free_for_others():
+            try:
+                self._real._release_save()
+            except RuntimeError:
+                break
+        self._owner = None
 
     def _release_save(self) -> Any:
         state = self._real._release_save()

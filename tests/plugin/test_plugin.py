@@ -1,0 +1,631 @@
+"""The pytest plugin, driven through ``pytester`` (an inner pytest session per test).
+
+Inner sessions run in-process: the outer session is not exploring anything,
+so the inner explorations do not nest.  Each inner run pins its seed and
+keeps schedule counts small so the whole file stays well under a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# Imported up front: pytester restores sys.modules after each in-process run,
+# so whatever the inner sessions import first would be imported again each time.
+import racecheck  # noqa: F401
+
+try:
+    import hypothesis.extra.pytestplugin  # noqa: F401
+except ImportError:  # pragma: no cover - hypothesis is a dev dependency
+    pass
+
+pytest_plugins = ["pytester"]
+
+# The seed notebook's lost update: read, "process", sleep, write back.
+DB_VALUE = """
+    import threading
+    import time
+
+    db_value = 0
+
+    def increase_db_value():
+        global db_value
+        local_copy = db_value
+        local_copy += 1
+        time.sleep(0.1)
+        db_value = local_copy
+
+    def test_db_value():
+        global db_value
+        db_value = 0
+        threads = [threading.Thread(target=increase_db_value) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert db_value == 2
+"""
+
+DB_VALUE_LOCKED = """
+    import threading
+    import time
+
+    db_value = 0
+
+    def increase_db_value(lock):
+        global db_value
+        with lock:
+            local_copy = db_value
+            local_copy += 1
+            time.sleep(0.1)
+            db_value = local_copy
+
+    def test_db_value():
+        global db_value
+        db_value = 0
+        lock = threading.Lock()
+        threads = [threading.Thread(target=increase_db_value, args=(lock,)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert db_value == 2
+"""
+
+COUNTER = """
+    import threading
+
+    class Counter:
+        def __init__(self):
+            self.n = 0
+            self.lock = threading.Lock()
+
+        def increment(self):
+            self.n += 1
+
+        def increment_locked(self):
+            with self.lock:
+                self.n += 1
+
+    def run_two(fn_name):
+        counter = Counter()
+        threads = [threading.Thread(target=getattr(counter, fn_name)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return counter.n
+"""
+
+
+def make(pytester: pytest.Pytester, *parts: str, name: str = "test_subject") -> Path:
+    return pytester.makepyfile(**{name: "\n".join(textwrap.dedent(p) for p in parts)})
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess("-p", "no:randomly", "--racecheck-seed=1", *args)
+
+
+def summary_line(result: pytest.RunResult, nodeid: str) -> str:
+    lines = [ln for ln in result.outlines if ln.startswith(nodeid + "  ")]
+    assert lines, f"no racecheck summary line for {nodeid}:\n" + result.stdout.str()
+    return lines[-1]
+
+
+def read_report(path: Path) -> dict[str, dict[str, object]]:
+    data = json.loads(path.read_text())
+    return {entry["nodeid"]: entry for entry in data["tests"]}
+
+
+# ------------------------------------------------------------- basic verdicts
+
+
+def test_db_value_fails_with_report_and_replay_line(pytester: pytest.Pytester) -> None:
+    make(pytester, DB_VALUE)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=50")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "racecheck.RaceFound: racecheck found a VIOLATION" in out
+    assert "Interleaving" in out
+    assert "LOST UPDATE" in out
+    assert re.search(r'racecheck\.check\(test_db_value, replay="rc1\.[^"]+"\)', out)
+    assert '@pytest.mark.racecheck(replay="rc1.' in out
+    assert "test_subject.py::test_db_value  race found: violation" in out
+
+
+def test_db_value_with_lock_passes(pytester: pytest.Pytester) -> None:
+    make(pytester, DB_VALUE_LOCKED)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=30")
+    result.assert_outcomes(passed=1)
+    assert "test_subject.py::test_db_value  pass  (30 schedules" in result.stdout.str()
+
+
+def test_unlocked_counter_passes_without_flag_fails_with_it(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        def test_unlocked():
+            assert run_two("increment") == 2
+
+        def test_locked():
+            assert run_two("increment_locked") == 2
+    """)
+    plain = run(pytester)
+    plain.assert_outcomes(passed=2)
+    assert "== racecheck ==" not in plain.stdout.str()
+
+    explored = run(pytester, "--racecheck", "--racecheck-schedules=50")
+    explored.assert_outcomes(passed=1, failed=1)
+    assert "race found: violation" in summary_line(explored, "test_subject.py::test_unlocked")
+    assert "pass  (50 schedules" in summary_line(explored, "test_subject.py::test_locked")
+    assert "2 tests explored" in explored.stdout.str()
+    assert "failures by verdict: violation 1" in explored.stdout.str()
+
+
+def test_verbose_shows_what_each_exploration_did(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        def test_unlocked():
+            assert run_two("increment") == 2
+
+        def test_locked():
+            assert run_two("increment_locked") == 2
+
+        def test_no_threads():
+            pass
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=40", "-v")
+    result.stdout.fnmatch_lines([
+        "*::test_unlocked FAILED (racecheck: race found: violation, * schedule*)*",
+        "*::test_locked PASSED (racecheck: 40 schedules)*",
+        "*::test_no_threads PASSED *",
+    ])
+
+
+def test_executor_and_timer_threads_are_detected(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        import concurrent.futures
+        import time
+
+        class SlowCounter(Counter):
+            def increment(self):  # the notebook's read, sleep, write back
+                n = self.n
+                time.sleep(0.01)
+                self.n = n + 1
+
+        def test_executor():
+            counter = SlowCounter()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+                for _ in range(2):
+                    pool.submit(counter.increment)
+            assert counter.n == 2
+
+        def test_timer():
+            counter = Counter()
+            timers = [threading.Timer(0.01, counter.increment) for _ in range(2)]
+            for t in timers:
+                t.start()
+            for t in timers:
+                t.join()
+            assert counter.n == 2
+    """)
+    # The executor's weakref callback can run in a thread unwinding from an ended
+    # schedule; the core keeps that from surfacing as an unraisable exception
+    # (which filterwarnings=error would turn into a teardown error).
+    result = run(pytester, "--racecheck", "--racecheck-schedules=100")
+    result.assert_outcomes(failed=2)
+    assert "2 tests explored" in result.stdout.str()
+
+
+def test_tests_without_threads_run_once_unchanged(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        calls = []
+
+        def test_no_threads():
+            calls.append(1)
+
+        def test_ran_once():
+            assert calls == [1]
+    """)
+    result = run(pytester, "--racecheck")
+    result.assert_outcomes(passed=2)
+    assert "== racecheck ==" not in result.stdout.str()
+
+
+def test_xfail_raises_racefound(pytester: pytest.Pytester) -> None:
+    make(pytester, DB_VALUE.replace("def test_db_value", "def db_value_scenario"), """
+        import pytest
+        import racecheck
+
+        @pytest.mark.xfail(raises=racecheck.RaceFound, strict=True)
+        def test_db_value():
+            db_value_scenario()
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=50")
+    result.assert_outcomes(xfailed=1)
+    out = result.stdout.str()
+    assert "race found: violation [xfailed]" in summary_line(result, "test_subject.py::test_db_value")
+    # The xfailed failure's full report is in the summary all the same.
+    assert "Replay this exact schedule with:" in out
+    assert '@pytest.mark.racecheck(replay="rc1.' in out
+
+
+# ------------------------------------------------------------------ the marker
+
+
+def test_marker_opts_in_without_flag_and_sets_schedules(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        import pytest
+
+        @pytest.mark.racecheck(schedules=17)
+        def test_marked():
+            assert run_two("increment_locked") == 2
+
+        def test_unmarked():
+            assert run_two("increment") == 2
+    """)
+    result = run(pytester, "--strict-markers")
+    result.assert_outcomes(passed=2)
+    assert "pass  (17 schedules" in summary_line(result, "test_subject.py::test_marked")
+    assert "1 test explored, 17 schedules run" in result.stdout.str()
+
+
+def test_marker_threads_runs_copies_of_the_body(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+
+        import pytest
+
+        names = []
+
+        @pytest.mark.racecheck(threads=2, schedules=3)
+        def test_copies():
+            names.append(threading.current_thread().name)
+
+        def test_each_schedule_ran_two_copies():
+            assert sorted(names) == ["copy-1"] * 3 + ["copy-2"] * 3
+    """)
+    result = run(pytester)
+    result.assert_outcomes(passed=2)
+    assert "pass  (3 schedules" in summary_line(result, "test_subject.py::test_copies")
+
+
+def test_replay_marker_reproduces_the_failure(pytester: pytest.Pytester) -> None:
+    make(pytester, DB_VALUE)
+    first = run(pytester, "--racecheck", "--racecheck-schedules=50", "--racecheck-report=r.json",
+                "-p", "no:cacheprovider")
+    first.assert_outcomes(failed=1)
+    token = read_report(pytester.path / "r.json")["test_subject.py::test_db_value"]["token"]
+    assert isinstance(token, str) and token.startswith("rc1.")
+
+    pinned = DB_VALUE.replace(
+        "    def test_db_value():",
+        f'    import pytest\n\n    @pytest.mark.racecheck(replay="{token}")\n    def test_db_value():')
+    make(pytester, pinned)
+    second = run(pytester, "-p", "no:cacheprovider")  # no --racecheck: the marker opts in
+    second.assert_outcomes(failed=1)
+    line = summary_line(second, "test_subject.py::test_db_value")
+    assert "race found: violation  (1 schedule" in line
+    assert f'replay="{token}"' in second.stdout.str()
+
+
+def test_marker_rejects_unknown_arguments(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import pytest
+
+        @pytest.mark.racecheck(schedule=3)
+        def test_typo():
+            pass
+    """)
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*unknown argument(s) schedule*"])
+
+
+def test_skip_and_xfail_inside_an_explored_test_are_not_races(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+
+        import pytest
+
+        @pytest.mark.racecheck(schedules=5)
+        def test_marked_skips():
+            pytest.skip("not on this platform")
+
+        def test_skips_after_starting_a_thread():
+            threading.Thread(target=lambda: None).start()
+            pytest.xfail("known problem")
+    """)
+    result = run(pytester, "--racecheck")
+    result.assert_outcomes(skipped=1, xfailed=1)
+    assert "race found" not in result.stdout.str()
+
+
+def test_plain_failure_no_schedule_reproduces_is_kept(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+
+        calls = []
+
+        def test_fails_only_the_first_time():
+            threading.Thread(target=lambda: None).start()
+            calls.append(1)
+            assert len(calls) > 1
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=5")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*assert 1 > 1*"])
+    line = summary_line(result, "test_subject.py::test_fails_only_the_first_time")
+    assert "pass" in line and "failed in the plain run, but no schedule reproduced it" in line
+
+
+def test_time_budget_stops_the_exploration(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        def test_locked():
+            assert run_two("increment_locked") == 2
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=100000",
+                 "--racecheck-time-budget=0.5")
+    result.assert_outcomes(passed=1)
+    line = summary_line(result, "test_subject.py::test_locked")
+    assert "time budget of 0.5s reached" in line
+    n = re.search(r"\((\d+) schedules", line)
+    assert n is not None and int(n.group(1)) < 100000
+
+
+# ------------------------------------------------------ fixture and nesting
+
+
+def test_fixture_and_own_explorations_are_not_wrapped(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        import racecheck as rc
+
+        def increment(c):
+            c.increment()
+
+        def test_with_fixture(racecheck):
+            result = racecheck.explore([increment, increment], setup=Counter,
+                                       invariant=lambda c: c.n == 2, schedules=50, seed=0)
+            assert not result.ok
+
+        def test_calls_check_itself():
+            threading.Thread(target=lambda: None).start()
+            result = rc.check(lambda: run_two("increment_locked"), schedules=5, seed=0)
+            assert result.ok
+    """)
+    result = run(pytester, "--racecheck")
+    result.assert_outcomes(passed=2)
+    assert "== racecheck ==" not in result.stdout.str()
+
+
+# ------------------------------------------------------------ options, seeds
+
+
+def test_header_seed_and_seed_last(pytester: pytest.Pytester) -> None:
+    make(pytester, "def test_nothing():\n    pass\n")
+    first = pytester.runpytest_inprocess("--racecheck-seed=4242")
+    first.stdout.fnmatch_lines(["racecheck: seed=4242 (replay with --racecheck-seed=4242)"])
+    second = pytester.runpytest_inprocess("--racecheck-seed=last")
+    second.stdout.fnmatch_lines(["racecheck: seed=4242 (replay with --racecheck-seed=4242)"])
+    third = pytester.runpytest_inprocess()
+    seed = re.search(r"racecheck: seed=(\d+)", third.stdout.str())
+    assert seed is not None
+    fourth = pytester.runpytest_inprocess("--racecheck-seed=last")
+    fourth.stdout.fnmatch_lines([f"racecheck: seed={seed.group(1)} *"])
+
+
+def test_precedence_marker_cli_ini_env(pytester: pytest.Pytester,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    make(pytester, COUNTER, """
+        import pytest
+
+        @pytest.mark.racecheck(schedules=14)
+        def test_marked():
+            assert run_two("increment_locked") == 2
+
+        def test_unmarked():
+            assert run_two("increment_locked") == 2
+    """)
+    monkeypatch.setenv("RACECHECK", "1")
+    monkeypatch.setenv("RACECHECK_SCHEDULES", "13")
+    env_only = run(pytester)
+    assert "(13 schedules" in summary_line(env_only, "test_subject.py::test_unmarked")
+    pytester.makeini("[pytest]\nracecheck_schedules = 11\n")
+    ini = run(pytester)
+    assert "(11 schedules" in summary_line(ini, "test_subject.py::test_unmarked")
+    cli = run(pytester, "--racecheck-schedules=12")
+    assert "(12 schedules" in summary_line(cli, "test_subject.py::test_unmarked")
+    assert "(14 schedules" in summary_line(cli, "test_subject.py::test_marked")
+
+
+def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    make(pytester, "def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess("--racecheck-schedules=many")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--racecheck-schedules='many' is not a positive integer*"])
+
+
+def test_isolate_flag(pytester: pytest.Pytester) -> None:
+    from pytest_racecheck.plugin import isolate_supported
+
+    make(pytester, COUNTER, """
+        def test_unlocked():
+            assert run_two("increment") == 2
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-isolate", "--racecheck-schedules=50")
+    if isolate_supported():
+        result.stdout.fnmatch_lines(["racecheck: each exploration runs in a child process*"])
+    else:
+        result.stdout.fnmatch_lines(["racecheck: --racecheck-isolate is not available*"])
+    # Either way the race is found and reported the same way.
+    result.assert_outcomes(failed=1)
+    assert "race found: violation" in summary_line(result, "test_subject.py::test_unlocked")
+
+
+# ---------------------------------------------------------- failure database
+
+
+def test_failure_database_replays_first_and_clears_on_pass(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        def test_unlocked():
+            assert run_two("increment") == 2
+    """)
+    first = pytester.runpytest_inprocess("--racecheck", "--racecheck-seed=3",
+                                         "--racecheck-schedules=100")
+    first.assert_outcomes(failed=1)
+    saved = list((pytester.path / ".pytest_cache" / "v" / "racecheck" / "failures").iterdir())
+    assert len(saved) == 1
+    token = json.loads(saved[0].read_text())[0]
+
+    # Another seed would explore other schedules: the saved one still runs first.
+    second = pytester.runpytest_inprocess("--racecheck", "--racecheck-seed=99",
+                                          "--racecheck-schedules=100")
+    second.assert_outcomes(failed=1)
+    line = summary_line(second, "test_subject.py::test_unlocked")
+    assert "(1 schedule;" in line and "from the failure database" in line
+    assert token in second.stdout.str()
+
+    make(pytester, COUNTER, """
+        def test_unlocked():
+            assert run_two("increment_locked") == 2
+    """)
+    third = pytester.runpytest_inprocess("--racecheck", "--racecheck-schedules=20")
+    third.assert_outcomes(passed=1)
+    assert json.loads(saved[0].read_text()) is None
+
+
+# ------------------------------------------------------------ reporting
+
+
+def test_junit_xml_properties(pytester: pytest.Pytester) -> None:
+    make(pytester, DB_VALUE)
+    run(pytester, "--racecheck", "--racecheck-schedules=50", "--junitxml=junit.xml")
+    xml = (pytester.path / "junit.xml").read_text()
+    assert '<property name="racecheck_verdict" value="violation"' in xml
+    assert re.search(r'<property name="racecheck_token" value="rc1\.[^"]+"', xml)
+    assert re.search(r'<property name="racecheck_seed" value="\d+"', xml)
+
+
+def test_json_report(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        def test_unlocked():
+            assert run_two("increment") == 2
+
+        def test_locked():
+            assert run_two("increment_locked") == 2
+
+        def test_no_threads():
+            pass
+    """)
+    run(pytester, "--racecheck", "--racecheck-schedules=40", "--racecheck-report=out/rc.json")
+    data = json.loads((pytester.path / "out" / "rc.json").read_text())
+    assert data["seed"] == 1
+    tests = {t["nodeid"]: t for t in data["tests"]}
+    assert set(tests) == {"test_subject.py::test_unlocked", "test_subject.py::test_locked"}
+    bad, good = tests["test_subject.py::test_unlocked"], tests["test_subject.py::test_locked"]
+    assert bad["ok"] is False and bad["verdict"] == "violation"
+    assert bad["token"].startswith("rc1.") and "Replay this exact schedule" in bad["report"]
+    assert bad["outcome"] == "failed"
+    assert good["ok"] is True and good["verdict"] == "pass" and good["token"] is None
+    assert good["schedules_run"] == 40 and good["outcome"] == "passed"
+    for entry in (bad, good):
+        for key in ("seed", "strategy", "elapsed", "evidence"):
+            assert key in entry
+
+
+# ---------------------------------------------------------------- xdist
+
+
+def test_xdist_gives_the_same_verdicts_as_a_serial_run(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        import pytest
+
+        @pytest.mark.parametrize("i", range(3))
+        def test_unlocked(i):
+            assert run_two("increment") == 2
+
+        @pytest.mark.parametrize("i", range(3))
+        def test_locked(i):
+            assert run_two("increment_locked") == 2
+    """)
+    common = ("--racecheck", "--racecheck-seed=7", "--racecheck-schedules=30",
+              "-p", "no:cacheprovider")
+    pytester.runpytest_inprocess(*common, "--racecheck-report=serial.json")
+    parallel = pytester.runpytest_inprocess(*common, "-n", "2", "--racecheck-report=xdist.json")
+    parallel.stdout.fnmatch_lines(["*racecheck: seed=7*"])
+
+    def key(path: str) -> dict[str, tuple[object, ...]]:
+        return {n: (e["verdict"], e["schedules_run"], e["seed"], e["token"])
+                for n, e in read_report(pytester.path / path).items()}
+
+    serial, xdist = key("serial.json"), key("xdist.json")
+    assert len(serial) == 6
+    assert serial == xdist
+
+
+# ------------------------------------------------------------- integrations
+
+
+def test_hypothesis_given_with_racecheck(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        from hypothesis import given, settings, strategies as st
+
+        class Adder(Counter):
+            def add(self, k):
+                self.n += k
+
+        @settings(max_examples=5, deadline=None, database=None)
+        @given(st.integers(1, 5))
+        def test_add(k):
+            adder = Adder()
+            threads = [threading.Thread(target=adder.add, args=(k,)) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert adder.n == 2 * k
+
+        @settings(max_examples=5, deadline=None, database=None)
+        @given(st.integers(1, 5))
+        def test_add_locked(k):
+            assert run_two("increment_locked") == 2
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=20")
+    result.assert_outcomes(failed=1, passed=1)
+    out = result.stdout.str()
+    # Hypothesis names the input, racecheck the schedule.
+    assert re.search(r"(Falsifying example|Failing test case): test_add\(", out)
+    assert re.search(r'racecheck\.check\(test_add, replay="rc1\.', out)
+    assert "race found: violation" in summary_line(result, "test_subject.py::test_add")
+    # 5 examples x 20 schedules each for the safe one.
+    assert "pass  (100 schedules" in summary_line(result, "test_subject.py::test_add_locked")
+
+
+def test_blocking_real_io_ends_with_a_hang_verdict(pytester: pytest.Pytester,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RACECHECK_WATCHDOG", "1")
+    make(pytester, """
+        import socket
+        import threading
+
+        import pytest
+
+        @pytest.mark.racecheck(schedules=5)
+        def test_waits_on_a_socket_nobody_writes():
+            a, b = socket.socketpair()
+            try:
+                reader = threading.Thread(target=a.recv, args=(1,))
+                reader.start()
+                reader.join()
+            finally:
+                a.close()
+                b.close()
+    """)
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "racecheck found a HANG" in out
+    assert "blocked outside racecheck's control for more than 1s" in out
+    assert "race found: hang" in summary_line(
+        result, "test_subject.py::test_waits_on_a_socket_nobody_writes")
