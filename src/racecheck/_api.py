@@ -203,6 +203,9 @@ def racecheck(
 
 
 def _name(fn: object) -> str:
+    qual = getattr(fn, "__qualname__", None)
+    if isinstance(qual, str) and "<locals>" not in qual:
+        return qual
     return str(getattr(fn, "__name__", None) or "fn")
 
 

@@ -109,6 +109,7 @@ class ManagedThread(Resource):
         self.ident = 0
         self.joiners: list[ManagedThread] = []
         self.held: list[Resource] = []  # locks it holds, for deadlock reports
+        self.unwinding = False  # Abort raised once after the schedule ended
         self.stack_at_block: list[str] = []
 
     def holders(self) -> list[ManagedThread]:
@@ -204,7 +205,12 @@ class Execution:
     def point(self, mt: ManagedThread) -> None:
         """A scheduling point reached by the running thread ``mt``."""
         if self.aborted:
-            raise Abort
+            # Unwind once; after that let finally blocks and finalizers run their
+            # cleanup (close sockets, release locks) without interruption.
+            if not mt.unwinding:
+                mt.unwinding = True
+                raise Abort
+            return
         self.steps += 1
         if self.steps > self.max_steps:
             self.fail(
@@ -246,6 +252,7 @@ class Execution:
         nxt.gate.release()
         me.gate.acquire()
         if self.aborted:
+            me.unwinding = True
             raise Abort
 
     # --------------------------------------------------------------- blocking
@@ -273,6 +280,7 @@ class Execution:
         self._pass_baton(mt)
         mt.gate.acquire()
         if self.aborted:
+            mt.unwinding = True
             raise Abort
         return not mt.timed_out
 
@@ -373,6 +381,9 @@ class Execution:
         thread: ManagedThread | None = None,
     ) -> None:
         """Record the first failure and stop the execution."""
+        me = registry.get(raw.get_ident())
+        if me is not None:
+            me.unwinding = True  # the caller raises Abort next
         if self.verdict is None:
             self.verdict = verdict
             self.message = message

@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from .._core import raw
-from .._core.execution import ManagedThread, Resource, current
+from .._core.execution import Abort, ManagedThread, Resource, current
 
 _RealRLock: Any = _thread.RLock
 _OWN_PREFIX = __file__.rsplit("/", 2)[0]
@@ -101,6 +101,16 @@ class _CoopBase(Resource):
             if not woken:
                 return False
 
+    def _acquire_unwinding(self, mt: ManagedThread, blocking: bool) -> bool:
+        """Acquire in a thread unwinding from an ended schedule: never wait for real."""
+        if self._real.acquire(False):
+            self._owner = mt
+            _note_held(mt, self)
+            return True
+        if not blocking:
+            return False
+        raise Abort
+
     def _wake_waiters(self) -> None:
         if self._waiters:
             owner_ex = self._waiters[0].ex
@@ -124,9 +134,11 @@ class Lock(_CoopBase):
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         mt = current()
-        if mt is None or mt.busy or mt.ex.aborted:
+        if mt is None or mt.busy:
             return bool(self._real.acquire(blocking, timeout))
         _check_args(blocking, timeout)
+        if mt.ex.aborted:
+            return self._acquire_unwinding(mt, bool(blocking))
         return self._acquire_managed(mt, bool(blocking), timeout)
 
     def release(self) -> None:
@@ -184,9 +196,11 @@ class RLock(_CoopBase):
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         mt = current()
-        if mt is None or mt.busy or mt.ex.aborted:
+        if mt is None or mt.busy:
             return bool(self._real.acquire(blocking, timeout))
         _check_args(blocking, timeout)
+        if mt.ex.aborted:
+            return self._acquire_unwinding(mt, bool(blocking))
         return self._acquire_managed(mt, bool(blocking), timeout)
 
     def release(self) -> None:
@@ -228,7 +242,12 @@ class RLock(_CoopBase):
 
     def _acquire_restore(self, state: Any) -> None:
         mt = current()
-        if mt is None or mt.busy or mt.ex.aborted:
+        if mt is None or mt.busy:
+            self._real._acquire_restore(state)
+            return
+        if mt.ex.aborted:
+            self._acquire_unwinding(mt, True)
+            self._real.release()
             self._real._acquire_restore(state)
             return
         self._acquire_managed(mt, True, -1)

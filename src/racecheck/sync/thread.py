@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core import raw
-from .._core.execution import FINISHED, ManagedThread, current
+from .._core.execution import FINISHED, Abort, ManagedThread, current
 
 orig_start = threading.Thread.start
 orig_join = threading.Thread.join
@@ -30,9 +30,11 @@ def managed_of(t: threading.Thread) -> ManagedThread | None:
 
 def start(self: threading.Thread) -> None:
     mt = current()
-    if mt is None or mt.busy or mt.ex.aborted:
+    if mt is None or mt.busy:
         orig_start(self)
         return
+    if mt.ex.aborted:
+        raise Abort  # no new threads once the schedule has ended
     t: Any = self
     if not t._initialized:
         raise RuntimeError("thread.__init__() not called")
@@ -50,9 +52,11 @@ def start(self: threading.Thread) -> None:
 def join(self: threading.Thread, timeout: float | None = None) -> None:
     target = managed_of(self)
     mt = current()
-    if target is None or mt is None or mt.busy or mt.ex.aborted:
+    if target is None or mt is None or mt.busy:
         orig_join(self, timeout)
         return
+    if mt.ex.aborted:
+        return  # the schedule has ended: nothing left to wait for
     if target is mt:
         raise RuntimeError("cannot join current thread")
     mt.ex.point(mt)
@@ -80,7 +84,9 @@ def start_new_thread(
 ) -> int:
     """Stands in for ``_thread.start_new_thread`` (and ``_thread.start_new``)."""
     mt = current()
-    if mt is None or mt.busy or mt.ex.aborted:
+    if mt is not None and not mt.busy and mt.ex.aborted:
+        raise Abort
+    if mt is None or mt.busy:
         if kwargs is None:
             return int(raw.start_new_thread(function, args))
         return int(raw.start_new_thread(function, args, kwargs))

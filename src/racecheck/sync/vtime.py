@@ -20,9 +20,11 @@ BASE_MONO = 1_000.0
 
 def sleep(secs: float) -> None:
     mt = current()
-    if mt is None or mt.busy or mt.ex.aborted:
+    if mt is None or mt.busy:
         raw.real_sleep(secs)
         return
+    if mt.ex.aborted:
+        return  # unwinding from an ended schedule: no time passes
     if not isinstance(secs, (int, float)) or isinstance(secs, bool):
         try:
             secs = float(secs)  # Fractions, Decimals and numpy scalars are accepted by time.sleep
