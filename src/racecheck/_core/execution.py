@@ -322,6 +322,7 @@ class Execution:
         if not self.enabled:
             # Everyone waits: the clock jumps to the earliest deadline (ties: lowest id).
             first = min(self.timed, key=lambda t: (t.deadline, t.tid))
+            self._note_stall(first)
             self._time_out(first)
         candidates = self.enabled + self.timed if self.eager_timeouts else self.enabled
         options = sorted(t.tid for t in candidates)
@@ -337,6 +338,31 @@ class Execution:
             self._time_out(nxt)
         self.current = nxt
         nxt.gate.release()
+
+    def _note_stall(self, first: ManagedThread) -> None:
+        """A timed wait ends only because nothing else can run: a deadlock a timeout hides?
+
+        When the clock jumps to a thread waiting on a resource (not sleeping) and
+        another live thread is blocked on a resource too, no thread could have
+        made progress: the program was deadlocked but for the timeout.  This
+        catches cycles through resources without owners (a Semaphore's permits,
+        a Condition), which the wait-for graph cannot see.
+        """
+        if self.hidden_cycle or isinstance(first.waiting_on, Sleep) or first.waiting_on is None:
+            return
+        if any(isinstance(t.waiting_on, Sleep) for t in self.timed):
+            return
+        stuck = [t for t in self.threads if t.status == BLOCKED and t is not first
+                 and t.waiting_on is not None and not isinstance(t.waiting_on, Sleep)]
+        if not stuck:
+            return
+        cycle = self.find_cycle([first])
+        if not cycle:
+            cycle = [f"{first.name} timed out waiting for {first.waiting_on.describe()} "
+                     "while no other thread could run"]
+            cycle += [f"{t.name} waits for {t.waiting_on.describe()}" for t in stuck
+                      if t.waiting_on is not None]
+        self.hidden_cycle = cycle
 
     def _poll_blocked(self) -> bool:
         """Before declaring a deadlock, wake waiters whose resource changed out of our view."""
