@@ -773,7 +773,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                       + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     for r in records:
         n = int(r["schedules_run"])
-        extra = f"; {r['evidence']}" if r["evidence"] else ""
+        count = f"{n} schedule{'s' if n != 1 else ''}"
+        evidence = str(r["evidence"] or "")
+        extra = ""
+        if evidence.startswith(f"{n} "):
+            count = evidence  # "200 schedules (100 random, 100 PCT depth 2-3)"
+        elif evidence:
+            extra = f"; {evidence}"
         if r["source"] != "exploration":
             extra += f"; from the {r['source']}"
         if r["note"]:
@@ -781,8 +787,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         outcome = state.outcomes.get(str(r["nodeid"]))
         shown = f" [{outcome}]" if outcome in ("xfailed", "xpassed") else ""
         verdict = "pass" if r["ok"] else f"race found: {r['verdict']}"
-        tr.write_line(f"{r['nodeid']}  {verdict}{shown}  "
-                      f"({n} schedule{'s' if n != 1 else ''}{extra})")
+        tr.write_line(f"{r['nodeid']}  {verdict}{shown}  ({count}{extra})")
     for r in failures:
         tr.write_sep("-", f"{r['nodeid']}: race found: {r['verdict']}")
         for line in str(r["report"]).splitlines():
