@@ -407,6 +407,10 @@ def _watch_thread_starts() -> Iterator[list[int]]:
             threading.Thread.start = original  # type: ignore[method-assign]
 
 
+#: Seconds between progress marks in -v mode.
+_PROGRESS_EVERY = 2.0
+
+
 class _Run:
     """One test under the plugin: plain run, saved failures, exploration, record."""
 
@@ -508,6 +512,27 @@ class _Run:
         finally:
             hyp.inner_test = inner
 
+    def _progress_reporter(self) -> Callable[[int, int], None] | None:
+        """In -v mode, long explorations show ``[done/budget]`` about every two seconds."""
+        config = self.item.config
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or config.get_verbosity() < 1:
+            return None
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        last = [time.perf_counter()]
+
+        def progress(done: int, budget: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= _PROGRESS_EVERY and done < budget:
+                last[0] = now
+                if capture is not None:  # the test's output is captured; this is ours
+                    with capture.global_and_fixture_disabled():
+                        reporter.write(f" [{done}/{budget}]", flush=True)
+                else:
+                    reporter.write(f" [{done}/{budget}]", flush=True)
+
+        return progress
+
     def _check(self, body: Callable[[], object], replay: str | None) -> None:
         __tracebackhide__ = True
         import racecheck
@@ -516,6 +541,9 @@ class _Run:
         extra: dict[str, Any] = {}
         if self.state.settings.isolate and isolate_supported():
             extra["isolate"] = True
+        progress = self._progress_reporter()
+        if progress is not None and not extra:
+            extra["progress"] = progress
         start = time.perf_counter()
         try:
             result = racecheck.check(

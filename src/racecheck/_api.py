@@ -33,6 +33,7 @@ def explore(
     watchdog: float | None = None,
     isolate: bool = False,
     eager_timeouts: bool = False,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
 
@@ -43,10 +44,11 @@ def explore(
     schedules.  ``result.failure.token`` replays a failure with :func:`replay`.
     ``isolate`` runs the exploration in a child process, so an interpreter crash
     becomes a ``crash`` failure; ``eager_timeouts`` lets timed waits and sleeps
-    end at any point instead of only when every thread waits.
+    end at any point instead of only when every thread waits.  ``progress(done,
+    budget)`` is called after every schedule.
     """
     cfg = _config(threads, setup, invariant, teardown, schedules, seed, time_budget,
-                  max_steps, watchdog, eager_timeouts=eager_timeouts)
+                  max_steps, watchdog, eager_timeouts=eager_timeouts, progress=progress)
     return _explore(cfg, strategy, isolate)
 
 
@@ -120,6 +122,7 @@ def check(
     isolate: bool = False,
     eager_timeouts: bool = False,
     replay_line: str | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
@@ -134,7 +137,7 @@ def check(
         raise InvalidArgument(f"check() needs a callable, got {type(fn).__name__}")
     _reject_async(fn, "check()")
     cfg = _config([fn], None, None, None, schedules, seed, time_budget, max_steps, watchdog,
-                  names=["main"], eager_timeouts=eager_timeouts,
+                  names=["main"], eager_timeouts=eager_timeouts, progress=progress,
                   replay_hint=replay_line
                   or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
     if replay is not None:
@@ -241,6 +244,7 @@ def _config(
     names: Sequence[str] | None = None,
     replay_hint: str | None = None,
     eager_timeouts: bool = False,
+    progress: Callable[[int, int], object] | None = None,
 ) -> runner.Config:
     if callable(threads) and not isinstance(threads, (list, tuple)):
         raise InvalidArgument(
@@ -289,5 +293,6 @@ def _config(
         schedules=n, seed=seed, time_budget=cast("float | None", time_budget),
         max_steps=steps, max_threads=DEFAULTS.max_threads, watchdog=float(dog),
         names=body_names, replay_hint=replay_hint, eager_timeouts=bool(eager_timeouts),
+        progress=progress,
     )
     return cfg

@@ -629,3 +629,19 @@ def test_blocking_real_io_ends_with_a_hang_verdict(pytester: pytest.Pytester,
     assert "blocked outside racecheck's control for more than 1s" in out
     assert "race found: hang" in summary_line(
         result, "test_subject.py::test_waits_on_a_socket_nobody_writes")
+
+
+def test_verbose_mode_shows_progress_of_long_explorations(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytest_racecheck.plugin as plugin
+
+    monkeypatch.setattr(plugin, "_PROGRESS_EVERY", 0.0)  # every schedule counts as "long"
+    make(pytester, COUNTER, """
+        def test_locked():
+            assert run_two("increment_locked") == 2
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=5", "-v")
+    result.assert_outcomes(passed=1)
+    assert re.search(r"test_locked .*\[1/5\] \[2/5\] \[3/5\] \[4/5\]", result.stdout.str())
+    quiet = run(pytester, "--racecheck", "--racecheck-schedules=5")
+    assert "[1/5]" not in quiet.stdout.str()

@@ -56,6 +56,7 @@ class Config:
     daemons: Sequence[bool] = ()
     replay_hint: str = ""
     eager_timeouts: bool = False
+    progress: Callable[[int, int], object] | None = None
 
 
 @dataclass
@@ -116,6 +117,8 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
             outcome = run_one(cfg, strategy, recorder=None, log=log)
             runs += 1
             strategy.end(outcome.verdict is not None)
+            if cfg.progress is not None:
+                cfg.progress(runs, cfg.schedules)
             notes.extend(n for n in outcome.notes if n not in notes)
             if outcome.verdict is not None:
                 failure = _make_failure(cfg, outcome, index)
