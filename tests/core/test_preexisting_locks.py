@@ -122,3 +122,22 @@ def test_clock_names_bound_at_import_and_default_arguments_see_virtual_time() ->
     for elapsed, mono, wall in seen:
         assert 5 <= elapsed < 5.5  # virtual: exactly the sleep, whatever the machine did
         assert 5 <= mono < 5.5 and 4.9 <= wall < 5.5
+
+
+def test_a_lock_bound_after_an_earlier_scan_is_still_wrapped() -> None:
+    from . import lazy_lock_module as lazy
+
+    def two_adders() -> None:
+        lazy.total = 0
+        ts = [threading.Thread(target=lazy.add) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert lazy.total == 2
+
+    # First exploration: the module has no lock yet, so its scan finds nothing.
+    assert racecheck.check(lambda: None, schedules=1, seed=1).ok
+    lazy.make_lock()  # a real lock, made outside any exploration
+    assert racecheck.check(two_adders, schedules=100, seed=1, watchdog=2).ok
+    assert type(lazy._lock).__module__ == "_thread"

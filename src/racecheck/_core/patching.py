@@ -45,6 +45,25 @@ _NOT_INSTANCES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunct
 _DESCRIPTORS_WITH_LOCKS: tuple[type, ...] = (functools.cached_property,)
 
 
+# Objects whose last scan found nothing, with their attribute count then: a class
+# or module-level object is rescanned only when it gained or lost attributes, so
+# the scan of loaded modules costs milliseconds once, not at every exploration.
+_quiet: dict[int, tuple[Any, int]] = {}
+
+
+# id(module namespace) -> (size, sum of the ids of its values) when its scan found
+# nothing; a module whose bindings are unchanged is skipped.
+_quiet_modules: dict[int, tuple[int, int]] = {}
+# Values that are never a lock, a stand-in target or a holder of either.
+_PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), tuple, frozenset,
+                          types.ModuleType})
+
+
+def _is_quiet(obj: Any, size: int) -> bool:
+    hit = _quiet.get(id(obj))
+    return hit is not None and hit[0] is obj and hit[1] == size
+
+
 def _replacements() -> dict[int, tuple[Any, Any]]:
     """id(original) -> (original, replacement) for every callable we stand in for."""
     pairs: list[tuple[Any, Any]] = [
@@ -123,17 +142,40 @@ class Patches:
                 namespace = vars(mod)
             except TypeError:
                 continue
+            values = list(namespace.values())
+            fingerprint = (len(values), sum(map(id, values)))
+            if _quiet_modules.get(id(namespace)) == fingerprint:
+                continue  # same bindings as when a scan found nothing to patch here
+            before = self._hits()
             for key, value in list(namespace.items()):
+                kind = type(value)
+                if kind in _PLAIN_TYPES:
+                    continue
                 self._patch_value(namespace, key, value, reps, modname)
                 if isinstance(value, type) and getattr(value, "__module__", None) == modname:
                     self._scan_class(value, reps, modname)
-                elif isinstance(value, types.FunctionType):
+                elif kind is types.FunctionType:
                     self._patch_defaults(value, reps)
                 else:
                     self._scan_instance(value, f"{modname}.{key}")
+            if self._hits() == before:
+                _quiet_modules[id(namespace)] = fingerprint
+
+    def _hits(self) -> int:
+        return len(self._undo) + len(self._dict_undo) + len(self._defaults_undo)
 
     def _scan_class(self, cls: type, reps: dict[int, tuple[Any, Any]], modname: str) -> None:
-        for key, value in list(vars(cls).items()):
+        attrs = vars(cls)
+        if _is_quiet(cls, len(attrs)):
+            return
+        before = self._hits()
+        self._scan_class_attrs(cls, attrs, reps, modname)
+        if self._hits() == before:
+            _quiet[id(cls)] = (cls, len(attrs))
+
+    def _scan_class_attrs(self, cls: type, attrs: Any, reps: dict[int, tuple[Any, Any]],
+                          modname: str) -> None:
+        for key, value in list(attrs.items()):
             if type(value) is _RealLockType or type(value) is _RealRLockType:
                 new = self._wrap_lock(value, f"{modname}.{cls.__qualname__}.{key}")
                 self._set(cls, key, new)
@@ -220,8 +262,11 @@ class Patches:
             attrs = object.__getattribute__(obj, "__dict__")
         except (AttributeError, TypeError):
             return
-        if isinstance(attrs, dict) and len(attrs) <= 200:
+        if isinstance(attrs, dict) and len(attrs) <= 200 and not _is_quiet(obj, len(attrs)):
+            before = self._hits()
             self._wrap_dict_locks(attrs, label)
+            if self._hits() == before:
+                _quiet[id(obj)] = (obj, len(attrs))
 
     @staticmethod
     def _wrap_lock(real: Any, label: str) -> Any:
