@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -15,6 +16,8 @@ from racecheck._core.patching import snapshot
 def _state() -> dict[str, object]:
     snap = snapshot()
     snap["settrace"] = sys.gettrace()
+    if hasattr(os, "sched_getaffinity"):
+        snap["affinity"] = os.sched_getaffinity(0)
     if hasattr(sys, "monitoring"):
         snap["monitoring"] = [sys.monitoring.get_tool(i) for i in range(6)]
     return snap

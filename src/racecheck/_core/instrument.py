@@ -196,6 +196,9 @@ class _SettraceBackend(_Backend):
     def _on_call(self, frame: Any, event: str, arg: object) -> Any:
         if event != "call":
             return None
+        mt = registry.get(raw.get_ident())
+        if mt is not None and mt.busy:
+            return None  # racecheck's own work (the strategy's random.py...): never trace it
         if not analyse(frame.f_code, frame.f_globals):
             return None
         frame.f_trace_opcodes = True

@@ -27,4 +27,5 @@ class RandomStrategy(Strategy):
         return True
 
     def choose(self, options: Sequence[int], current: int) -> int:
-        return options[self._rng.randrange(len(options))]
+        # random() is C; randrange() is Python code, run at every choice point.
+        return options[int(self._rng.random() * len(options))]
