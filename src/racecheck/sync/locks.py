@@ -78,14 +78,29 @@ class _CoopBase(Resource):
     def _free_for_others(self) -> bool:
         return not self._real.locked()
 
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        mt = current()
+        if mt is None or mt.busy:
+            return bool(self._real.acquire(blocking, timeout))
+        _check_args(blocking, timeout)
+        if mt.ex.aborted:
+            return self._acquire_unwinding(mt, bool(blocking))
+        return self._acquire_managed(mt, bool(blocking), timeout)
+
+    def _take(self, mt: ManagedThread) -> bool:
+        """Try the real lock without blocking; on success ``mt`` owns it."""
+        if self._real.acquire(False):
+            self._owner = mt
+            _note_held(mt, self)
+            return True
+        return False
+
     def _acquire_managed(self, mt: ManagedThread, blocking: bool, timeout: float) -> bool:
         ex = mt.ex
         ex.point(mt)
         deadline = None if timeout < 0 else ex.clock + timeout
         while True:
-            if self._real.acquire(False):
-                self._owner = mt
-                _note_held(mt, self)
+            if self._take(mt):
                 return True
             if not blocking:
                 return False
@@ -103,9 +118,7 @@ class _CoopBase(Resource):
 
     def _acquire_unwinding(self, mt: ManagedThread, blocking: bool) -> bool:
         """Acquire in a thread unwinding from an ended schedule: never wait for real."""
-        if self._real.acquire(False):
-            self._owner = mt
-            _note_held(mt, self)
+        if self._take(mt):
             return True
         if not blocking:
             return False
@@ -117,8 +130,12 @@ class _CoopBase(Resource):
             for w in list(self._waiters):
                 owner_ex.wake(w)
 
+    def _at_fork_reinit(self) -> None:
+        self._real._at_fork_reinit()
+        self._owner = None
+
     def __enter__(self) -> bool:
-        return self.acquire()  # type: ignore[attr-defined, no-any-return]
+        return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self.release()  # type: ignore[attr-defined]
@@ -131,15 +148,6 @@ class Lock(_CoopBase):
 
     def __init__(self, real: Any = None, label: str | None = None) -> None:
         super().__init__(real if real is not None else raw.allocate_lock(), label)
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        mt = current()
-        if mt is None or mt.busy:
-            return bool(self._real.acquire(blocking, timeout))
-        _check_args(blocking, timeout)
-        if mt.ex.aborted:
-            return self._acquire_unwinding(mt, bool(blocking))
-        return self._acquire_managed(mt, bool(blocking), timeout)
 
     def release(self) -> None:
         mt = current()
@@ -169,11 +177,7 @@ class Lock(_CoopBase):
             self._real.release()
         self._owner = None
 
-    def _at_fork_reinit(self) -> None:
-        self._real._at_fork_reinit()
-        self._owner = None
-
-    acquire_lock = acquire
+    acquire_lock = _CoopBase.acquire
     release_lock = release
     locked_lock = locked
 
@@ -193,15 +197,6 @@ class RLock(_CoopBase):
     def _free_for_others(self) -> bool:
         # A real RLock has no public "locked()" before 3.14; its repr says.
         return repr(self._real).startswith("<unlocked")
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        mt = current()
-        if mt is None or mt.busy:
-            return bool(self._real.acquire(blocking, timeout))
-        _check_args(blocking, timeout)
-        if mt.ex.aborted:
-            return self._acquire_unwinding(mt, bool(blocking))
-        return self._acquire_managed(mt, bool(blocking), timeout)
 
     def release(self) -> None:
         mt = current()
@@ -256,10 +251,6 @@ class RLock(_CoopBase):
 
     def _recursion_count(self) -> int:
         return int(self._real._recursion_count())
-
-    def _at_fork_reinit(self) -> None:
-        self._real._at_fork_reinit()
-        self._owner = None
 
     def __repr__(self) -> str:
         return repr(self._real).replace("_thread.RLock", f"racecheck RLock ({self._label})")
