@@ -141,3 +141,22 @@ def test_a_lock_bound_after_an_earlier_scan_is_still_wrapped() -> None:
     lazy.make_lock()  # a real lock, made outside any exploration
     assert racecheck.check(two_adders, schedules=100, seed=1, watchdog=2).ok
     assert type(lazy._lock).__module__ == "_thread"
+
+
+def test_a_lock_found_only_when_a_thread_stalls_on_it_is_taken_over() -> None:
+    from . import hidden_lock_module as hidden
+
+    def body() -> None:
+        hidden.get_account().balance = 0
+        ts = [threading.Thread(target=hidden.get_account().deposit) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert hidden.get_account().balance == 2
+
+    real = hidden.get_account().lock
+    # A generous watchdog: without the take-over, a stall would be a 'hang' verdict.
+    result = racecheck.check(body, schedules=50, seed=2, watchdog=30)
+    assert result.ok and result.schedules_run == 50
+    assert hidden.get_account().lock is real  # restored afterwards

@@ -110,6 +110,7 @@ class ManagedThread(Resource):
         self.joiners: list[ManagedThread] = []
         self.held: list[Resource] = []  # locks it holds, for deadlock reports
         self.unwinding = False  # Abort raised once after the schedule ended
+        self.protected = False  # parked at a with-exit call: not unwound there
         self.stack_at_block: list[str] = []
 
     def holders(self) -> list[ManagedThread]:
@@ -207,7 +208,7 @@ class Execution:
         if self.aborted:
             # Unwind once; after that let finally blocks and finalizers run their
             # cleanup (close sockets, release locks) without interruption.
-            if not mt.unwinding:
+            if not mt.unwinding and not mt.protected:
                 mt.unwinding = True
                 raise Abort
             return
@@ -251,7 +252,7 @@ class Execution:
         self.current = nxt
         nxt.gate.release()
         me.gate.acquire()
-        if self.aborted:
+        if self.aborted and not me.protected:
             me.unwinding = True
             raise Abort
 

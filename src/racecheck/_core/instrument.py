@@ -29,7 +29,7 @@ import types
 from typing import Any
 
 from . import raw
-from .execution import registry
+from .execution import ManagedThread, registry
 
 _POINT_NAMES = {
     "LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR",
@@ -49,8 +49,12 @@ _STATIC_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType
 _OWN_DIR = __file__.rsplit("/", 2)[0]
 _EMPTY: frozenset[int] = frozenset()
 
-#: id(code) -> (code, point offsets); the code object is kept alive so ids stay unique.
-_points: dict[int, tuple[types.CodeType, frozenset[int]]] = {}
+#: id(code) -> (code, point offsets, with-exit call offsets); the code object is kept
+#: alive so ids stay unique.  The exit calls are the ``__exit__(None, None, None)``
+#: that leave a ``with`` block normally: a schedule that ends while a thread is
+#: parked there must not unwind it at that point, or the exception would skip the
+#: exit and leave a real lock locked for every later schedule.
+_points: dict[int, tuple[types.CodeType, frozenset[int], frozenset[int]]] = {}
 
 
 # threading.py's own bookkeeping (Thread.__init__, _newname, _dangling) reads state
@@ -70,10 +74,11 @@ def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
     if hit is not None and hit[0] is code:
         return hit[1]
     if excluded(code):
-        pts = _EMPTY
+        pts, exits = _EMPTY, _EMPTY
     else:
-        pts = frozenset(_point_offsets(code, globals_))
-    _points[id(code)] = (code, pts)
+        offsets, exit_offsets = _point_offsets(code, globals_)
+        pts, exits = frozenset(offsets), frozenset(exit_offsets)
+    _points[id(code)] = (code, pts, exits)
     return pts
 
 
@@ -87,11 +92,21 @@ def _static_global(name: str, globals_: dict[str, Any]) -> bool:
 _MISSING = object()
 
 
-def _point_offsets(code: types.CodeType, globals_: dict[str, Any]) -> list[int]:
+_WITH_EXIT_ARGS = (("LOAD_CONST", None), ("LOAD_CONST", None), ("LOAD_CONST", None))
+_WITH_EXIT_ARGS_310 = (("LOAD_CONST", None), ("DUP_TOP", None), ("DUP_TOP", None))
+
+
+def _point_offsets(code: types.CodeType, globals_: dict[str, Any]) -> tuple[list[int], list[int]]:
     offsets: list[int] = []
+    exits: list[int] = []
     prev_static_module = False
+    recent: list[tuple[str, object]] = []
     for ins in dis.get_instructions(code):
         op = ins.opname
+        if op.startswith("CALL") and tuple(recent[-3:]) in (_WITH_EXIT_ARGS, _WITH_EXIT_ARGS_310):
+            exits.append(ins.offset)
+        if op not in ("PRECALL", "CACHE", "EXTENDED_ARG"):
+            recent.append((op, ins.argval if op == "LOAD_CONST" else None))
         static_module = False
         if op in POINT_OPS:
             if op in _GLOBAL_LOADS:
@@ -105,10 +120,29 @@ def _point_offsets(code: types.CodeType, globals_: dict[str, Any]) -> list[int]:
             else:
                 offsets.append(ins.offset)
         prev_static_module = static_module
-    return offsets
+    return offsets, exits
 
 
 # --------------------------------------------------------------------------- hooks
+
+
+def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
+    """A managed thread reached a point (both backends end here)."""
+    ex = mt.ex
+    if ex.recorder is not None:
+        mt.busy += 1
+        try:
+            ex.recorder.step(mt, frame, offset)
+        finally:
+            mt.busy -= 1
+    if exit_call:
+        mt.protected = True  # an ended schedule does not unwind it here (see _points)
+        try:
+            ex.point(mt)
+        finally:
+            mt.protected = False
+    else:
+        ex.point(mt)
 
 
 class _Backend:
@@ -168,19 +202,13 @@ class _MonitoringBackend(_Backend):
         return mon.DISABLE
 
     def _on_instruction(self, code: types.CodeType, offset: int) -> Any:
-        if offset not in _points[id(code)][1]:
+        entry = _points[id(code)]
+        if offset not in entry[1]:
             return sys.monitoring.DISABLE  # type: ignore[attr-defined]
         mt = registry.get(raw.get_ident())
         if mt is None or mt.busy:
             return None
-        ex = mt.ex
-        if ex.recorder is not None:
-            mt.busy += 1
-            try:
-                ex.recorder.step(mt, sys._getframe(1), offset)
-            finally:
-                mt.busy -= 1
-        ex.point(mt)
+        _reach(mt, sys._getframe(1), offset, offset in entry[2])
         return None
 
 
@@ -208,17 +236,11 @@ class _SettraceBackend(_Backend):
     def _on_opcode(self, frame: Any, event: str, arg: object) -> Any:
         if event == "opcode":
             offset = frame.f_lasti
-            if offset in _points[id(frame.f_code)][1]:
+            entry = _points[id(frame.f_code)]
+            if offset in entry[1]:
                 mt = registry.get(raw.get_ident())
                 if mt is not None and not mt.busy:
-                    ex = mt.ex
-                    if ex.recorder is not None:
-                        mt.busy += 1
-                        try:
-                            ex.recorder.step(mt, frame, offset)
-                        finally:
-                            mt.busy -= 1
-                    ex.point(mt)
+                    _reach(mt, frame, offset, offset in entry[2])
         return self._on_opcode
 
 

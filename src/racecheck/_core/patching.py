@@ -36,7 +36,7 @@ _RealRLockType: Any = _thread.RLock
 _MISSING = object()
 
 # Modules whose internals must keep the real primitives (or are patched explicitly).
-_SKIP_MODULES = ("racecheck", "pytest_racecheck", "threading", "_thread", "time", "sys",
+SKIP_MODULES = ("racecheck", "pytest_racecheck", "threading", "_thread", "time", "sys",
                  "importlib", "_frozen_importlib", "_frozen_importlib_external", "builtins")
 
 
@@ -136,7 +136,7 @@ class Patches:
 
     def _scan_modules(self, reps: dict[int, tuple[Any, Any]]) -> None:
         for modname, mod in list(sys.modules.items()):
-            if not isinstance(mod, types.ModuleType) or modname.startswith(_SKIP_MODULES):
+            if not isinstance(mod, types.ModuleType) or modname.startswith(SKIP_MODULES):
                 continue
             try:
                 namespace = vars(mod)
@@ -201,14 +201,15 @@ class Patches:
         namespace[key] = new
         self._dict_undo.append((namespace, key, value, new))
 
-    def scan_roots(self, roots: list[Any], limit: int = 5000) -> None:
+    def scan_roots(self, roots: list[Any], limit: int = 5000) -> list[Any]:
         """Wrap real locks reachable from the code under test (closures, arguments, fixtures).
 
         Objects made before the exploration and handed to it, such as a pytest
         fixture captured by the test function, are found through function
         closures, defaults, bound ``self``, containers and instance dicts, a few
-        levels deep and at most ``limit`` objects.
+        levels deep and at most ``limit`` objects.  Returns the wrappers it made.
         """
+        dicts_before, cells_before = len(self._dict_undo), len(self._cell_undo)
         seen: set[int] = set()
         frontier: list[tuple[Any, str, int]] = [(r, getattr(r, "__name__", "root"), 0)
                                                 for r in roots]
@@ -246,6 +247,8 @@ class Patches:
                     self._wrap_dict_locks(attrs, label)
                     children.extend((v, f"{label}.{k}") for k, v in list(attrs.items())[:200])
             frontier.extend((child, name, depth + 1) for child, name in children)
+        return ([entry[3] for entry in self._dict_undo[dicts_before:]]
+                + [entry[2] for entry in self._cell_undo[cells_before:]])
 
     def _wrap_dict_locks(self, attrs: dict[Any, Any], label: str) -> None:
         for key, value in list(attrs.items()):

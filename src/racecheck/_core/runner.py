@@ -32,7 +32,7 @@ from . import instrument, raw
 from .execution import Execution, ManagedThread, user_stack
 from .isolate import ChoiceLog
 from .outcome import Failure, Result
-from .patching import Patches
+from .patching import SKIP_MODULES, Patches
 from .schedule import PYTHON_TAG, Schedule
 from .trace import Recorder
 
@@ -114,9 +114,8 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
                 break
             if not strategy.begin(index):
                 break
-            if log is not None:
-                log.schedule(index)
-            outcome = run_one(cfg, strategy, recorder=None, log=log)
+            outcome = run_with_retries(cfg, strategy, index, record=False, log=log,
+                                       patches=patches)
             runs += 1
             strategy.end(outcome.verdict is not None)
             if cfg.progress is not None:
@@ -213,7 +212,7 @@ def replay_outcome(cfg: Config, token: str) -> Outcome:
         patches.install()
         patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
         instrument.install()
-        outcome = run_one(cfg, strategy, recorder=Recorder())
+        outcome = run_with_retries(cfg, strategy, 0, record=True, log=None, patches=patches)
     finally:
         instrument.uninstall()
         patches.restore()
@@ -249,8 +248,38 @@ def _make_failure(cfg: Config, outcome: Outcome, index: int) -> Failure:
     )
 
 
+#: A schedule that makes no progress for this long is checked for a real lock
+#: racecheck had not found (see ``_wrap_locks_near``); the full watchdog is longer.
+STALL = 0.2
+MAX_RETRIES = 3
+
+
+def run_with_retries(cfg: Config, strategy: Strategy, index: int, *, record: bool,
+                     log: ChoiceLog | None, patches: Patches) -> Outcome:
+    """Run schedule ``index``; rerun it when it stalled on a lock found only then.
+
+    A lock made before the exploration and out of the scan's reach (a local of
+    a library frame, an object held by another object) is a real C lock: a
+    managed thread blocks on it in C while the holder is parked, and nothing
+    moves.  The runner then wraps the real locks reachable from the stuck
+    thread's frames and runs the same schedule again from the start, now with
+    the lock under control.  The attempt that stalled is discarded.
+    """
+    for _attempt in range(MAX_RETRIES + 1):
+        if log is not None:
+            log.schedule(index)
+        outcome = run_one(cfg, strategy, Recorder() if record else None, log, patches)
+        if outcome.verdict != "retry":
+            return outcome
+        strategy.begin(index)
+    outcome.verdict = "hang"
+    outcome.message = (f"the schedule kept stalling on locks racecheck could not take over "
+                       f"({MAX_RETRIES} retries): {outcome.message}")
+    return outcome
+
+
 def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
-            log: ChoiceLog | None = None) -> Outcome:
+            log: ChoiceLog | None = None, patches: Patches | None = None) -> Outcome:
     """Run one schedule under ``strategy``; patches and instrumentation are already on."""
     saved_counter = getattr(threading, "_counter", None)
     threading._counter = _fresh_counter()  # type: ignore[attr-defined]  # same names each schedule
@@ -265,7 +294,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
                 ex.spawn(call, cfg.names[i], daemon=daemon, thread_obj=_thread_object(cfg.names[i]))
             ex.begin()
             try:
-                _wait(ex, cfg.watchdog)
+                _wait(ex, cfg.watchdog, patches)
             finally:
                 _release_leftovers(ex)
             verdict, message = ex.verdict, ex.message
@@ -326,15 +355,22 @@ def _check_invariant(inv: Callable[..., object], state: Any, with_state: bool
     return None, "", None
 
 
-def _wait(ex: Execution, watchdog: float) -> None:
+def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> None:
     """Wait for the execution to end; the runner doubles as watchdog and Ctrl-C handler."""
     last_steps = -1
     last_change = time.perf_counter()
+    checked_stall = -1
     try:
         while not ex.done.acquire(True, 0.02):
             now = time.perf_counter()
             if ex.steps != last_steps:
                 last_steps, last_change = ex.steps, now
+            elif (patches is not None and checked_stall != last_steps
+                  and now - last_change > min(STALL, watchdog / 2)):
+                checked_stall = last_steps
+                if _wrap_locks_near(ex, patches):
+                    ex.fail("retry", "stalled on a real lock made before the exploration")
+                    break
             elif now - last_change > watchdog:
                 _stuck(ex, watchdog)
                 break
@@ -343,6 +379,27 @@ def _wait(ex: Execution, watchdog: float) -> None:
         _join_threads(ex, 1.0)
         raise
     _join_threads(ex, max(watchdog, 1.0))
+
+
+def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
+    """Wrap real locks reachable from the stuck thread's innermost frames; True if any."""
+    cur = ex.current
+    frame = sys._current_frames().get(cur.ident) if cur is not None else None
+    roots: list[Any] = []
+    depth = 0
+    while frame is not None and depth < 6:
+        module = str(frame.f_globals.get("__name__", ""))
+        if not frame.f_code.co_filename.startswith(_OWN_DIR) and not module.startswith(
+                SKIP_MODULES):
+            roots.extend(frame.f_locals.values())
+            roots.append(frame.f_globals)
+            depth += 1
+        frame = frame.f_back
+    # Only a lock that is held can be what the thread waits for.
+    return any(not lock.poll() for lock in patches.scan_roots(roots))
+
+
+_OWN_DIR = __file__.rsplit("/", 2)[0]
 
 
 def _release_leftovers(ex: Execution) -> None:
