@@ -439,10 +439,8 @@ class Execution:
         live = [t for t in self.threads if t.status == BLOCKED]
         self.cycle = self.find_cycle(live)
         self.blocked_report = [self.describe_blocked(t) for t in live]
-        daemon_only = all(t.daemon for t in live)
-        if daemon_only:  # pragma: no cover - _end handles this before we get here
-            self._end()
-            return
+        # (Only daemon threads left blocked never gets here: _pass_baton ends the
+        # schedule as soon as the last non-daemon thread finishes.)
         self.fail(
             "deadlock",
             "every live thread is blocked"

@@ -76,9 +76,6 @@ def is_alive(self: threading.Thread) -> bool:
     return target.status != FINISHED and target.ex is getattr(current(), "ex", target.ex)
 
 
-_counter = [0]
-
-
 def start_new_thread(
     function: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, Any] | None = None
 ) -> int:
@@ -98,7 +95,6 @@ def start_new_thread(
         raise TypeError("optional 3rd arg must be a dictionary")
     kw = kwargs or {}
     mt.ex.point(mt)
-    _counter[0] += 1
     mt.busy += 1
     try:
         new = mt.ex.spawn(lambda: function(*args, **kw), f"_thread-{len(mt.ex.threads)}")
