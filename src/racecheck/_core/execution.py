@@ -20,6 +20,7 @@ gives the cycle.
 from __future__ import annotations
 
 import _thread
+import bisect
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -221,10 +222,15 @@ class Execution:
                 thread=mt,
             )
             raise Abort
-        candidates = self.enabled + self.timed if self.eager_timeouts else self.enabled
-        if len(candidates) < 2:
-            return
-        options = sorted(t.tid for t in candidates)
+        enabled = self.enabled
+        if self.eager_timeouts:
+            options = sorted(t.tid for t in enabled + self.timed)
+            if len(options) < 2:
+                return
+        elif len(enabled) < 2:
+            return  # the common case: nobody else can run
+        else:
+            options = [t.tid for t in enabled]  # kept in tid order
         # busy: the strategy and the scheduler call Python code (random.py...) that is
         # instrumented too; its points must not re-enter the scheduler.
         mt.busy += 1
@@ -294,7 +300,7 @@ class Execution:
         mt.status = RUNNABLE
         mt.waiting_on = None
         mt.deadline = None
-        self.enabled.append(mt)
+        bisect.insort(self.enabled, mt, key=_tid)  # options are read in tid order
 
     def _time_out(self, mt: ManagedThread) -> None:
         assert mt.deadline is not None
@@ -325,8 +331,10 @@ class Execution:
             first = min(self.timed, key=lambda t: (t.deadline, t.tid))
             self._note_stall(first)
             self._time_out(first)
-        candidates = self.enabled + self.timed if self.eager_timeouts else self.enabled
-        options = sorted(t.tid for t in candidates)
+        if self.eager_timeouts:
+            options = sorted(t.tid for t in self.enabled + self.timed)
+        else:
+            options = [t.tid for t in self.enabled]  # kept in tid order
         if len(options) == 1:
             nxt = self.threads[options[0]]
         else:
@@ -484,6 +492,10 @@ class Execution:
             head += f"; holds {', '.join(owns)}"
         stack = t.stack_at_block or user_stack(sys._current_frames().get(t.ident))
         return head + "".join(f"\n      {line}" for line in stack[-4:])
+
+
+def _tid(t: ManagedThread) -> int:
+    return t.tid
 
 
 def _held_by(t: ManagedThread) -> list[Resource]:

@@ -126,6 +126,11 @@ def _point_offsets(code: types.CodeType, globals_: dict[str, Any]) -> tuple[list
 # --------------------------------------------------------------------------- hooks
 
 
+_managed = registry.get
+_get_ident = raw.get_ident
+_DISABLE = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
+
+
 def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
     """A managed thread reached a point (both backends end here)."""
     ex = mt.ex
@@ -202,13 +207,18 @@ class _MonitoringBackend(_Backend):
         return mon.DISABLE
 
     def _on_instruction(self, code: types.CodeType, offset: int) -> Any:
+        # The hottest function of racecheck: one call per point reached.
         entry = _points[id(code)]
         if offset not in entry[1]:
-            return sys.monitoring.DISABLE  # type: ignore[attr-defined]
-        mt = registry.get(raw.get_ident())
+            return _DISABLE
+        mt = _managed(_get_ident())
         if mt is None or mt.busy:
             return None
-        _reach(mt, sys._getframe(1), offset, offset in entry[2])
+        ex = mt.ex
+        if ex.recorder is None and offset not in entry[2]:
+            ex.point(mt)
+        else:
+            _reach(mt, sys._getframe(1), offset, offset in entry[2])
         return None
 
 
@@ -238,9 +248,13 @@ class _SettraceBackend(_Backend):
             offset = frame.f_lasti
             entry = _points[id(frame.f_code)]
             if offset in entry[1]:
-                mt = registry.get(raw.get_ident())
+                mt = _managed(_get_ident())
                 if mt is not None and not mt.busy:
-                    _reach(mt, frame, offset, offset in entry[2])
+                    ex = mt.ex
+                    if ex.recorder is None and offset not in entry[2]:
+                        ex.point(mt)
+                    else:
+                        _reach(mt, frame, offset, offset in entry[2])
         return self._on_opcode
 
 
