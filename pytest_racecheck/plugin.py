@@ -548,7 +548,8 @@ class _Run:
         try:
             result = racecheck.check(
                 body, schedules=s.schedules, strategy=s.strategy, seed=s.seed,
-                time_budget=s.time_budget, watchdog=s.watchdog, replay=replay, **extra)
+                time_budget=s.time_budget, watchdog=s.watchdog, replay=replay,
+                replay_line='@pytest.mark.racecheck(replay="{token}")  # on this test', **extra)
         except racecheck.NestedExploration:
             raise _Nested() from None
         except racecheck.RaceFound as exc:
@@ -632,7 +633,6 @@ class _Run:
         nodeid = self.item.nodeid
         run_seed = self.state.settings.seed
         footer = (
-            f"  or pin the test to it: @pytest.mark.racecheck(replay=\"{failure.token}\")\n"
             f"Re-run this exploration: pytest --racecheck --racecheck-seed={run_seed} "
             f"\"{nodeid}\""
         )

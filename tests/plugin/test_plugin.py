@@ -132,8 +132,9 @@ def test_db_value_fails_with_report_and_replay_line(pytester: pytest.Pytester) -
     assert "racecheck.RaceFound: racecheck found a VIOLATION" in out
     assert "Interleaving" in out
     assert "LOST UPDATE" in out
-    assert re.search(r'racecheck\.check\(test_db_value, replay="rc1\.[^"]+"\)', out)
-    assert '@pytest.mark.racecheck(replay="rc1.' in out
+    # The report ends with the marker that pins this test to the failing schedule.
+    assert re.search(r'Replay this exact schedule with:\n\s+@pytest\.mark\.racecheck\('
+                     r'replay="rc1\.[^"]+"\)', out)
     assert "test_subject.py::test_db_value  race found: violation" in out
 
 
@@ -596,7 +597,7 @@ def test_hypothesis_given_with_racecheck(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     # Hypothesis names the input, racecheck the schedule.
     assert re.search(r"(Falsifying example|Failing test case): test_add\(", out)
-    assert re.search(r'racecheck\.check\(test_add, replay="rc1\.', out)
+    assert re.search(r'@pytest\.mark\.racecheck\(replay="rc1\.', out)
     assert "race found: violation" in summary_line(result, "test_subject.py::test_add")
     # 5 examples x 20 schedules each for the safe one.
     assert "pass  (100 schedules" in summary_line(result, "test_subject.py::test_add_locked")
