@@ -9,6 +9,15 @@ import racecheck
 from . import preexisting_locks as mod
 
 
+def _start_and_join(target: object, count: int = 2) -> None:
+    """The plain-threading test shape: start ``count`` threads on ``target``, join them."""
+    ts = [threading.Thread(target=target) for _ in range(count)]  # type: ignore[arg-type]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
 def _reset() -> None:
     mod.total = 0
     mod.REGISTRY.items.clear()
@@ -96,11 +105,7 @@ def test_lock_on_an_object_made_before_and_captured_by_the_test() -> None:
 
     def test_body() -> None:
         account.balance = 0
-        ts = [threading.Thread(target=account.deposit) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        _start_and_join(account.deposit)
         assert account.balance == 2
 
     real = account.lock
@@ -129,11 +134,7 @@ def test_a_lock_bound_after_an_earlier_scan_is_still_wrapped() -> None:
 
     def two_adders() -> None:
         lazy.total = 0
-        ts = [threading.Thread(target=lazy.add) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        _start_and_join(lazy.add)
         assert lazy.total == 2
 
     # First exploration: the module has no lock yet, so its scan finds nothing.
@@ -148,11 +149,7 @@ def test_a_lock_found_only_when_a_thread_stalls_on_it_is_taken_over() -> None:
 
     def body() -> None:
         hidden.get_account().balance = 0
-        ts = [threading.Thread(target=hidden.get_account().deposit) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        _start_and_join(hidden.get_account().deposit)
         assert hidden.get_account().balance == 2
 
     real = hidden.get_account().lock
