@@ -21,7 +21,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,21 +91,10 @@ def explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None = None) -> Re
 
 def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
     start = time.perf_counter()
-    patches = Patches()
     failure: Failure | None = None
     runs = 0
     notes: list[str] = []
-    affinity = _pin_to_one_cpu()
-    gc_was_enabled = gc.isenabled()
-    previous_hook = sys.unraisablehook
-    sys.unraisablehook = _quiet_abort(previous_hook)
-    # No cyclic GC inside a schedule: finalizers and weakref callbacks running at
-    # GC time would run user code at points no schedule controls.
-    gc.disable()
-    try:
-        patches.install()
-        patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
-        instrument.install()
+    with _controlled(cfg) as patches:
         for index in range(cfg.schedules):
             if index and index % 64 == 0:
                 gc.collect()
@@ -124,13 +114,6 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
             if outcome.verdict is not None:
                 failure = _make_failure(cfg, outcome, index)
                 break
-    finally:
-        instrument.uninstall()
-        patches.restore()
-        if gc_was_enabled:
-            gc.enable()
-        sys.unraisablehook = previous_hook
-        _restore_affinity(affinity)
     if failure is not None:
         # Replay the failing schedule with full recording, for the report.
         from .._report import render
@@ -149,6 +132,35 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
         notes=notes,
     )
     return result
+
+
+@contextmanager
+def _controlled(cfg: Config) -> Iterator[Patches]:
+    """The environment schedules run in; everything is put back, also on errors.
+
+    Shims patched in, instrumentation on, cyclic GC off (finalizers and weakref
+    callbacks running at GC time would run user code at points no schedule
+    controls), racecheck's own Abort kept out of the unraisable hook, and the
+    runner pinned to one CPU.
+    """
+    patches = Patches()
+    affinity = _pin_to_one_cpu()
+    gc_was_enabled = gc.isenabled()
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_abort(previous_hook)
+    gc.disable()
+    try:
+        patches.install()
+        patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
+        instrument.install()
+        yield patches
+    finally:
+        instrument.uninstall()
+        patches.restore()
+        if gc_was_enabled:
+            gc.enable()
+        sys.unraisablehook = previous_hook
+        _restore_affinity(affinity)
 
 
 def _pin_to_one_cpu() -> set[int] | None:
@@ -204,20 +216,9 @@ def replay_outcome(cfg: Config, token: str) -> Outcome:
     schedule = Schedule.from_token(token)
     strategy = ReplayStrategy(schedule.choices)
     strategy.begin(0)
-    patches = Patches()
-    gc_was_enabled = gc.isenabled()
-    gc.collect()
-    gc.disable()
-    try:
-        patches.install()
-        patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
-        instrument.install()
+    gc.collect()  # start from the heap a fresh exploration would see
+    with _controlled(cfg) as patches:
         outcome = run_with_retries(cfg, strategy, 0, record=True, log=None, patches=patches)
-    finally:
-        instrument.uninstall()
-        patches.restore()
-        if gc_was_enabled:
-            gc.enable()
     if outcome.verdict != "diverged" and strategy.unused():
         outcome.verdict = "diverged"
         outcome.message = (
