@@ -14,6 +14,8 @@ import os
 import sysconfig
 from typing import TYPE_CHECKING
 
+from ._core.raw import PACKAGE_DIR
+
 if TYPE_CHECKING:
     from ._core.outcome import Failure
     from ._core.runner import Config, Outcome
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 MAX_TURNS = 40
 _STDLIB = sysconfig.get_paths()["stdlib"]
-_OWN = os.path.dirname(__file__)
 
 
 def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
@@ -95,7 +96,7 @@ def _interleaving(steps: list[Step]) -> list[str]:
     """
     turns: list[tuple[Step, list[str], list[str]]] = []
     for step in steps:
-        if step.filename.startswith(_OWN):
+        if step.filename.startswith(PACKAGE_DIR):
             continue
         last = turns[-1] if turns else None
         if last is not None and last[0].tid == step.tid and (
@@ -156,7 +157,7 @@ def _trim_traceback(text: str) -> str:
     skip = False
     for line in text.splitlines():
         if line.startswith('  File "'):
-            skip = _OWN in line
+            skip = PACKAGE_DIR in line
         if not skip:
             out.append(line)
     return "\n".join(out)

@@ -509,14 +509,11 @@ def _release(lock: Any) -> None:
         pass
 
 
-_OWN_DIR = __file__.rsplit("/", 2)[0]
-
-
 def user_stack(frame: Any) -> list[str]:
     """file:line and source of each frame outside racecheck, innermost last."""
     lines: list[str] = []
     for fs in traceback.extract_stack(frame) if frame is not None else []:
-        if fs.filename.startswith(_OWN_DIR):
+        if fs.filename.startswith(raw.PACKAGE_DIR):
             continue
         lines.append(f"{_short_path(fs.filename)}:{fs.lineno} in {fs.name}: {fs.line or ''}".rstrip())
     return lines

@@ -46,7 +46,6 @@ _ATTR_LOADS = frozenset({"LOAD_ATTR", "LOAD_METHOD"})
 # Globals bound to these never change in practice: reading them is not a race.
 _STATIC_TYPES = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
 
-_OWN_DIR = __file__.rsplit("/", 2)[0]
 _EMPTY: frozenset[int] = frozenset()
 
 #: id(code) -> (code, point offsets, with-exit call offsets); the code object is kept
@@ -65,7 +64,7 @@ _EXCLUDED_FILES = frozenset({threading.__file__, _weakrefset.__file__})
 
 def excluded(code: types.CodeType) -> bool:
     name = code.co_filename
-    return name.startswith(_OWN_DIR) or name.startswith("<frozen") or name in _EXCLUDED_FILES
+    return name.startswith(raw.PACKAGE_DIR) or name.startswith("<frozen") or name in _EXCLUDED_FILES
 
 
 def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:

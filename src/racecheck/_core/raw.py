@@ -20,3 +20,6 @@ real_monotonic = time.monotonic
 real_perf_counter = time.perf_counter
 active_limbo_lock = threading._active_limbo_lock  # type: ignore[attr-defined]
 active_threads: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
+
+#: racecheck's own source directory: its frames are never instrumented or reported.
+PACKAGE_DIR = __file__.rsplit("/", 2)[0]

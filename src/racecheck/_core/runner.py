@@ -390,7 +390,7 @@ def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
     depth = 0
     while frame is not None and depth < 6:
         module = str(frame.f_globals.get("__name__", ""))
-        if not frame.f_code.co_filename.startswith(_OWN_DIR) and not module.startswith(
+        if not frame.f_code.co_filename.startswith(raw.PACKAGE_DIR) and not module.startswith(
                 SKIP_MODULES):
             roots.extend(frame.f_locals.values())
             roots.append(frame.f_globals)
@@ -398,9 +398,6 @@ def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
         frame = frame.f_back
     # Only a lock that is held can be what the thread waits for.
     return any(not lock.poll() for lock in patches.scan_roots(roots))
-
-
-_OWN_DIR = __file__.rsplit("/", 2)[0]
 
 
 def _release_leftovers(ex: Execution) -> None:

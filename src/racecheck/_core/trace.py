@@ -21,6 +21,8 @@ import sysconfig
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import raw
+
 if TYPE_CHECKING:
     import types
 
@@ -55,7 +57,6 @@ _LOADS_OBJ = frozenset({"LOAD_FAST", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "
 
 
 _STDLIB = sysconfig.get_paths()["stdlib"]
-_OWN = __file__.rsplit("/", 2)[0]
 
 
 def _is_library(filename: str) -> bool:
@@ -203,7 +204,7 @@ class Recorder:
             caller = frame.f_back
             while caller is not None and _is_library(caller.f_code.co_filename):
                 caller = caller.f_back
-            if caller is not None and not caller.f_code.co_filename.startswith(_OWN):
+            if caller is not None and not caller.f_code.co_filename.startswith(raw.PACKAGE_DIR):
                 self.trace.steps.append(Step(mt.tid, mt.name, caller.f_code.co_filename,
                                              caller.f_lineno or 0, "LIB"))
                 return
