@@ -31,9 +31,11 @@ def explore(
     time_budget: float | None = None,
     max_steps: int | None = None,
     watchdog: float | None = None,
-    isolate: bool = False,
+    isolate: bool | None = None,
     eager_timeouts: bool = False,
     progress: Callable[[int, int], object] | None = None,
+    max_threads: int | None = None,
+    check_determinism: bool = False,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
 
@@ -42,22 +44,26 @@ def explore(
     ``invariant`` runs after every thread finished and fails the schedule by
     raising or returning False; ``teardown`` always runs.  Same ``seed``, same
     schedules.  ``result.failure.token`` replays a failure with :func:`replay`.
-    ``isolate`` runs the exploration in a child process, so an interpreter crash
-    becomes a ``crash`` failure; ``eager_timeouts`` lets timed waits and sleeps
-    end at any point instead of only when every thread waits.  ``progress(done,
-    budget)`` is called after every schedule.
+    Each schedule runs in a forked child process where the platform allows
+    (``isolate=None``, the default): nothing a schedule does, or racecheck's
+    stopping of its threads, is seen by the next schedule or by the caller, and
+    an interpreter crash becomes a ``crash`` failure.  ``isolate=True`` insists
+    on it, ``isolate=False`` runs schedules in this process.  ``eager_timeouts``
+    lets timed waits and sleeps end at any point instead of only when every
+    thread waits.  ``progress(done, budget)`` is called after every schedule.
+    ``max_threads`` bounds the threads one schedule may start (default 64).
+    ``check_determinism`` runs every schedule twice and fails with a
+    ``nondeterminism`` verdict saying where the two runs parted.
     """
     cfg = _config(threads, setup, invariant, teardown, schedules, seed, time_budget,
-                  max_steps, watchdog, eager_timeouts=eager_timeouts, progress=progress)
-    return _explore(cfg, strategy, isolate)
+                  max_steps, watchdog, eager_timeouts=eager_timeouts, progress=progress,
+                  isolate=isolate, max_threads=max_threads,
+                  check_determinism=check_determinism)
+    return _explore(cfg, strategy)
 
 
-def _explore(cfg: runner.Config, strategy: object, isolate: bool) -> Result:
+def _explore(cfg: runner.Config, strategy: object) -> Result:
     strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy, _seed(cfg))
-    if isolate:
-        from ._core.isolate import run_isolated
-
-        return run_isolated(lambda log: runner.explore(cfg, strat, log), cfg.replay_hint)
     return runner.explore(cfg, strat)
 
 
@@ -70,8 +76,9 @@ def replay(
     teardown: Callable[..., object] | None = None,
     max_steps: int | None = None,
     watchdog: float | None = None,
-    isolate: bool = False,
+    isolate: bool | None = None,
     eager_timeouts: bool = False,
+    max_threads: int | None = None,
 ) -> Result:
     """Run exactly the schedule of ``token`` once (with full recording).
 
@@ -81,16 +88,12 @@ def replay(
     """
     schedule = Schedule.from_token(token)
     cfg = _config(threads, setup, invariant, teardown, 1, 0, None, max_steps, watchdog,
-                  eager_timeouts=eager_timeouts)
-    return _replay(cfg, schedule, token, isolate)
+                  eager_timeouts=eager_timeouts, isolate=isolate, max_threads=max_threads)
+    return _replay(cfg, schedule, token)
 
 
-def _replay(cfg: runner.Config, schedule: Schedule, token: str, isolate: bool = False) -> Result:
-    if isolate:
-        from ._core.isolate import run_isolated
-
-        return run_isolated(lambda log: _replay(cfg, schedule, token), cfg.replay_hint)
-    strat = ReplayStrategy(schedule.choices)
+def _replay(cfg: runner.Config, schedule: Schedule, token: str) -> Result:
+    strat = ReplayStrategy(schedule.choices, schedule.rseed)
     result = runner.explore(cfg, strat)
     failure = result.failure
     if failure is not None and failure.kind == "diverged":
@@ -99,11 +102,6 @@ def _replay(cfg: runner.Config, schedule: Schedule, token: str, isolate: bool = 
             hint = (f" (the token was recorded on Python {schedule.python[0]}."
                     f"{schedule.python[1:]}; bytecode differs between versions)")
         raise ReplayDiverged(f"{failure.message}{hint}")
-    if failure is None and strat.unused():
-        raise ReplayDiverged(
-            f"the schedule finished with {strat.unused()} recorded choices unused: "
-            "the code no longer follows it"
-        )
     if failure is not None:
         failure.token = token
     return result
@@ -119,10 +117,12 @@ def check(
     max_steps: int | None = None,
     watchdog: float | None = None,
     replay: str | None = None,
-    isolate: bool = False,
+    isolate: bool | None = None,
     eager_timeouts: bool = False,
     replay_line: str | None = None,
     progress: Callable[[int, int], object] | None = None,
+    max_threads: int | None = None,
+    check_determinism: bool = False,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
@@ -139,11 +139,13 @@ def check(
     cfg = _config([fn], None, None, None, schedules, seed, time_budget, max_steps, watchdog,
                   names=["main"], eager_timeouts=eager_timeouts, progress=progress,
                   replay_hint=replay_line
-                  or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
+                  or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")",
+                  isolate=isolate, max_threads=max_threads,
+                  check_determinism=check_determinism)
     if replay is not None:
-        result = _replay(cfg, Schedule.from_token(replay), replay, isolate)
+        result = _replay(cfg, Schedule.from_token(replay), replay)
     else:
-        result = _explore(cfg, strategy, isolate)
+        result = _explore(cfg, strategy)
     raise_for(result)
     return result
 
@@ -162,7 +164,8 @@ def racecheck(fn: F) -> F: ...
 def racecheck(
     fn: None = None, *, schedules: int | None = ..., strategy: object = ...,
     seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
-    replay: str | None = ..., isolate: bool = ..., eager_timeouts: bool = ...,
+    replay: str | None = ..., isolate: bool | None = ..., eager_timeouts: bool = ...,
+    max_threads: int | None = ...,
 ) -> Callable[[F], F]: ...
 
 
@@ -175,8 +178,9 @@ def racecheck(
     time_budget: float | None = None,
     max_steps: int | None = None,
     replay: str | None = None,
-    isolate: bool = False,
+    isolate: bool | None = None,
     eager_timeouts: bool = False,
+    max_threads: int | None = None,
 ) -> Any:
     """Decorator: each call of the function runs under many schedules (see :func:`check`)."""
 
@@ -190,11 +194,8 @@ def racecheck(
             __tracebackhide__ = True
             check(lambda: f(*args, **kwargs), schedules=schedules, strategy=strategy, seed=seed,
                   time_budget=time_budget, max_steps=max_steps, replay=replay,
-                  isolate=isolate, eager_timeouts=eager_timeouts)
+                  isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads)
 
-        wrapper.racecheck_settings = {  # type: ignore[attr-defined]
-            "schedules": schedules, "strategy": strategy, "seed": seed, "replay": replay,
-        }
         return wrapper  # type: ignore[return-value]
 
     if fn is not None:
@@ -245,6 +246,9 @@ def _config(
     replay_hint: str | None = None,
     eager_timeouts: bool = False,
     progress: Callable[[int, int], object] | None = None,
+    isolate: bool | None = None,
+    max_threads: object = None,
+    check_determinism: bool = False,
 ) -> runner.Config:
     if callable(threads) and not isinstance(threads, (list, tuple)):
         raise InvalidArgument(
@@ -279,6 +283,14 @@ def _config(
     dog = DEFAULTS.watchdog if watchdog is None else watchdog
     if isinstance(dog, bool) or not isinstance(dog, (int, float)) or dog <= 0:
         raise InvalidArgument(f"watchdog must be a positive number of seconds, got {watchdog!r}")
+    threads_limit = DEFAULTS.max_threads if max_threads is None else max_threads
+    if isinstance(threads_limit, bool) or not isinstance(threads_limit, int) or threads_limit < 1:
+        raise InvalidArgument(f"max_threads must be a positive integer, got {max_threads!r}")
+    if len(threads) > threads_limit:
+        raise InvalidArgument(f"{len(threads)} thread bodies exceed max_threads={threads_limit}; "
+                              "raise max_threads=")
+    if isolate is not None and not isinstance(isolate, bool):
+        raise InvalidArgument(f"isolate must be True, False or None, got {isolate!r}")
     body_names = list(names) if names is not None else [f"T{i + 1}" for i in range(len(threads))]
     if replay_hint is None:
         parts = [f"[{', '.join(_name(t) for t in threads)}]"]
@@ -291,8 +303,8 @@ def _config(
         invariant=cast("Callable[..., object] | None", invariant),
         teardown=cast("Callable[..., object] | None", teardown),
         schedules=n, seed=seed, time_budget=cast("float | None", time_budget),
-        max_steps=steps, max_threads=DEFAULTS.max_threads, watchdog=float(dog),
+        max_steps=steps, max_threads=threads_limit, watchdog=float(dog),
         names=body_names, replay_hint=replay_hint, eager_timeouts=bool(eager_timeouts),
-        progress=progress,
+        progress=progress, isolate=isolate, check_determinism=bool(check_determinism),
     )
     return cfg

@@ -26,11 +26,7 @@ _STDLIB = sysconfig.get_paths()["stdlib"]
 
 
 def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
-    """Fill ``failure.trace``, ``failure.replay_line`` and ``failure.report``."""
-    recorder = detail.recorder
-    if recorder is not None:
-        recorder.finish()
-        failure.trace = recorder.trace
+    """Fill ``failure.replay_line`` and ``failure.report`` (``failure.trace`` is set)."""
     failure.replay_line = cfg_replay_line(cfg, failure.token)
     lines: list[str] = []
     where = f"schedule {failure.schedule_index + 1}"
@@ -61,10 +57,13 @@ def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
         lines.extend(f"note: {n}" for n in failure.notes)
     if detail.verdict != failure.kind:
         lines.append("")
+        said = f" ({detail.message})" if detail.verdict == "diverged" else ""
         lines.append(
             f"warning: replaying this schedule gave {detail.verdict or 'a pass'} instead of "
-            f"{failure.kind}: the code depends on something racecheck does not control "
-            "(real time, real I/O, unseeded randomness, state kept between schedules)"
+            f"{failure.kind}{said}; this report shows the exploration's run without its "
+            "interleaving. The code depends on something racecheck does not control (real "
+            "time, real I/O, unseeded randomness, state kept between schedules): "
+            "check_determinism=True says where the runs part"
         )
     if failure.traceback_text:
         lines.append("")

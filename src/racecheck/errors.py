@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DeadlockFound",
+    "InternalError",
     "InvalidArgument",
     "InvalidToken",
     "NestedExploration",
@@ -39,6 +40,10 @@ class InvalidToken(InvalidArgument):
 
 class UsageError(RacecheckError, RuntimeError):
     """racecheck was used in a way it does not support (for example nested explorations)."""
+
+
+class InternalError(RacecheckError):
+    """racecheck itself (or a strategy passed to it) failed: a bug to report, not a race."""
 
 
 class NestedExploration(UsageError):

@@ -50,10 +50,8 @@ def test_a_body_starting_10000_threads_is_stopped_with_a_clear_error() -> None:
         for _ in range(10_000):
             threading.Thread(target=ok).start()
 
-    with pytest.raises(racecheck.RaceFound) as info:
+    with pytest.raises(racecheck.UsageError, match="started more than 64 threads"):
         racecheck.check(flood, schedules=2, seed=1)
-    assert "started more than" in info.value.failure.message
-    assert isinstance(info.value.failure.exception, racecheck.UsageError)
 
 
 def test_a_body_blocked_in_real_io_gets_a_hang_verdict_naming_the_line() -> None:
@@ -70,7 +68,7 @@ def test_a_body_blocked_in_real_io_gets_a_hang_verdict_naming_the_line() -> None
         b.close()
     failure = result.failure
     assert failure is not None and failure.kind == "hang"
-    assert "outside racecheck's control" in failure.message
+    assert "blocked in a.recv()" in failure.message
     assert "test_bad_input.py" in failure.message
 
 

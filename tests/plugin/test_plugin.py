@@ -134,7 +134,7 @@ def test_db_value_fails_with_report_and_replay_line(pytester: pytest.Pytester) -
     assert "LOST UPDATE" in out
     # The report ends with the marker that pins this test to the failing schedule.
     assert re.search(r'Replay this exact schedule with:\n\s+@pytest\.mark\.racecheck\('
-                     r'replay="rc1\.[^"]+"\)', out)
+                     r'replay="rc2\.[^"]+"\)', out)
     assert "test_subject.py::test_db_value  race found: violation" in out
 
 
@@ -249,7 +249,7 @@ def test_xfail_raises_racefound(pytester: pytest.Pytester) -> None:
     assert "race found: violation [xfailed]" in summary_line(result, "test_subject.py::test_db_value")
     # The xfailed failure's full report is in the summary all the same.
     assert "Replay this exact schedule with:" in out
-    assert '@pytest.mark.racecheck(replay="rc1.' in out
+    assert '@pytest.mark.racecheck(replay="rc2.' in out
 
 
 # ------------------------------------------------------------------ the marker
@@ -278,18 +278,18 @@ def test_marker_threads_runs_copies_of_the_body(pytester: pytest.Pytester) -> No
 
         import pytest
 
-        names = []
-
         @pytest.mark.racecheck(threads=2, schedules=3)
         def test_copies():
-            names.append(threading.current_thread().name)
+            assert threading.current_thread().name in ("copy-1", "copy-2")
 
-        def test_each_schedule_ran_two_copies():
-            assert sorted(names) == ["copy-1"] * 3 + ["copy-2"] * 3
+        @pytest.mark.racecheck(threads=2, schedules=3)
+        def test_a_second_copy_runs():
+            assert threading.current_thread().name != "copy-2"
     """)
     result = run(pytester)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=1, failed=1)
     assert "pass  (3 schedules" in summary_line(result, "test_subject.py::test_copies")
+    assert "AssertionError" in result.stdout.str()
 
 
 def test_replay_marker_reproduces_the_failure(pytester: pytest.Pytester) -> None:
@@ -298,7 +298,7 @@ def test_replay_marker_reproduces_the_failure(pytester: pytest.Pytester) -> None
                 "-p", "no:cacheprovider")
     first.assert_outcomes(failed=1)
     token = read_report(pytester.path / "r.json")["test_subject.py::test_db_value"]["token"]
-    assert isinstance(token, str) and token.startswith("rc1.")
+    assert isinstance(token, str) and token.startswith("rc2.")
 
     pinned = DB_VALUE.replace(
         "    def test_db_value():",
@@ -504,7 +504,7 @@ def test_junit_xml_properties(pytester: pytest.Pytester) -> None:
     run(pytester, "--racecheck", "--racecheck-schedules=50", "--junitxml=junit.xml")
     xml = (pytester.path / "junit.xml").read_text()
     assert '<property name="racecheck_verdict" value="violation"' in xml
-    assert re.search(r'<property name="racecheck_token" value="rc1\.[^"]+"', xml)
+    assert re.search(r'<property name="racecheck_token" value="rc2\.[^"]+"', xml)
     assert re.search(r'<property name="racecheck_seed" value="\d+"', xml)
 
 
@@ -526,7 +526,7 @@ def test_json_report(pytester: pytest.Pytester) -> None:
     assert set(tests) == {"test_subject.py::test_unlocked", "test_subject.py::test_locked"}
     bad, good = tests["test_subject.py::test_unlocked"], tests["test_subject.py::test_locked"]
     assert bad["ok"] is False and bad["verdict"] == "violation"
-    assert bad["token"].startswith("rc1.") and "Replay this exact schedule" in bad["report"]
+    assert bad["token"].startswith("rc2.") and "Replay this exact schedule" in bad["report"]
     assert bad["outcome"] == "failed"
     assert good["ok"] is True and good["verdict"] == "pass" and good["token"] is None
     assert good["schedules_run"] == 40 and good["outcome"] == "passed"
@@ -597,7 +597,7 @@ def test_hypothesis_given_with_racecheck(pytester: pytest.Pytester) -> None:
     out = result.stdout.str()
     # Hypothesis names the input, racecheck the schedule.
     assert re.search(r"(Falsifying example|Failing test case): test_add\(", out)
-    assert re.search(r'@pytest\.mark\.racecheck\(replay="rc1\.', out)
+    assert re.search(r'@pytest\.mark\.racecheck\(replay="rc2\.', out)
     assert "race found: violation" in summary_line(result, "test_subject.py::test_add")
     # 5 examples x 20 schedules each for the safe one.
     assert "pass  (100 schedules" in summary_line(result, "test_subject.py::test_add_locked")
@@ -627,7 +627,7 @@ def test_blocking_real_io_ends_with_a_hang_verdict(pytester: pytest.Pytester,
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert "racecheck found a HANG" in out
-    assert "blocked outside racecheck's control for more than 1s" in out
+    assert "blocked in self._target() = socket.recv for more than 1s" in out
     assert "race found: hang" in summary_line(
         result, "test_subject.py::test_waits_on_a_socket_nobody_writes")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import _thread
 import bisect
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayDiverged
 from . import raw
+from .spin import SPIN_LIMIT, SpinProbe, user_frames
 
 if TYPE_CHECKING:
     import threading
@@ -42,6 +44,24 @@ FINISHED = 2
 
 #: ident -> ManagedThread, read by the instrumentation on every scheduling point.
 registry: dict[int, ManagedThread] = {}
+
+#: (runner thread ident, execution) while the runner runs a schedule's setup,
+#: invariant or teardown: those read the schedule's virtual clock too.
+runner_view: tuple[int, Execution] | None = None
+
+#: True in the forked child that runs one schedule (see ``isolate.py``).
+in_child = False
+
+
+def _after_fork_in_child() -> None:
+    """A process forked from a managed thread (a process pool's worker) runs unmanaged."""
+    global runner_view
+    registry.clear()
+    runner_view = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def current() -> ManagedThread | None:
@@ -58,6 +78,10 @@ class Abort(BaseException):
 
 class Resource:
     """Something a managed thread can block on; knows who holds it, for deadlock reports."""
+
+    #: True for waits on the world outside (real I/O, another process): nobody in
+    #: the schedule can end them, so the scheduler waits for them in real time.
+    external = False
 
     def holders(self) -> list[ManagedThread]:
         return []
@@ -112,7 +136,9 @@ class ManagedThread(Resource):
         self.held: list[Resource] = []  # locks it holds, for deadlock reports
         self.unwinding = False  # Abort raised once after the schedule ended
         self.protected = False  # parked at a with-exit call: not unwound there
-        self.stack_at_block: list[str] = []
+        self.streak = 0  # points run in a row (spin detection, _core/spin.py)
+        self.yielded = False  # gave way: left out of choices while others can run
+        self.probe: SpinProbe | None = None
 
     def holders(self) -> list[ManagedThread]:
         return [] if self.status == FINISHED else [self]
@@ -136,8 +162,16 @@ class Execution:
         recorder: Recorder | None = None,
         eager_timeouts: bool = False,
         choice_log: ChoiceLog | None = None,
+        base_time: float = 0.0,
+        base_mono: float = 0.0,
+        on_end: Callable[[], object] | None = None,
+        watchdog: float = 5.0,
     ) -> None:
         self.strategy = strategy
+        self.on_end = on_end
+        self.watchdog = watchdog
+        self.external_wait = False  # the scheduler waits in real time for real I/O
+        self.took_over: list[int] = []  # ids of real locks wrapped after a stall
         # Timed waits and sleeps end when every thread waits (the clock jumps to the
         # earliest deadline): threads are infinitely fast next to their timeouts, so
         # a timeout never fires while its holder could still run.  eager_timeouts makes
@@ -151,7 +185,12 @@ class Execution:
         self.threads: list[ManagedThread] = []
         self.enabled: list[ManagedThread] = []
         self.timed: list[ManagedThread] = []
+        self.yielded = 0  # threads that gave way (see _core/spin.py)
+        # Virtual clock: ``clock`` seconds since the schedule began; the readings
+        # are ``base_* + clock`` (see ``sync/vtime.py`` for how the bases are chosen).
         self.clock = 0.0
+        self.base_time = base_time
+        self.base_mono = base_mono
         self.steps = 0
         self.choices: list[int] = []
         self.current: ManagedThread | None = None
@@ -184,11 +223,16 @@ class Execution:
         if len(self.threads) >= self.max_threads:
             from ..errors import UsageError
 
-            raise UsageError(
+            # A limit of racecheck's, not a bug of the code under test: the exploration
+            # stops with this error (never a verdict), and no user handler sees it.
+            error = UsageError(
                 f"the code under test started more than {self.max_threads} threads in one "
                 "schedule; racecheck explores small thread counts (2-10 is typical). "
-                "Reduce the number of threads in the test or raise max_threads="
+                "Reduce the number of threads in the test or raise max_threads= "
+                "(pytest: --racecheck-max-threads, or @pytest.mark.racecheck(max_threads=N))"
             )
+            self.fail("error", str(error), exc=error)
+            raise Abort
         mt = ManagedThread(self, len(self.threads), name, body, daemon, thread_obj)
         self.threads.append(mt)
         self.enabled.append(mt)
@@ -223,23 +267,109 @@ class Execution:
             )
             raise Abort
         enabled = self.enabled
+        mt.streak += 1
         if self.eager_timeouts:
             options = sorted(t.tid for t in enabled + self.timed)
             if len(options) < 2:
+                if mt.streak >= SPIN_LIMIT:
+                    self._alone_long(mt)
                 return
         elif len(enabled) < 2:
-            return  # the common case: nobody else can run
+            # The common case: nobody else can run.
+            if mt.streak >= SPIN_LIMIT:
+                self._alone_long(mt)
+            return
         else:
             options = [t.tid for t in enabled]  # kept in tid order
+        self._choice_point(mt, options)
+
+    def yield_point(self, mt: ManagedThread) -> None:
+        """``time.sleep(0)``: a point at which the thread offers the others its turn."""
+        mt.streak += SPIN_LIMIT // 16
+        self.point(mt)
+
+    def _choice_point(self, mt: ManagedThread, options: list[int]) -> None:
         # busy: the strategy and the scheduler call Python code (random.py...) that is
         # instrumented too; its points must not re-enter the scheduler.
         mt.busy += 1
         try:
-            choice = self._choose(options, mt.tid)
+            if mt.streak >= SPIN_LIMIT:
+                self._give_way(mt)
+            if self.yielded:
+                options = self._fair(options)
+            choice = options[0] if len(options) == 1 else self._choose(options, mt.tid)
             if choice != mt.tid:
                 self._switch(mt, self.threads[choice])
         finally:
             mt.busy -= 1
+
+    # ------------------------------------------------------------ fairness
+
+    def _give_way(self, mt: ManagedThread) -> None:
+        """``mt`` ran long while others could run (a spin?): leave it out for a while."""
+        mt.streak = 0
+        if not mt.yielded:
+            mt.yielded = True
+            self.yielded += 1
+
+    def _fair(self, options: list[int]) -> list[int]:
+        """The options without threads that gave way, unless every option gave way."""
+        fair = [tid for tid in options if not self.threads[tid].yielded]
+        if fair:
+            return fair
+        self._clear_yields()
+        return options
+
+    def _clear_yields(self) -> None:
+        for t in self.threads:
+            t.yielded = False
+        self.yielded = 0
+
+    def _alone_long(self, mt: ManagedThread) -> None:
+        """``mt`` ran SPIN_LIMIT points with nobody else runnable: time passes, or a spin?"""
+        if self.timed and not self.eager_timeouts:
+            # A spinning thread consumes time: the earliest timed waiter times out,
+            # as it would on a real clock (a poll loop waiting for a sleeper).
+            mt.streak = 0
+            mt.busy += 1
+            try:
+                first = min(self.timed, key=lambda t: (t.deadline, t.tid))
+                self._time_out(first)
+                self._give_way(mt)
+                self._choice_point(mt, [t.tid for t in self.enabled])
+            finally:
+                mt.busy -= 1
+            return
+        if any(t.status == BLOCKED and t.waiting_on is not None and t.waiting_on.external
+               for t in self.threads):
+            mt.streak = 0  # someone waits for real I/O, which may change what mt reads
+            return
+        mt.busy += 1
+        try:
+            frames = user_frames()
+            probe = mt.probe
+            if probe is None:
+                mt.probe = SpinProbe(frames)
+                return
+            verdict = probe.visit(frames)
+        finally:
+            mt.busy -= 1
+        if verdict is None:
+            return
+        mt.probe = None
+        mt.streak = 0
+        if verdict == "spin":
+            others = [t for t in self.threads if t is not mt and t.status != FINISHED]
+            self.blocked_report = [self.describe_blocked(t) for t in others
+                                   if t.status == BLOCKED]
+            self.fail(
+                "hang",
+                f"thread {mt.name} spins at {_short_path(probe.where)} without changing "
+                "anything, and no other thread can run to end the spin "
+                + ("(every other thread is blocked)" if others else "(every other thread finished)"),
+                thread=mt,
+            )
+            raise Abort
 
     def _choose(self, options: list[int], current: int) -> int:
         try:
@@ -247,6 +377,25 @@ class Execution:
         except ReplayDiverged as exc:
             self.fail("diverged", str(exc), exc=exc)
             raise Abort from None
+        except Exception as exc:
+            # A bug in a strategy is racecheck's (or the strategy author's), never a
+            # race in the code under test.
+            from ..errors import InternalError
+
+            error = InternalError(
+                f"strategy {getattr(self.strategy, 'name', '') or type(self.strategy).__name__!r} "
+                f"raised {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            self.fail("internal", str(error), exc=error)
+            raise Abort from None
+        if choice not in options:
+            from ..errors import InternalError
+
+            error = InternalError(
+                f"strategy {type(self.strategy).__name__} chose thread {choice!r}, "
+                f"which is not one of the runnable threads {list(options)}")
+            self.fail("internal", str(error), exc=error)
+            raise Abort
         self.choices.append(choice)
         if self.choice_log is not None:
             self.choice_log.choice(choice)
@@ -256,6 +405,7 @@ class Execution:
         if nxt.status == BLOCKED:
             self._time_out(nxt)
         self.current = nxt
+        nxt.streak = 0
         nxt.gate.release()
         me.gate.acquire()
         if self.aborted and not me.protected:
@@ -276,7 +426,10 @@ class Execution:
         mt.status = BLOCKED
         mt.waiting_on = resource
         mt.timed_out = False
+        mt.probe = None
         self.enabled.remove(mt)
+        if self.yielded:
+            self._clear_yields()  # the state changed: spinners may look again
         if timeout is not None:
             mt.deadline = self.clock + max(timeout, 0.0)
             self.timed.append(mt)
@@ -318,12 +471,14 @@ class Execution:
     def _pass_baton(self, me: ManagedThread | None) -> None:
         """``me`` cannot continue (blocked, finished, or the run is starting): pick who runs."""
         while True:
+            if self.aborted:
+                return
             if self.live_nondaemon == 0 and self.threads:
                 self._end()
                 return
             if self.enabled or self.timed:
                 break
-            if not self._poll_blocked():
+            if not self._poll_blocked() and not self._wait_external():
                 self._deadlock()
                 return
         if not self.enabled:
@@ -335,6 +490,8 @@ class Execution:
             options = sorted(t.tid for t in self.enabled + self.timed)
         else:
             options = [t.tid for t in self.enabled]  # kept in tid order
+        if self.yielded:
+            options = self._fair(options)
         if len(options) == 1:
             nxt = self.threads[options[0]]
         else:
@@ -346,6 +503,7 @@ class Execution:
         if nxt.status == BLOCKED:
             self._time_out(nxt)
         self.current = nxt
+        nxt.streak = 0
         nxt.gate.release()
 
     def _note_stall(self, first: ManagedThread) -> None:
@@ -373,6 +531,41 @@ class Execution:
                       if t.waiting_on is not None]
         self.hidden_cycle = cycle
 
+    def _wait_external(self) -> bool:
+        """Nothing can run, but someone waits for the world outside: wait for it for real.
+
+        A selector waiting for a pipe a child process writes, a process pool's
+        result: nobody in the schedule can end those waits, so the scheduler
+        waits in real time (up to the watchdog) for one of them to be ready.
+        True when one became ready (its waiter woken); a wait that outlasts the
+        watchdog ends the schedule with a ``hang`` naming it.
+        """
+        waiting = [t for t in self.threads if t.status == BLOCKED and t.waiting_on is not None
+                   and t.waiting_on.external]
+        if not waiting:
+            return False
+        self.external_wait = True
+        try:
+            deadline = raw.real_monotonic() + self.watchdog
+            pause = 0.0005
+            while raw.real_monotonic() < deadline and not self.aborted:
+                for t in waiting:
+                    if t.waiting_on is not None and t.waiting_on.poll():
+                        self.wake(t)
+                        return True
+                raw.real_sleep(pause)
+                pause = min(pause * 2, 0.02)
+        finally:
+            self.external_wait = False
+        first = waiting[0]
+        self.blocked_report = [self.describe_blocked(t) for t in self.threads
+                               if t.status == BLOCKED]
+        self.fail("hang", f"thread {first.name} waited more than {self.watchdog:g}s for "
+                  f"{first.waiting_on.describe() if first.waiting_on else '?'} while no other "
+                  "thread could run (real I/O that never came); raise watchdog= if it is "
+                  "expected to take longer", thread=first)
+        return True
+
     def _poll_blocked(self) -> bool:
         """Before declaring a deadlock, wake waiters whose resource changed out of our view."""
         woke = False
@@ -390,6 +583,8 @@ class Execution:
         mt.status = FINISHED
         if mt in self.enabled:
             self.enabled.remove(mt)
+        if self.yielded:
+            self._clear_yields()
         if not mt.daemon:
             self.live_nondaemon -= 1
         for joiner in mt.joiners:
@@ -437,6 +632,8 @@ class Execution:
         if self.aborted:
             return
         self.aborted = True
+        if self.on_end is not None:
+            self.on_end()
         # Open every gate: each parked thread wakes, sees ``aborted`` and unwinds.
         for t in self.threads:
             if t.status != FINISHED:
@@ -490,7 +687,7 @@ class Execution:
         owns = [r.describe() for r in _held_by(t)]
         if owns:
             head += f"; holds {', '.join(owns)}"
-        stack = t.stack_at_block or user_stack(sys._current_frames().get(t.ident))
+        stack = user_stack(sys._current_frames().get(t.ident))
         return head + "".join(f"\n      {line}" for line in stack[-4:])
 
 

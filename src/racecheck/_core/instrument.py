@@ -133,7 +133,7 @@ _DISABLE = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
 def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
     """A managed thread reached a point (both backends end here)."""
     ex = mt.ex
-    if ex.recorder is not None:
+    if ex.recorder is not None and not ex.aborted:  # never record racecheck's unwinding
         mt.busy += 1
         try:
             ex.recorder.step(mt, frame, offset)

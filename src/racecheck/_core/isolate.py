@@ -1,26 +1,49 @@
-"""Crash isolation: run an exploration in a forked child process.
+"""Every schedule in a forked child: what a schedule does stays in that child.
 
-Racy code can crash the interpreter itself (CPython <= 3.11 can segfault on
-racy list mutation; a C extension can abort).  With ``isolate=True`` the
-exploration runs in a child made with ``fork`` (so the callables need not be
-picklable).  The child streams, unbuffered, the index of each schedule it
-starts and every choice it makes to a scratch file, and sends its result back
-as JSON.  When the child dies from a signal, the parent turns the last
-schedule's recorded choices into a replay token and reports a ``crash``.
+An ended schedule must be invisible to the code under test (issue 10): no
+handler of the code under test (an ``except BaseException`` in a pool worker,
+a logging call, an actor registry's cleanup) may act on racecheck stopping
+its threads, and no schedule may see what the previous one left behind
+(module-level counters, caches, registries).  Python offers no way to stop a
+thread without running its handlers, so racecheck stops nothing the user can
+observe: each schedule runs in a child made with ``fork`` from the runner,
+which reports the outcome as data over a pipe and leaves with ``os._exit``.
+The parent's state is never touched by a schedule, so schedule ``i`` always
+starts from the same state, and the report's replay reruns exactly the
+failing run.  Once a schedule has ended, the child's standard output and
+error are closed, so nothing its unwinding threads print is seen.
+
+What crosses the pipe is JSON: verdicts, choices, the trace as data, and an
+exception as (type, args, attributes, formatted traceback), rebuilt in the
+parent without unpickling anything.  A child that dies without an outcome is
+a ``crash`` (racy C code can kill the interpreter); its schedule is then run
+once more with every choice streamed unbuffered to a scratch file, so the
+crash gets a replay token.
+
+``fork`` is only used where it is safe and meaningful: on POSIX, and when no
+other thread is running in the process (a server thread started by a
+session fixture would be missing in the child).  Otherwise schedules run in
+the process, as ``isolate=False`` asks, and the result says why.
 """
 
 from __future__ import annotations
 
+import builtins
+import importlib
 import json
 import os
+import select
 import signal
-import tempfile
+import threading
+import traceback
 import warnings
+from collections.abc import Callable
 from typing import Any
 
-from ..errors import NestedExploration, ReplayDiverged, UsageError
-from .outcome import Failure, Result
-from .schedule import PYTHON_TAG, Schedule
+from . import raw
+
+Message = dict[str, Any]
+Send = Callable[[Message], None]
 
 
 class ChoiceLog:
@@ -36,120 +59,232 @@ class ChoiceLog:
         os.write(self.fd, f"{tid},".encode())
 
 
-def run_isolated(explore: Any, replay_hint: str) -> Result:
-    """Run ``explore(log)`` in a child; ``explore`` returns a Result and feeds ``log``."""
+def fork_unavailable() -> str:
+    """Why schedules cannot run in forked children here ('' when they can)."""
     if not hasattr(os, "fork"):
-        raise UsageError("isolate=True needs os.fork (Linux or macOS)")
+        return "os.fork is not available on this platform"
+    me = threading.current_thread()
+    others = [t.name for t in threading.enumerate() if t is not me and t.is_alive()
+              and t.ident not in _ABANDONED]
+    if others:
+        shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+        return (f"other threads were running in this process ({shown}); a forked child "
+                "would not have them")
+    return ""
+
+
+#: idents of threads racecheck gave up on (stuck in C); they do not count as "other threads".
+_ABANDONED: set[int] = set()
+
+
+# ------------------------------------------------------------------- running
+
+
+class ChildResult:
+    """What the parent saw of one child: its messages and how it ended."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.status = 0
+        self.silent_for = 0.0  # > 0: killed after this many seconds without a message
+        self.phase = ""
+
+    def first(self, key: str) -> Any:
+        for m in self.messages:
+            if key in m:
+                return m[key]
+        return None
+
+    def how_it_ended(self) -> str:
+        if os.WIFSIGNALED(self.status):
+            return f"killed by {signal.Signals(os.WTERMSIG(self.status)).name}"
+        return f"exited with status {os.WEXITSTATUS(self.status)}"
+
+
+def run_in_child(body: Callable[[Send], None], silence_limit: float) -> ChildResult:
+    """Run ``body(send)`` in a forked child; collect what it sends until it exits.
+
+    A child that sends nothing for ``silence_limit`` seconds is killed (its
+    runner is stuck outside any managed thread: setup, teardown, an
+    invariant).  The child must never return into the caller's stack: it
+    leaves with ``os._exit`` whatever happens.
+    """
     read_end, write_end = os.pipe()
-    with tempfile.TemporaryFile() as scratch:
-        with warnings.catch_warnings():
-            # 3.12+ warns that forking a multi-threaded process may deadlock the
-            # child; the child only runs racecheck's own code before exec-free work.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the child
-            code = 0
+    with warnings.catch_warnings():
+        # 3.12+ warns that forking a multi-threaded process may deadlock the child;
+        # we fork only when no other thread runs (fork_unavailable).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+        code = 0
+        try:
+            os.close(read_end)
+            _in_child()
+            body(_sender(write_end))
+        except BaseException as exc:
             try:
-                os.close(read_end)
-                import faulthandler
-
-                faulthandler.disable()  # the parent reports the crash; no stack dump noise
-                result = explore(ChoiceLog(scratch.fileno()))
-                _send(write_end, _encode(result))
-            except BaseException as exc:
-                _send(write_end, json.dumps({"error": str(exc), "type": type(exc).__name__}).encode())
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        payload = _receive(read_end)
-        _, status = os.waitpid(pid, 0)
-        if payload:
-            data = json.loads(payload)
-            if "error" in data:
-                if data.get("type") == "ReplayDiverged":
-                    raise ReplayDiverged(data["error"])
-                if data.get("type") == "NestedExploration":
-                    raise NestedExploration(data["error"])
-                raise UsageError(
-                    f"the isolated exploration failed: {data.get('type')}: {data['error']}")
-            return _decode(data)
-        scratch.seek(0)
-        return _crash_result(scratch.read().decode(), status, replay_hint)
+                _sender(write_end)({"error": encode_exception(exc)})
+            except BaseException:
+                code = 3
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    result = ChildResult()
+    try:
+        _collect(read_end, pid, result, silence_limit)
+    except BaseException:
+        _kill(pid)
+        raise
+    finally:
+        os.close(read_end)
+    _, result.status = os.waitpid(pid, 0)
+    return result
 
 
-def _send(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-    os.close(fd)
+def _in_child() -> None:
+    import faulthandler
+
+    from . import execution
+
+    faulthandler.disable()  # a crash is reported by the parent; no stack dump noise
+    execution.in_child = True
 
 
-def _receive(fd: int) -> bytes:
-    chunks = []
+def _sender(fd: int) -> Send:
+    def send(message: Message) -> None:
+        data = (json.dumps(message, default=repr) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+    return send
+
+
+def _collect(fd: int, pid: int, result: ChildResult, limit: float) -> None:
+    buffer = b""
+    last = raw.real_monotonic()
     while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(fd)
-    return b"".join(chunks)
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        now = raw.real_monotonic()
+        if ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                message = json.loads(line)
+                if "phase" in message:
+                    result.phase = message["phase"]
+                else:
+                    result.messages.append(message)
+            last = now
+        elif now - last > limit:
+            result.silent_for = now - last
+            _kill(pid)
+            return
 
 
-def _encode(result: Result) -> bytes:
-    failure = result.failure
-    data: dict[str, Any] = {
-        "ok": result.ok, "schedules_run": result.schedules_run, "elapsed": result.elapsed,
-        "seed": result.seed, "strategy": result.strategy, "evidence": result.evidence,
-        "notes": result.notes, "failure": None,
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def silence_output() -> None:
+    """In a child whose schedule ended: nothing printed from now on is seen."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        try:
+            os.dup2(devnull, fd)
+        except OSError:
+            pass
+    os.close(devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the child
+
+
+# ---------------------------------------------------------------- exceptions
+
+
+_SCALARS = (int, float, str, bool, type(None))
+
+
+def encode_exception(exc: BaseException) -> Message:
+    """An exception as data: enough to rebuild an object of the same type."""
+    kind = type(exc)
+    return {
+        "type_id": id(kind),
+        "module": kind.__module__,
+        "qualname": kind.__qualname__,
+        "args": [a if isinstance(a, _SCALARS) else repr(a) for a in exc.args],
+        "attrs": {k: v for k, v in vars(exc).items()
+                  if isinstance(k, str) and isinstance(v, _SCALARS)} if hasattr(exc, "__dict__")
+        else {},
+        "text": _safe_str(exc),
+        "traceback": "".join(traceback.format_exception(kind, exc, exc.__traceback__)),
     }
-    if failure is not None:
-        data["failure"] = {
-            "kind": failure.kind, "message": failure.message, "token": failure.token,
-            "schedule_index": failure.schedule_index, "seed": failure.seed,
-            "thread_name": failure.thread_name, "traceback_text": failure.traceback_text,
-            "cycle": failure.cycle, "blocked": failure.blocked, "notes": failure.notes,
-            "replay_line": failure.replay_line, "report": failure.report,
-            "exception": repr(failure.exception) if failure.exception is not None else None,
-        }
-    return json.dumps(data).encode()
 
 
-def _decode(data: dict[str, Any]) -> Result:
-    f = data.pop("failure")
-    failure = None
-    if f is not None:
-        f.pop("exception", None)
-        failure = Failure(**f)
-    return Result(failure=failure, **data)
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__}>"
 
 
-def _crash_result(log: str, status: int, replay_hint: str) -> Result:
-    lines = [ln for ln in log.split("\n") if ln.startswith("S")]
-    index = 0
-    choices: tuple[int, ...] = ()
-    if lines:
-        head, _, body = lines[-1].partition(":")
-        index = int(head[1:])
-        choices = tuple(int(x) for x in body.split(",") if x)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        how = f"killed by {signal.Signals(sig).name}"
-    else:
-        how = f"exited with status {os.WEXITSTATUS(status)}"
-    token = Schedule(choices, PYTHON_TAG).to_token()
-    message = f"the interpreter crashed ({how}) during schedule {index + 1}"
-    failure = Failure(
-        kind="crash", message=message, token=token, schedule_index=index, seed=None,
-        report=(f"racecheck found a CRASH (schedule {index + 1})\n  {message}\n\n"
-                "Replay this exact schedule (in a child process) with:\n"
-                f"  {_isolated_hint(replay_hint, token)}"),
-    )
-    return Result(ok=False, schedules_run=index + 1, elapsed=0.0, seed=None,
-                  strategy="", failure=failure)
+def _same_class(type_id: object, qualname: str) -> type | None:
+    """The exception class a forked child named by id (it shares our addresses).
+
+    Found by walking the subclasses of BaseException, so an id only ever
+    selects a live class object; classes made inside the child are not found.
+    Needed where ``__module__`` lies (pytest's ``Skipped`` says "builtins").
+    """
+    if not isinstance(type_id, int):
+        return None
+    todo: list[type] = [BaseException]
+    seen: set[int] = set()
+    while todo:
+        cls = todo.pop()
+        if id(cls) in seen:
+            continue
+        seen.add(id(cls))
+        if id(cls) == type_id and cls.__qualname__ == qualname:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None
 
 
-def _isolated_hint(replay_hint: str, token: str) -> str:
-    line = (replay_hint or 'racecheck.replay("{token}", threads)').replace("{token}", token)
-    return line[:-1] + ", isolate=True)" if line.endswith(")") else line
+class ChildException(Exception):
+    """Stands in for an exception from a schedule whose type cannot be rebuilt here."""
+
+
+def decode_exception(data: Message) -> BaseException:
+    """Rebuild an exception from :func:`encode_exception` data (no unpickling)."""
+    args = tuple(data.get("args") or ())
+    try:
+        obj: Any = _same_class(data.get("type_id"), str(data["qualname"]))
+        if obj is None:
+            module = importlib.import_module(str(data["module"])) if data["module"] != "builtins" \
+                else builtins
+            obj = module
+            for part in str(data["qualname"]).split("."):
+                obj = getattr(obj, part)
+        if not (isinstance(obj, type) and issubclass(obj, BaseException)):
+            raise TypeError(obj)
+        exc: BaseException = obj.__new__(obj, *args)
+        exc.args = args
+        attrs = data.get("attrs") or {}
+        if attrs and hasattr(exc, "__dict__"):
+            exc.__dict__.update(attrs)
+    except Exception:
+        exc = ChildException(f"{data.get('qualname')}: {data.get('text')}")
+    return exc

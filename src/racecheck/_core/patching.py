@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import _thread
 import functools
+import gc
 import queue
 import sys
 import threading
@@ -250,6 +251,37 @@ class Patches:
         return ([entry[3] for entry in self._dict_undo[dicts_before:]]
                 + [entry[2] for entry in self._cell_undo[cells_before:]])
 
+    def take_over(self, ids: set[int]) -> int:
+        """Wrap the real locks with these ids wherever a dict or a cell holds them.
+
+        A schedule's child found them when it stalled (``runner._wrap_locks_near``);
+        a forked child shares the parent's addresses, so the ids name the very
+        objects here.  Searches the heap once per stall, which is rare.
+        """
+        if not ids:
+            return 0
+        before = len(self._dict_undo) + len(self._cell_undo)
+        cell_type = type((lambda: ids).__closure__[0])  # type: ignore[index]
+        for obj in gc.get_objects():
+            attrs = obj if type(obj) is dict else _instance_dict(obj)
+            if attrs is not None:
+                if any(id(v) in ids for v in list(attrs.values())):
+                    for key, value in list(attrs.items()):
+                        if id(value) in ids and type(value) in (_RealLockType, _RealRLockType):
+                            new = self._wrap_lock(value, f"{key}")
+                            attrs[key] = new
+                            self._dict_undo.append((attrs, key, value, new))
+            elif type(obj) is cell_type:
+                try:
+                    value = obj.cell_contents
+                except ValueError:
+                    continue
+                if id(value) in ids and type(value) in (_RealLockType, _RealRLockType):
+                    new = self._wrap_lock(value, "closure")
+                    obj.cell_contents = new
+                    self._cell_undo.append((obj, value, new))
+        return len(self._dict_undo) + len(self._cell_undo) - before
+
     def _wrap_dict_locks(self, attrs: dict[Any, Any], label: str) -> None:
         for key, value in list(attrs.items()):
             if type(value) is _RealLockType or type(value) is _RealRLockType:
@@ -318,6 +350,17 @@ class Patches:
             else:
                 setattr(target, name, old)
         self.installed = False
+
+
+def _instance_dict(obj: Any) -> dict[str, Any] | None:
+    """An instance's ``__dict__`` (3.11+ keeps most of them inline, not as dict objects)."""
+    if isinstance(obj, (type, types.ModuleType)) or not type(obj).__dictoffset__:
+        return None
+    try:
+        attrs = object.__getattribute__(obj, "__dict__")
+    except Exception:
+        return None
+    return attrs if type(attrs) is dict else None
 
 
 def snapshot() -> dict[str, Any]:

@@ -8,16 +8,21 @@ references at import time, before any patching can have happened.
 from __future__ import annotations
 
 import _thread
+import sys
 import threading
 import time
 
 allocate_lock = _thread.allocate_lock
+getframe = sys._getframe
 get_ident = _thread.get_ident
 start_new_thread = _thread.start_new_thread
 real_sleep = time.sleep
 real_time = time.time
 real_monotonic = time.monotonic
 real_perf_counter = time.perf_counter
+real_time_ns = time.time_ns
+real_monotonic_ns = time.monotonic_ns
+real_perf_counter_ns = time.perf_counter_ns
 active_limbo_lock = threading._active_limbo_lock  # type: ignore[attr-defined]
 active_threads: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
 

@@ -1,41 +1,49 @@
 """The exploration loop: run schedules until one fails or the budget is spent.
 
-For each schedule the runner (the caller's thread, never managed) calls
-``setup()``, spawns one managed thread per body, hands the baton to the first
-choice, and waits.  It is the only place that waits in real time, so it is
-also the watchdog: when the running managed thread makes no progress for
-``watchdog`` seconds it is stuck outside racecheck's control (real I/O, a C
-call on a lock racecheck cannot see), and the schedule ends with a ``hang``
-verdict naming its file:line instead of hanging the test suite.
+Each schedule runs in a forked child of the runner where the platform allows
+(see ``isolate.py``: an ended schedule is invisible to the code under test,
+and every schedule starts from the same state), otherwise in this process.
+Either way ``run_one`` does the work: ``setup()``, one managed thread per
+body, the baton to the first choice, and a wait.  The runner is the only
+place that waits in real time, so it is also the watchdog: when the running
+managed thread makes no progress for ``watchdog`` seconds it is stuck outside
+racecheck's control (real I/O, a C call on a lock racecheck cannot see), and
+the schedule ends with a ``hang`` verdict naming the blocking call and its
+file:line instead of hanging the test suite.
 
-A failure is then replayed once with full recording (values read and written,
-source lines): the exploration runs fast, the report is rich, and every
-reported failure is known to reproduce from its token.
+A failure is then replayed once with full recording (values read and
+written, source lines), and the report is built from that one run: the
+exploration runs fast, the report is rich, and every reported failure is
+known to reproduce from its token.
 """
 
 from __future__ import annotations
 
+import dis
 import gc
 import os
+import random
 import sys
+import tempfile
 import threading
-import time
 import traceback
+import types
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import NestedExploration
-from ..strategies.base import Strategy
+from ..errors import InternalError, NestedExploration, UsageError
+from ..strategies.base import ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
-from . import instrument, raw
+from . import execution, instrument, isolate, raw
 from .execution import Execution, ManagedThread, user_stack
 from .isolate import ChoiceLog
 from .outcome import Failure, Result
 from .patching import SKIP_MODULES, Patches
 from .schedule import PYTHON_TAG, Schedule
-from .trace import Recorder
+from .trace import Recorder, Trace
 
 _active = raw.allocate_lock()
 
@@ -55,10 +63,14 @@ class Config:
     max_threads: int
     watchdog: float
     names: Sequence[str]
-    daemons: Sequence[bool] = ()
     replay_hint: str = ""
     eager_timeouts: bool = False
     progress: Callable[[int, int], object] | None = None
+    #: True: every schedule in a forked child (an error where impossible);
+    #: False: in this process; None: forked where possible.
+    isolate: bool | None = None
+    #: Run every schedule twice and compare (uncontrolled nondeterminism check).
+    check_determinism: bool = False
 
 
 @dataclass
@@ -74,54 +86,104 @@ class Outcome:
     blocked: list[str]
     notes: list[str]
     steps: int
-    recorder: Recorder | None = None
+    trace: Trace | None = None
+    traceback_text: str = ""
+    #: ids of real locks a stalled child took over; the parent takes them over too.
+    wrap: list[int] = field(default_factory=list)
+
+    def to_data(self) -> dict[str, Any]:
+        exc = self.exception
+        return {
+            "verdict": self.verdict, "message": self.message,
+            "exception": isolate.encode_exception(exc) if exc is not None else None,
+            "thread_name": self.thread_name, "choices": self.choices, "cycle": self.cycle,
+            "blocked": self.blocked, "notes": self.notes, "steps": self.steps,
+            "trace": self.trace.to_data() if self.trace is not None else None,
+            "traceback_text": self.traceback_text or _format(exc), "wrap": self.wrap,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Outcome:
+        exc_data = data.get("exception")
+        trace = data.get("trace")
+        return cls(
+            verdict=data["verdict"], message=str(data["message"]),
+            exception=isolate.decode_exception(exc_data) if exc_data else None,
+            thread_name=data.get("thread_name"), choices=[int(c) for c in data["choices"]],
+            cycle=list(data["cycle"]), blocked=list(data["blocked"]), notes=list(data["notes"]),
+            steps=int(data["steps"]), trace=Trace.from_data(trace) if trace else None,
+            traceback_text=str(data.get("traceback_text") or ""),
+            wrap=[int(i) for i in data.get("wrap", [])],
+        )
 
 
-def explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None = None) -> Result:
+def _format(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+#: Verdicts that are racecheck's own errors or the user's, raised, never reported as races.
+_RAISED = ("error", "internal")
+
+
+def explore(cfg: Config, strategy: Strategy) -> Result:
     if not _active.acquire(False):
         raise NestedExploration(
             "racecheck explorations do not nest: explore()/check() was called from code "
             "that is already being explored"
         )
     try:
-        return _explore(cfg, strategy, log)
+        return _explore(cfg, strategy)
     finally:
         _active.release()
 
 
-def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
-    start = time.perf_counter()
+def schedule_seed(seed: int | None, index: int) -> int:
+    """The seed ``random`` gets at the start of schedule ``index`` (kept in the token)."""
+    return zlib.crc32(f"racecheck-random:{seed}:{index}".encode())
+
+
+def _explore(cfg: Config, strategy: Strategy) -> Result:
+    start = raw.real_perf_counter()
     failure: Failure | None = None
     runs = 0
     notes: list[str] = []
+    fork = _use_fork(cfg, notes)
     with _controlled(cfg) as patches:
         for index in range(cfg.schedules):
-            if index and index % 64 == 0:
+            if not fork and index and index % 64 == 0:
                 gc.collect()
             if (index and cfg.time_budget is not None  # a budget always allows one schedule
-                    and time.perf_counter() - start > cfg.time_budget):
+                    and raw.real_perf_counter() - start > cfg.time_budget):
                 notes.append(f"time budget of {cfg.time_budget:g}s reached")
                 break
             if not strategy.begin(index):
                 break
-            outcome = run_with_retries(cfg, strategy, index, record=False, log=log,
-                                       patches=patches)
+            rseed = _rseed(cfg, strategy, index)
+            outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
+                                   record=cfg.check_determinism)
             runs += 1
-            strategy.end(outcome.verdict is not None)
+            _raise_errors(outcome)
+            if isinstance(strategy, ReplayStrategy):
+                _check_replay_used(strategy, outcome)
+            strategy.end(ScheduleSummary(index, outcome.verdict, outcome.steps,
+                                         tuple(outcome.choices)))
             if cfg.progress is not None:
                 cfg.progress(runs, cfg.schedules)
             notes.extend(n for n in outcome.notes if n not in notes)
             if outcome.verdict is not None:
-                failure = _make_failure(cfg, outcome, index)
+                failure = _make_failure(cfg, outcome, index, rseed)
                 break
     if failure is not None:
-        # Replay the failing schedule with full recording, for the report.
+        # Replay the failing schedule with full recording: the report describes that run.
         from .._report import render
 
-        detail = replay_outcome(cfg, failure.token)
+        detail = replay_outcome(cfg, failure.token, fork=fork)
+        _adopt(failure, detail)
         render(failure, detail, cfg)
-    elapsed = time.perf_counter() - start
-    result = Result(
+    elapsed = raw.real_perf_counter() - start
+    return Result(
         ok=failure is None,
         schedules_run=runs,
         elapsed=elapsed,
@@ -131,7 +193,57 @@ def _explore(cfg: Config, strategy: Strategy, log: ChoiceLog | None) -> Result:
         evidence=strategy.evidence(runs),
         notes=notes,
     )
-    return result
+
+
+def _use_fork(cfg: Config, notes: list[str]) -> bool:
+    if cfg.isolate is False:
+        return False
+    why = isolate.fork_unavailable()
+    if why and cfg.isolate:
+        raise UsageError(f"isolate=True needs every schedule in a forked child, but {why}")
+    if why:
+        notes.append(f"schedules ran in this process: {why}")
+    return not why
+
+
+def _rseed(cfg: Config, strategy: Strategy, index: int) -> int:
+    if isinstance(strategy, ReplayStrategy):
+        return strategy.rseed
+    return schedule_seed(cfg.seed, index)
+
+
+def _check_replay_used(strategy: ReplayStrategy, outcome: Outcome) -> None:
+    """A replay that stops short of its recorded choices did not follow them."""
+    unused = len(strategy.choices) - len(outcome.choices)
+    if outcome.verdict is None and unused > 0:
+        outcome.verdict = "diverged"
+        outcome.message = (f"the schedule finished with {unused} recorded choices unused: "
+                           "the code no longer follows it")
+
+
+def _raise_errors(outcome: Outcome) -> None:
+    """Usage limits and racecheck's own failures are errors, never verdicts."""
+    if outcome.verdict not in _RAISED:
+        return
+    exc = outcome.exception
+    if isinstance(exc, (UsageError, InternalError)):
+        raise exc
+    raise InternalError(outcome.message)
+
+
+def _adopt(failure: Failure, detail: Outcome) -> None:
+    """The report is built from one run: the recorded replay, when it reproduced."""
+    if detail.verdict == failure.kind:
+        failure.message = detail.message
+        failure.cycle = list(detail.cycle)
+        failure.blocked = list(detail.blocked)
+        failure.thread_name = detail.thread_name
+        if detail.exception is not None:
+            failure.exception = detail.exception
+            failure.traceback_text = detail.traceback_text or _format(detail.exception)
+        failure.trace = detail.trace
+    else:
+        failure.trace = None  # never the interleaving of another run than the one reported
 
 
 @contextmanager
@@ -140,13 +252,14 @@ def _controlled(cfg: Config) -> Iterator[Patches]:
 
     Shims patched in, instrumentation on, cyclic GC off (finalizers and weakref
     callbacks running at GC time would run user code at points no schedule
-    controls), racecheck's own Abort kept out of the unraisable hook, and the
-    runner pinned to one CPU.
+    controls), racecheck's own Abort kept out of the unraisable hook, the
+    global random generators saved, and the runner pinned to one CPU.
     """
     patches = Patches()
     affinity = _pin_to_one_cpu()
     gc_was_enabled = gc.isenabled()
     previous_hook = sys.unraisablehook
+    saved_random = _random_state()
     sys.unraisablehook = _quiet_abort(previous_hook)
     gc.disable()
     try:
@@ -160,7 +273,40 @@ def _controlled(cfg: Config) -> Iterator[Patches]:
         if gc_was_enabled:
             gc.enable()
         sys.unraisablehook = previous_hook
+        _restore_random(saved_random)
         _restore_affinity(affinity)
+
+
+def _random_state() -> tuple[Any, Any]:
+    np = sys.modules.get("numpy")
+    np_state = None
+    if np is not None:
+        try:
+            np_state = np.random.get_state()
+        except Exception:
+            np_state = None
+    return random.getstate(), np_state
+
+
+def _restore_random(saved: tuple[Any, Any]) -> None:
+    random.setstate(saved[0])
+    np = sys.modules.get("numpy")
+    if np is not None and saved[1] is not None:
+        try:
+            np.random.set_state(saved[1])
+        except Exception:
+            pass
+
+
+def _reseed(rseed: int) -> None:
+    """Seed ``random`` and NumPy's global generator for one schedule (pytest-randomly's way)."""
+    random.seed(rseed)
+    np = sys.modules.get("numpy")
+    if np is not None:
+        try:
+            np.random.seed(rseed)
+        except Exception:
+            pass
 
 
 def _pin_to_one_cpu() -> set[int] | None:
@@ -195,7 +341,7 @@ def _restore_affinity(allowed: set[int] | None) -> None:
 
 
 def _quiet_abort(previous: Callable[[Any], object]) -> Callable[[Any], object]:
-    """An unraisablehook that drops racecheck's own Abort.
+    """An unraisablehook that drops racecheck's own Abort (in-process schedules).
 
     When a schedule ends, parked threads unwind with Abort; one that is inside a
     weakref callback or ``__del__`` (ThreadPoolExecutor's ``weakref_cb``) can
@@ -211,42 +357,43 @@ def _quiet_abort(previous: Callable[[Any], object]) -> Callable[[Any], object]:
     return hook
 
 
-def replay_outcome(cfg: Config, token: str) -> Outcome:
+def replay_outcome(cfg: Config, token: str, *, fork: bool) -> Outcome:
     """Run the schedule of ``token`` once, recording everything."""
     schedule = Schedule.from_token(token)
-    strategy = ReplayStrategy(schedule.choices)
+    strategy = ReplayStrategy(schedule.choices, schedule.rseed)
     strategy.begin(0)
-    gc.collect()  # start from the heap a fresh exploration would see
+    if not fork:
+        gc.collect()  # start from the heap a fresh exploration would see
     with _controlled(cfg) as patches:
-        outcome = run_with_retries(cfg, strategy, 0, record=True, log=None, patches=patches)
-    if outcome.verdict != "diverged" and strategy.unused():
+        outcome = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=schedule.rseed,
+                               record=True)
+    if outcome.verdict != "diverged" and len(outcome.choices) < len(schedule.choices):
         outcome.verdict = "diverged"
         outcome.message = (
-            f"the execution ended with {strategy.unused()} recorded choices unused: "
-            "the code no longer follows the schedule"
+            f"the execution ended with {len(schedule.choices) - len(outcome.choices)} "
+            "recorded choices unused: the code no longer follows the schedule"
         )
     return outcome
 
 
-def _make_failure(cfg: Config, outcome: Outcome, index: int) -> Failure:
-    token = Schedule(tuple(outcome.choices), PYTHON_TAG).to_token()
-    exc = outcome.exception
-    tb = ""
-    if exc is not None:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+def _make_failure(cfg: Config, outcome: Outcome, index: int, rseed: int) -> Failure:
+    token = Schedule(tuple(outcome.choices), PYTHON_TAG, rseed).to_token()
     return Failure(
         kind=outcome.verdict or "violation",
         message=outcome.message,
         token=token,
         schedule_index=index,
         seed=cfg.seed,
-        exception=exc,
+        exception=outcome.exception,
         thread_name=outcome.thread_name,
-        traceback_text=tb,
+        traceback_text=outcome.traceback_text or _format(outcome.exception),
         cycle=list(outcome.cycle),
         blocked=list(outcome.blocked),
         notes=list(outcome.notes),
     )
+
+
+# --------------------------------------------------------------- one schedule
 
 
 #: A schedule that makes no progress for this long is checked for a real lock
@@ -255,8 +402,8 @@ STALL = 0.2
 MAX_RETRIES = 3
 
 
-def run_with_retries(cfg: Config, strategy: Strategy, index: int, *, record: bool,
-                     log: ChoiceLog | None, patches: Patches) -> Outcome:
+def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, *,
+                 fork: bool, rseed: int, record: bool) -> Outcome:
     """Run schedule ``index``; rerun it when it stalled on a lock found only then.
 
     A lock made before the exploration and out of the scan's reach (a local of
@@ -266,66 +413,268 @@ def run_with_retries(cfg: Config, strategy: Strategy, index: int, *, record: boo
     thread's frames and runs the same schedule again from the start, now with
     the lock under control.  The attempt that stalled is discarded.
     """
+    outcome: Outcome | None = None
     for _attempt in range(MAX_RETRIES + 1):
-        if log is not None:
-            log.schedule(index)
-        outcome = run_one(cfg, strategy, Recorder() if record else None, log, patches)
+        if fork:
+            outcome = _run_forked(cfg, strategy, index, patches, rseed, record)
+        else:
+            outcome = _run_twice(cfg, strategy, patches, rseed, record) \
+                if cfg.check_determinism else run_one(cfg, strategy, _recorder(record), None,
+                                                      patches, rseed=rseed)
         if outcome.verdict != "retry":
             return outcome
+        if fork:
+            patches.take_over(set(outcome.wrap))
         strategy.begin(index)
+    assert outcome is not None
     outcome.verdict = "hang"
     outcome.message = (f"the schedule kept stalling on locks racecheck could not take over "
                        f"({MAX_RETRIES} retries): {outcome.message}")
     return outcome
 
 
+def _recorder(record: bool) -> Recorder | None:
+    return Recorder() if record else None
+
+
+def _silence_limit(cfg: Config) -> float:
+    """Seconds a schedule's child may send nothing (its runner stuck in setup/teardown)."""
+    return max(30.0, 6 * cfg.watchdog)
+
+
+def _run_forked(cfg: Config, strategy: Strategy, index: int, patches: Patches, rseed: int,
+                record: bool, log: ChoiceLog | None = None) -> Outcome:
+    def body(send: isolate.Send) -> None:
+        def report(outcome: Outcome) -> None:
+            send({"outcome": outcome.to_data()})
+
+        if cfg.check_determinism:
+            report(_run_twice(cfg, strategy, patches, rseed, record, send=send))
+        else:
+            run_one(cfg, strategy, _recorder(record), log, patches, rseed=rseed,
+                    on_outcome=report, send=send)
+        send({"done": True})
+
+    child = isolate.run_in_child(body, _silence_limit(cfg))
+    data = child.first("outcome")
+    error = child.first("error")
+    if data is None:
+        if error is not None:
+            raise _from_child(error)
+        if child.silent_for:
+            return _silent_child(child, cfg)
+        if log is not None:
+            return _crash(child, log, [])
+        return _crashed(cfg, strategy, index, patches, rseed, record, child)
+    outcome = Outcome.from_data(data)
+    if error is not None:  # teardown raised after the outcome was known
+        raise _from_child(error)
+    if child.first("done") is None:
+        outcome.notes.append(
+            f"the schedule's teardown did not finish ({child.how_it_ended()}"
+            + (f" after {child.silent_for:.0f}s without progress" if child.silent_for else "")
+            + ")")
+    return outcome
+
+
+def _from_child(error: dict[str, Any]) -> BaseException:
+    exc = isolate.decode_exception(error)
+    text = str(error.get("traceback") or "")
+    if text and hasattr(exc, "add_note"):
+        exc.add_note("raised in the schedule's process:\n" + text.rstrip())
+    return exc
+
+
+def _silent_child(child: isolate.ChildResult, cfg: Config) -> Outcome:
+    phase = child.phase or "setup"
+    message = (f"the schedule's {phase} (run by the runner, outside the managed threads) "
+               f"did not return for {child.silent_for:.0f}s; racecheck stopped it")
+    return Outcome("hang", message, None, None, [], [], [], [], 0)
+
+
+def _crashed(cfg: Config, strategy: Strategy, index: int, patches: Patches, rseed: int,
+             record: bool, child: isolate.ChildResult) -> Outcome:
+    """The child died without an outcome: run the schedule again, logging every choice."""
+    with tempfile.TemporaryFile() as scratch:
+        log = ChoiceLog(scratch.fileno())
+        strategy.begin(index)
+        again = _run_forked(cfg, strategy, index, patches, rseed, record, log)
+        if again.verdict != "crash":
+            again.notes.append(f"a first run of this schedule crashed ({child.how_it_ended()})")
+            return again
+        return again
+
+
+def _crash(child: isolate.ChildResult, log: ChoiceLog, notes: list[str]) -> Outcome:
+    os.lseek(log.fd, 0, os.SEEK_SET)
+    text = b""
+    while chunk := os.read(log.fd, 1 << 16):
+        text += chunk
+    lines = [ln for ln in text.decode().split("\n") if ln.startswith("S")]
+    choices: list[int] = []
+    if lines:
+        choices = [int(x) for x in lines[-1].partition(":")[2].split(",") if x]
+    message = f"the interpreter crashed ({child.how_it_ended()})"
+    return Outcome("crash", message, None, None, choices, [], [], notes, 0)
+
+
+def _run_twice(cfg: Config, strategy: Strategy, patches: Patches, rseed: int, record: bool,
+               send: isolate.Send | None = None) -> Outcome:
+    """Shuttle's uncontrolled-nondeterminism check: the same schedule twice, compared.
+
+    The second run replays the first one's choices in the same process, after
+    it, with the clock bases moved: code that depends on state kept between
+    runs (module-level counters, caches), on ``id()``/hash order, on unseeded
+    generators, on real I/O or on the absolute time parts from the first run.
+    """
+    first = run_one(cfg, strategy, Recorder(), None, patches, rseed=rseed, send=send)
+    if first.verdict in _RAISED or first.verdict == "retry":
+        return first
+    again = ReplayStrategy(first.choices, rseed)
+    again.begin(0)
+    second = run_one(cfg, again, Recorder(), None, patches, rseed=rseed, clock_shift=1.37,
+                     send=send)
+    parted = _where_parted(first, second)
+    if parted:
+        first.verdict = "nondeterminism"
+        first.message = parted
+        first.exception = None
+        first.traceback_text = ""
+    if not record:
+        first.trace = None
+    return first
+
+
+def _where_parted(a: Outcome, b: Outcome) -> str:
+    steps_a = a.trace.steps if a.trace is not None else []
+    steps_b = b.trace.steps if b.trace is not None else []
+    for i, (x, y) in enumerate(zip(steps_a, steps_b, strict=False)):
+        if (x.tid, x.filename, x.lineno, x.op, x.access) != (y.tid, y.filename, y.lineno, y.op,
+                                                             y.access):
+            return _parted_message(i, x, y)
+    if len(steps_a) != len(steps_b) or a.verdict != b.verdict:
+        i = min(len(steps_a), len(steps_b))
+        return (f"the same schedule ran twice took {len(steps_a)} and {len(steps_b)} steps "
+                f"and ended {a.verdict or 'passing'} and {b.verdict or 'passing'} (they "
+                f"agree on the first {i} steps): {_LIKELY}")
+    return ""
+
+
+_LIKELY = ("likely causes: unseeded randomness (random.Random(), os.urandom, uuid4), real "
+           "or absolute time, real I/O, id()/hash order, thread names from a module-level "
+           "counter, state kept between schedules")
+
+
+def _parted_message(i: int, x: Any, y: Any) -> str:
+    import linecache
+
+    source = linecache.getline(x.filename, x.lineno).strip()
+    where = f"{x.thread} at {os.path.basename(x.filename)}:{x.lineno} ({source})"
+    if (x.filename, x.lineno) == (y.filename, y.lineno):
+        what = f"first run: {x.access or x.op}; second run: {y.access or y.op}"
+    else:
+        what = (f"the second run went to {os.path.basename(y.filename)}:{y.lineno} "
+                f"in {y.thread} instead")
+    return (f"the same schedule run twice parted at step {i + 1}: {where}; {what}. "
+            f"{_cause(source + ' ' + x.access + ' ' + y.access)}")
+
+
+def _cause(text: str) -> str:
+    lowered = text.lower()
+    for needles, cause in (
+        (("random", "uuid", "urandom", "shuffle", "choice("), "unseeded randomness"),
+        (("time", "clock", "datetime", "monotonic", "now("), "the absolute time"),
+        (("id(", "hash(", "set(", "keys(", "items(", "values("), "id()/hash order"),
+        (("name", "thread-", "counter", "count"), "a counter kept between runs (thread names?)"),
+        (("open(", "read(", "recv", "socket", "os."), "real I/O"),
+    ):
+        if any(n in lowered for n in needles):
+            return f"Likely cause: {cause}."
+    return "Likely cause: state kept between schedules (module-level counters, caches)."
+
+
 def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
-            log: ChoiceLog | None = None, patches: Patches | None = None) -> Outcome:
+            log: ChoiceLog | None = None, patches: Patches | None = None, *, rseed: int = 0,
+            on_outcome: Callable[[Outcome], None] | None = None,
+            send: isolate.Send | None = None, clock_shift: float = 0.0) -> Outcome:
     """Run one schedule under ``strategy``; patches and instrumentation are already on."""
     saved_counter = getattr(threading, "_counter", None)
     threading._counter = _fresh_counter()  # type: ignore[attr-defined]  # same names each schedule
+    from ..sync import vtime
+
+    base_time, base_mono = vtime.bases()
+    ex = Execution(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
+                   recorder=recorder, eager_timeouts=cfg.eager_timeouts, choice_log=log,
+                   base_time=base_time + clock_shift, base_mono=base_mono + clock_shift,
+                   watchdog=cfg.watchdog,
+                   on_end=isolate.silence_output if execution.in_child else None)
+    state: Any = None
+    if log is not None:
+        log.schedule(0)
+    _reseed(rseed)
+    execution.runner_view = (raw.get_ident(), ex)
     try:
+        _phase(send, "setup")
         state = cfg.setup() if cfg.setup is not None else None
-        ex = Execution(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
-                       recorder=recorder, eager_timeouts=cfg.eager_timeouts, choice_log=log)
+        _phase(send, "run")
+        outcome = _run_threads(cfg, ex, state, patches)
+        if outcome.verdict is None and cfg.invariant is not None:
+            _phase(send, "invariant")
+            outcome.verdict, outcome.message, outcome.exception = _check_invariant(
+                cfg.invariant, state, cfg.setup is not None)
+            outcome.thread_name = None
+        if outcome.verdict == "violation" and ex.hidden_cycle:
+            outcome.verdict = "deadlock"
+            outcome.message = (
+                "a timed wait timed out while its threads formed a wait-for cycle "
+                f"(a deadlock hidden by a timeout), then: {outcome.message}"
+            )
+        if outcome.verdict is None and ex.hidden_cycle:
+            outcome.notes.append("a timed wait timed out inside a wait-for cycle and the "
+                                 "code recovered: " + "; ".join(ex.hidden_cycle))
+        if recorder is not None:
+            recorder.finish()
+            outcome.trace = recorder.trace
+        if on_outcome is not None:
+            on_outcome(outcome)
+        return outcome
+    finally:
         try:
-            for i, body in enumerate(cfg.threads):
-                call = _bind(body, state, cfg.setup is not None)
-                daemon = cfg.daemons[i] if i < len(cfg.daemons) else False
-                ex.spawn(call, cfg.names[i], daemon=daemon, thread_obj=_thread_object(cfg.names[i]))
-            ex.begin()
-            try:
-                _wait(ex, cfg.watchdog, patches)
-            finally:
-                _release_leftovers(ex)
-            verdict, message = ex.verdict, ex.message
-            exc = ex.exception
-            thread_name = ex.failed_thread.name if ex.failed_thread is not None else None
-            if verdict is None and cfg.invariant is not None:
-                verdict, message, exc = _check_invariant(cfg.invariant, state, cfg.setup is not None)
-                thread_name = None
-            if verdict == "violation" and ex.hidden_cycle:
-                verdict = "deadlock"
-                message = (
-                    "a timed wait timed out while its threads formed a wait-for cycle "
-                    f"(a deadlock hidden by a timeout), then: {message}"
-                )
-            notes = []
-            if verdict is None and ex.hidden_cycle:
-                notes.append("a timed wait timed out inside a wait-for cycle and the code "
-                             "recovered: " + "; ".join(ex.hidden_cycle))
-            return Outcome(verdict, message, exc, thread_name, list(ex.choices),
-                           ex.cycle or list(ex.hidden_cycle), ex.blocked_report, notes,
-                           ex.steps, recorder)
-        finally:
             if cfg.teardown is not None:
+                _phase(send, "teardown")
                 if cfg.setup is not None:
                     cfg.teardown(state)
                 else:
                     cfg.teardown()
+        finally:
+            execution.runner_view = None
+            if saved_counter is not None:
+                threading._counter = saved_counter  # type: ignore[attr-defined]
+
+
+def _phase(send: isolate.Send | None, name: str) -> None:
+    if send is not None:
+        send({"phase": name})
+
+
+def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None) -> Outcome:
+    try:
+        for i, body in enumerate(cfg.threads):
+            call = _bind(body, state, cfg.setup is not None)
+            ex.spawn(call, cfg.names[i], thread_obj=_thread_object(cfg.names[i]))
+        ex.begin()
+    except BaseException:
+        ex.fail("aborted", "interrupted")
+        _join_threads(ex, 1.0)
+        raise
+    try:
+        _wait(ex, cfg.watchdog, patches)
     finally:
-        if saved_counter is not None:
-            threading._counter = saved_counter  # type: ignore[attr-defined]
+        _release_leftovers(ex)
+    return Outcome(ex.verdict, ex.message, ex.exception,
+                   ex.failed_thread.name if ex.failed_thread is not None else None,
+                   list(ex.choices), ex.cycle or list(ex.hidden_cycle), ex.blocked_report,
+                   list(ex.notes), ex.steps, wrap=list(ex.took_over))
 
 
 def _bind(body: Callable[..., object], state: Any, with_state: bool) -> Callable[[], object]:
@@ -359,17 +708,18 @@ def _check_invariant(inv: Callable[..., object], state: Any, with_state: bool
 def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> None:
     """Wait for the execution to end; the runner doubles as watchdog and Ctrl-C handler."""
     last_steps = -1
-    last_change = time.perf_counter()
+    last_change = raw.real_perf_counter()
     checked_stall = -1
     try:
         while not ex.done.acquire(True, 0.02):
-            now = time.perf_counter()
-            if ex.steps != last_steps:
+            now = raw.real_perf_counter()
+            if ex.steps != last_steps or ex.external_wait:
+                # Progress, or the scheduler itself waits for real I/O (with its own limit).
                 last_steps, last_change = ex.steps, now
             elif (patches is not None and checked_stall != last_steps
                   and now - last_change > min(STALL, watchdog / 2)):
                 checked_stall = last_steps
-                if _wrap_locks_near(ex, patches):
+                if _stalled_on_lock(ex) and _wrap_locks_near(ex, patches):
                     ex.fail("retry", "stalled on a real lock made before the exploration")
                     break
             elif now - last_change > watchdog:
@@ -382,10 +732,93 @@ def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> Non
     _join_threads(ex, max(watchdog, 1.0))
 
 
+def _stuck_frame(ex: Execution) -> Any:
+    cur = ex.current
+    return sys._current_frames().get(cur.ident) if cur is not None else None
+
+
+#: Calls through which a thread waits for a lock (where a stall may be a real lock's).
+_LOCK_CALLS = frozenset({"acquire", "__enter__", "acquire_lock", "_acquire_restore"})
+
+
+def blocking_call(frame: Any) -> str:
+    """The call the innermost user frame is blocked in, as the code spells it.
+
+    The callee is the name chain that starts where the call expression starts
+    (``os.read`` in ``n = os.read(fd, 1)``, ``self._target`` in
+    ``self._target(*self._args)``); where the chain names a builtin function
+    or method, its own name is added (``self._target() = socket.recv``).
+    """
+    while frame is not None and frame.f_code.co_filename.startswith(raw.PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "?"
+    instructions = [ins for ins in dis.get_instructions(frame.f_code)
+                    if ins.offset <= frame.f_lasti]
+    if not instructions:
+        return "?"
+    last = instructions[-1]
+    if last.opname in ("BEFORE_WITH", "SETUP_WITH"):
+        return "with-statement entry (__enter__)"
+    start = _position(last)
+    chains: list[list[str]] = []
+    for ins in instructions:
+        if start is not None and _position(ins) != start:
+            continue
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FAST", "LOAD_DEREF"):
+            chains.append([str(ins.argval)])
+        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chains:
+            chains[-1].append(str(ins.argval))
+    if not chains:
+        return "?"
+    names = chains[-1] if start is not None else chains[0]
+    text = ".".join(names) + "()"
+    target = _resolve(frame, names)
+    qual = getattr(target, "__qualname__", None)
+    if isinstance(target, (types.BuiltinFunctionType, types.BuiltinMethodType)) and qual:
+        module = getattr(target, "__module__", None)
+        shown = f"{module}.{qual}" if module and "." not in qual else qual
+        if shown.rsplit(".", 1)[-1] != names[-1] or len(names) == 1:
+            text += f" = {shown}"
+    return text
+
+
+def _position(ins: dis.Instruction) -> tuple[int | None, int | None] | None:
+    pos = getattr(ins, "positions", None)
+    return (pos.lineno, pos.col_offset) if pos is not None and pos.lineno is not None else None
+
+
+def _resolve(frame: Any, names: list[str]) -> Any:
+    """The object a name chain denotes, without running properties or user code."""
+    from .trace import _instance_attr
+
+    head = names[0]
+    for scope in (frame.f_locals, frame.f_globals, vars(__import__("builtins"))):
+        if head in scope:
+            obj = scope[head]
+            break
+    else:
+        return None
+    for name in names[1:]:
+        obj = _instance_attr(obj, name) if not isinstance(obj, types.ModuleType) \
+            else vars(obj).get(name)
+        if obj is None:
+            return None
+    return obj
+
+
+def _stalled_on_lock(ex: Execution) -> bool:
+    """Whether the stuck thread waits in a lock acquisition (not in real I/O)."""
+    frame = _stuck_frame(ex)
+    if frame is None:
+        return False
+    call = blocking_call(frame)
+    return call.startswith("with-statement") or call.rstrip("()").rsplit(".", 1)[-1] in _LOCK_CALLS
+
+
 def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
     """Wrap real locks reachable from the stuck thread's innermost frames; True if any."""
-    cur = ex.current
-    frame = sys._current_frames().get(cur.ident) if cur is not None else None
+    frame = _stuck_frame(ex)
     roots: list[Any] = []
     depth = 0
     while frame is not None and depth < 6:
@@ -397,7 +830,9 @@ def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
             depth += 1
         frame = frame.f_back
     # Only a lock that is held can be what the thread waits for.
-    return any(not lock.poll() for lock in patches.scan_roots(roots))
+    held = [lock for lock in patches.scan_roots(roots) if not lock.poll()]
+    ex.took_over.extend(id(lock._real) for lock in held)
+    return bool(held)
 
 
 def _release_leftovers(ex: Execution) -> None:
@@ -417,29 +852,32 @@ def _release_leftovers(ex: Execution) -> None:
 
 def _stuck(ex: Execution, watchdog: float) -> None:
     cur = ex.current
-    where: list[str] = []
-    if cur is not None:
-        where = user_stack(sys._current_frames().get(cur.ident))
+    frame = _stuck_frame(ex)
+    where = user_stack(frame)
     site = where[-1] if where else "an unknown place"
-    ex.blocked_report = [f"{cur.name if cur else '?'} is stuck at {site}"] + [
+    call = blocking_call(frame)
+    ex.blocked_report = [f"{cur.name if cur else '?'} is blocked in {call} at {site}"] + [
         f"    {line}" for line in where[-5:]
     ]
     ex.fail(
         "hang",
-        f"thread {cur.name if cur else '?'} blocked outside racecheck's control for more than "
-        f"{watchdog:g}s at {site} (real I/O, a C call, or a lock racecheck cannot see)",
+        f"thread {cur.name if cur else '?'} blocked in {call} for more than {watchdog:g}s at "
+        f"{site}: a call racecheck cannot make cooperative (real I/O, a pipe, a subprocess, "
+        "or a lock taken inside C code); if it is expected to return, raise watchdog=",
         thread=cur,
     )
 
 
 def _join_threads(ex: Execution, limit: float) -> None:
-    deadline = time.perf_counter() + limit
+    deadline = raw.real_perf_counter() + limit
     for t in ex.threads:
-        remaining = deadline - time.perf_counter()
+        remaining = deadline - raw.real_perf_counter()
         if not t.ended.acquire(True, max(remaining, 0.0)):
             _abandon(ex, t)
 
 
 def _abandon(ex: Execution, t: ManagedThread) -> None:
     """A managed thread that did not unwind (stuck in C): leave it, it is a daemon OS thread."""
-    ex.notes.append(f"thread {t.name} could not be stopped and was abandoned")
+    isolate._ABANDONED.add(t.ident)
+    ex.notes.append(f"thread {t.name} could not be stopped and was abandoned "
+                    "(stuck in a call racecheck cannot interrupt)")

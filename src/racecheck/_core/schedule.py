@@ -5,9 +5,13 @@ the run between them is determined by the code.  The choices are run-length
 encoded, since a schedule is mostly long runs of one thread, then packed as
 unsigned varints, compressed and written in URL-safe base64.
 
-Token layout (version 1)::
+Token layout (version 2)::
 
-    rc1.<python tag>.<payload>
+    rc2.<python tag>.<random seed>.<payload>
+
+``random seed`` is the seed ``random`` (and NumPy's global generator) got at
+the start of the schedule, so values drawn from them replay too.  Version 1
+tokens (``rc1.<python tag>.<payload>``) are still read, with seed 0.
 
 ``python tag`` is e.g. ``311``: bytecode differs between CPython versions, so a
 token is only promised to replay on the version that printed it.  The payload
@@ -26,7 +30,8 @@ from dataclasses import dataclass
 
 from ..errors import InvalidToken
 
-TOKEN_VERSION = "rc1"
+TOKEN_VERSION = "rc2"
+_READS = ("rc1", "rc2")
 PYTHON_TAG = f"{sys.version_info[0]}{sys.version_info[1]}"
 _MAX_CHOICES = 50_000_000  # a decoded token larger than this is not ours
 
@@ -37,11 +42,12 @@ class Schedule:
 
     choices: tuple[int, ...]
     python: str = PYTHON_TAG
+    rseed: int = 0
 
     def to_token(self) -> str:
         payload = zlib.compress(bytes(_varints(_run_lengths(self.choices))), 9)
         text = base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
-        return f"{TOKEN_VERSION}.{self.python}.{text}"
+        return f"{TOKEN_VERSION}.{self.python}.{self.rseed}.{text}"
 
     @classmethod
     def from_token(cls, token: object) -> Schedule:
@@ -50,17 +56,26 @@ class Schedule:
                 f"a replay token is a string like 'rc1.311.eJz...', not {type(token).__name__}"
             )
         parts = token.strip().split(".")
-        if len(parts) != 3 or not parts[0].startswith("rc"):
+        if len(parts) not in (3, 4) or not parts[0].startswith("rc"):
             raise InvalidToken(
                 f"{_short(token)!r} is not a racecheck replay token: expected "
-                "'rc1.<python>.<data>', copied whole from a racecheck report"
+                "'rc2.<python>.<seed>.<data>', copied whole from a racecheck report"
             )
-        version, python, text = parts
-        if version != TOKEN_VERSION:
+        version = parts[0]
+        if version not in _READS:
             raise InvalidToken(
                 f"token version {version!r} is not supported by this racecheck "
-                f"(it reads {TOKEN_VERSION!r}); re-run the exploration to get a new token"
+                f"(it reads {', '.join(map(repr, _READS))}); re-run the exploration to get "
+                "a new token"
             )
+        if len(parts) != (4 if version == "rc2" else 3):
+            raise InvalidToken(f"token {_short(token)!r} is damaged (wrong number of fields)")
+        python, text = parts[1], parts[-1]
+        rseed = 0
+        if version == "rc2":
+            if not parts[2].isdigit() or len(parts[2]) > 10:
+                raise InvalidToken(f"token {_short(token)!r} has a malformed seed {parts[2]!r}")
+            rseed = int(parts[2])
         if not python.isdigit():
             raise InvalidToken(f"token {_short(token)!r} has a malformed Python tag {python!r}")
         try:
@@ -77,7 +92,7 @@ class Schedule:
             if count == 0 or len(choices) + count > _MAX_CHOICES:
                 raise InvalidToken(f"token {_short(token)!r} is damaged (bad run length)")
             choices.extend([tid] * count)
-        return cls(tuple(choices), python)
+        return cls(tuple(choices), python, rseed)
 
 
 def _short(token: str) -> str:

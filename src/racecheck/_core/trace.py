@@ -51,6 +51,18 @@ class Trace:
     steps: list[Step] = field(default_factory=list)
     lost_updates: list[str] = field(default_factory=list)
 
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON-able data (how a trace crosses from a schedule's child process)."""
+        return {"steps": [[s.tid, s.thread, s.filename, s.lineno, s.op, s.access, s.note]
+                          for s in self.steps],
+                "lost_updates": list(self.lost_updates)}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Trace:
+        steps = [Step(int(t), str(n), str(f), int(ln), str(op), str(a), str(note))
+                 for t, n, f, ln, op, a, note in data.get("steps", [])]
+        return cls(steps, [str(x) for x in data.get("lost_updates", [])])
+
 
 _LOADS_OBJ = frozenset({"LOAD_FAST", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF",
                         "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"})

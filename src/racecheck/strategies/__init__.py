@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from ..errors import InvalidArgument
-from .base import Strategy
+from .base import ScheduleSummary, Strategy
 from .pct import PCTStrategy
 from .portfolio import PortfolioStrategy
 from .random import RandomStrategy
 from .replay import ReplayStrategy
 
-__all__ = ["PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy", "Strategy",
-           "make_strategy"]
+__all__ = ["PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
+           "ScheduleSummary", "Strategy", "make_strategy"]
 
 NAMES = ("portfolio", "random", "pct")
 

@@ -11,6 +11,24 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ScheduleSummary:
+    """What one schedule did, handed to :meth:`Strategy.end`."""
+
+    index: int
+    #: None for a pass, else the verdict ("violation", "deadlock", "hang", ...).
+    verdict: str | None
+    #: Scheduling points reached.
+    steps: int
+    #: The thread chosen at every choice point, in order.
+    choices: tuple[int, ...]
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict is not None
 
 
 class Strategy(abc.ABC):
@@ -36,8 +54,13 @@ class Strategy(abc.ABC):
         it cannot continue (it blocked or finished).
         """
 
-    def end(self, failed: bool) -> None:  # noqa: B027 - optional hook
-        """Called after each schedule with whether it failed."""
+    def end(self, summary: ScheduleSummary) -> None:  # noqa: B027 - optional hook
+        """Called after each schedule with what it did.
+
+        The schedule may have run in another process (a forked child): state the
+        strategy changed inside :meth:`choose` is not seen here; learn from
+        ``summary`` instead.
+        """
 
     def evidence(self, schedules_run: int) -> str:
         """How strong a pass after ``schedules_run`` clean schedules is, in words."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from .base import Strategy
+from .base import ScheduleSummary, Strategy
 
 
 class PCTStrategy(Strategy):
@@ -52,8 +52,8 @@ class PCTStrategy(Strategy):
             self._priority[victim] = float(len(self._changes))  # below every initial priority
         return max(options, key=self._priority.__getitem__)
 
-    def end(self, failed: bool) -> None:
-        self.observe(self._step)
+    def end(self, summary: ScheduleSummary) -> None:
+        self.observe(len(summary.choices))
 
     def observe(self, steps: int) -> None:
         """Learn the length of a schedule (also ones other strategies ran)."""

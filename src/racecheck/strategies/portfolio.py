@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .base import Strategy
+from .base import ScheduleSummary, Strategy
 from .pct import PCTStrategy
 from .random import RandomStrategy
 
@@ -23,26 +23,23 @@ class PortfolioStrategy(Strategy):
                                         RandomStrategy(seed + 1), PCTStrategy(seed, depth=3)]
         self._active: Strategy = self.members[0]
         self._runs = [0] * len(self.members)
-        self._steps = 0
 
     def begin(self, index: int) -> bool:
         slot = index % len(self.members)
         self._active = self.members[slot]
         self._runs[slot] += 1
-        self._steps = 0
         return self._active.begin(index)
 
     def choose(self, options: Sequence[int], current: int) -> int:
-        self._steps += 1
         return self._active.choose(options, current)
 
-    def end(self, failed: bool) -> None:
-        self._active.end(failed)
+    def end(self, summary: ScheduleSummary) -> None:
+        self._active.end(summary)
         # PCT draws its change points from the schedule length: teach it from
         # every schedule, so its first run is not blind.
         for member in self.members:
             if isinstance(member, PCTStrategy):
-                member.observe(self._steps)
+                member.observe(len(summary.choices))
 
     def evidence(self, schedules_run: int) -> str:
         pct = self._runs[1] + self._runs[3]

@@ -11,8 +11,9 @@ from .base import Strategy
 class ReplayStrategy(Strategy):
     name = "replay"
 
-    def __init__(self, choices: Sequence[int]) -> None:
+    def __init__(self, choices: Sequence[int], rseed: int = 0) -> None:
         self.choices = tuple(choices)
+        self.rseed = rseed  # the seed ``random`` gets at the start of the schedule
         self.position = 0
 
     def begin(self, index: int) -> bool:

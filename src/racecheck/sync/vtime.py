@@ -1,25 +1,62 @@
-"""Virtual time for managed threads.
+"""Virtual time for managed threads (and for the runner while it runs a schedule).
 
 Inside a managed thread ``time.sleep`` is a scheduling point that blocks the
 thread until the virtual clock reaches its deadline, and the clocks read the
-virtual time; outside, everything is real.  The clock only moves when a
-sleeping or timed-waiting thread is chosen to wake, or when every thread waits
-and it jumps to the earliest deadline (see ``Execution._pass_baton``), so a
-schedule takes no real time to sleep and always reads the same times.
+virtual time.  The clock only moves when a sleeping or timed-waiting thread is
+chosen to wake, or when every thread waits and it jumps to the earliest
+deadline (see ``Execution._pass_baton``), so a schedule takes no real time to
+sleep and always reads the same *relative* times.
+
+Where the clock starts.  Code reads the real clocks before a schedule starts
+(at import, in ``setup``, in a fixture) and compares those readings with ones
+taken inside it: the virtual clock must never run behind them (issue 9: a
+fixed base three years in the past made ``time.time() >= t0`` fail and a
+Snowflake ID generator answer "clock moved backwards" forever).  So each
+schedule's clocks start at the real reading taken when the schedule starts,
+rounded *up* to a whole second: never behind anything read before, and the
+same sub-second phase in every schedule and every replay, so per-second
+windows, millisecond timestamps and every difference between two readings
+replay exactly.  What a replay does not reproduce is the absolute reading
+(the date): code that branches on it (``int(time.time()) % 60``) is flagged by
+the nondeterminism check, which shifts the base between its two runs.
+
+The runner thread reads the same virtual clock while it runs ``setup``,
+``invariant`` and ``teardown`` of a schedule, so a timestamp taken in
+``setup`` and one taken in a thread are on one clock.  Threads racecheck does
+not manage (a pytest-timeout timer, a server thread started by a fixture)
+keep real time; ``datetime.now()`` and file times are real too.
 """
 
 from __future__ import annotations
 
-from .._core import raw
-from .._core.execution import Sleep, current
+import math
 
-# Fixed per process, so every schedule of every exploration reads the same times.
-BASE_TIME = 1_700_000_000.0
-BASE_MONO = 1_000.0
+from .._core import execution, raw
+from .._core.execution import Sleep
+
+_registry_get = execution.registry.get
+
+
+def bases() -> tuple[float, float]:
+    """The clock bases of a schedule starting now: (wall, monotonic), whole seconds ahead."""
+    wall = math.floor(raw.real_time()) + 1.0
+    mono = math.floor(max(raw.real_monotonic(), raw.real_perf_counter())) + 1.0
+    return wall, mono
+
+
+def _execution() -> execution.Execution | None:
+    ident = raw.get_ident()
+    mt = _registry_get(ident)
+    if mt is not None:
+        return mt.ex
+    runner = execution.runner_view
+    if runner is not None and runner[0] == ident:
+        return runner[1]
+    return None
 
 
 def sleep(secs: float) -> None:
-    mt = current()
+    mt = execution.current()
     if mt is None or mt.busy:
         raw.real_sleep(secs)
         return
@@ -34,33 +71,44 @@ def sleep(secs: float) -> None:
             ) from None
     if secs < 0:
         raise ValueError("sleep length must be non-negative")
+    if secs == 0:
+        mt.ex.yield_point(mt)  # sleep(0) is a yield: a spin loop's way of letting others run
+        return
     mt.ex.point(mt)
-    if secs > 0:
-        mt.ex.block(mt, Sleep(secs), secs)
+    mt.ex.block(mt, Sleep(secs), secs)
 
 
 def time() -> float:
-    mt = current()
-    return raw.real_time() if mt is None else BASE_TIME + mt.ex.clock
+    ex = _execution()
+    return raw.real_time() if ex is None else ex.base_time + ex.clock
 
 
 def monotonic() -> float:
-    mt = current()
-    return raw.real_monotonic() if mt is None else BASE_MONO + mt.ex.clock
+    ex = _execution()
+    return raw.real_monotonic() if ex is None else ex.base_mono + ex.clock
 
 
 def perf_counter() -> float:
-    mt = current()
-    return raw.real_perf_counter() if mt is None else BASE_MONO + mt.ex.clock
+    ex = _execution()
+    return raw.real_perf_counter() if ex is None else ex.base_mono + ex.clock
 
 
 def time_ns() -> int:
-    return int(time() * 1e9)
+    ex = _execution()
+    if ex is None:
+        return raw.real_time_ns()
+    return int(ex.base_time) * 1_000_000_000 + round(ex.clock * 1e9)
 
 
 def monotonic_ns() -> int:
-    return int(monotonic() * 1e9)
+    ex = _execution()
+    if ex is None:
+        return raw.real_monotonic_ns()
+    return int(ex.base_mono) * 1_000_000_000 + round(ex.clock * 1e9)
 
 
 def perf_counter_ns() -> int:
-    return int(perf_counter() * 1e9)
+    ex = _execution()
+    if ex is None:
+        return raw.real_perf_counter_ns()
+    return int(ex.base_mono) * 1_000_000_000 + round(ex.clock * 1e9)

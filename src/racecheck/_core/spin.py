@@ -1,0 +1,132 @@
+"""Spin loops: give way to the other threads, and tell a spin that can never end.
+
+A thread that polls (``while not s.flag: pass``, ``while q.empty():
+time.sleep(0)``) is correct code when another thread will set the flag; a
+strategy that keeps choosing the spinner (PCT gives it the top priority)
+would turn it into a livelock reported as a hang.  racecheck is therefore
+*fair* in CHESS's sense (Musuvathi & Qadeer, "Fair stateless model checking",
+PLDI 2008): a thread that has run ``SPIN_LIMIT`` points in a row while others
+could run, or that yields (``time.sleep(0)``), gives way: it is left out of
+the choices until the others block, finish or give way too
+(``Execution._give_way``).  Lincheck handles spin loops the same way
+(issue #1008 of its tracker).
+
+A spin with nobody else to run is different: only the spinner can change
+anything.  ``SpinProbe`` then watches the thread at the point where the probe
+began: when it comes back to the very same stack positions with the same
+values in its frames (locals, the attributes and sizes of the objects they
+hold, the globals the code reads) for ``CONFIRM`` points, nothing can change
+and the schedule ends with a ``hang`` at once.  A loop that changes any of
+those, or iterates (``for`` advances an iterator the frames do not show), is
+progress and is left alone.
+"""
+
+from __future__ import annotations
+
+import dis
+import itertools
+import types
+from typing import Any
+
+from . import raw
+
+#: Points a thread runs in a row, while another could run, before it gives way.
+SPIN_LIMIT = 2000
+#: Points a lone thread must repeat one unchanged state before it is a hang.
+CONFIRM = 20_000
+
+_SCALARS = (int, float, complex, str, bytes, bool, type(None))
+_SIZED = (list, dict, set, frozenset, tuple, bytearray)
+_ITER_TYPES: tuple[type, ...] = (itertools.count, itertools.cycle, itertools.repeat)
+
+
+def user_frames(limit: int = 6) -> list[types.FrameType]:
+    """The innermost frames outside racecheck, innermost first."""
+    frames: list[types.FrameType] = []
+    f: types.FrameType | None = raw.getframe(1)
+    while f is not None and len(frames) < limit:
+        if not f.f_code.co_filename.startswith(raw.PACKAGE_DIR):
+            frames.append(f)
+        f = f.f_back
+    return frames
+
+
+def _value(v: Any, depth: int) -> Any:
+    kind = type(v)
+    if kind in _SCALARS:
+        return v if kind is not str or len(v) < 200 else (len(v), hash(v))
+    if isinstance(v, _SIZED) or (hasattr(v, "__len__") and kind.__module__ == "collections"):
+        try:
+            return (id(v), len(v))
+        except Exception:
+            return id(v)
+    if isinstance(v, _ITER_TYPES):
+        return (id(v), repr(v))  # C iterators' state shows in their repr only
+    if isinstance(v, types.GeneratorType):
+        frame = v.gi_frame
+        return (id(v), frame.f_lasti if frame is not None else -1)
+    if depth == 0:
+        attrs = getattr(v, "__dict__", None)
+        if isinstance(attrs, dict) and len(attrs) <= 64:
+            return (id(v), tuple((k, _value(x, 1)) for k, x in list(attrs.items())))
+    return id(v)
+
+
+def fingerprint(frames: list[types.FrameType]) -> tuple[Any, ...]:
+    """Everything a spin loop's condition could read, without running user code."""
+    parts: list[Any] = []
+    for f in frames:
+        code = f.f_code
+        try:
+            local = dict(f.f_locals)
+        except Exception:
+            local = {}
+        parts.append(tuple((k, _value(v, 0)) for k, v in local.items()))
+        g = f.f_globals
+        parts.append(tuple((n, _value(g[n], 0)) for n in code.co_names
+                           if n in g and not isinstance(g[n], (types.ModuleType, type,
+                                                               types.FunctionType))))
+    return tuple(parts)
+
+
+def position(frames: list[types.FrameType]) -> tuple[tuple[int, int], ...]:
+    return tuple((id(f.f_code), f.f_lasti) for f in frames)
+
+
+def in_for_loop(frame: types.FrameType) -> bool:
+    """Whether the frame's current instruction is inside a ``for`` loop's body."""
+    lasti = frame.f_lasti
+    for ins in dis.get_instructions(frame.f_code):
+        if (ins.opname == "FOR_ITER" and isinstance(ins.argval, int)
+                and ins.offset <= lasti < ins.argval):
+            return True
+    return False
+
+
+class SpinProbe:
+    """Watches a lone thread for a loop that changes nothing."""
+
+    def __init__(self, frames: list[types.FrameType]) -> None:
+        self.anchor = position(frames)
+        self.state = fingerprint(frames)
+        self.points = 0
+        self.repeats = 0
+        self.iterating = bool(frames) and in_for_loop(frames[0])
+        self.where = (f"{frames[0].f_code.co_filename}:{frames[0].f_lineno}"
+                      if frames else "?")
+
+    def visit(self, frames: list[types.FrameType]) -> str | None:
+        """'spin', 'progress', or None (keep watching)."""
+        self.points += 1
+        if self.iterating:
+            return "progress"
+        if position(frames) != self.anchor:
+            if self.points > 4 * SPIN_LIMIT and not self.repeats:
+                return "progress"  # not a short loop around one place
+            return None
+        if fingerprint(frames) != self.state:
+            return "progress"
+        self.repeats += 1
+        if self.points >= CONFIRM and self.repeats >= 3:
+            return "spin"
+        return None
