@@ -61,7 +61,8 @@ def test_module_level_lock_is_wrapped_during_and_restored_after() -> None:
     def look(s: object) -> None:
         assert cft._global_shutdown_lock is not original  # type: ignore[attr-defined]
 
-    assert racecheck.explore([look], setup=object, schedules=1, seed=1).ok
+    result = racecheck.explore([look], setup=object, schedules=1, seed=1)
+    assert result.ok, result.failure
     assert cft._global_shutdown_lock is original  # type: ignore[attr-defined]
 
 

@@ -93,6 +93,10 @@ class Resource:
         """True when a blocked waiter should be woken after all (state changed outside our view)."""
         return False
 
+    def unowned(self) -> str:
+        """Why a held resource has no managed holder ('' when that needs no saying)."""
+        return ""
+
 
 class Sleep(Resource):
     def __init__(self, seconds: float) -> None:
@@ -191,6 +195,7 @@ class Execution:
         self.clock = 0.0
         self.base_time = base_time
         self.base_mono = base_mono
+        self.clock_reads = 0  # reads take time (sync/vtime.py)
         self.steps = 0
         self.choices: list[int] = []
         self.current: ManagedThread | None = None
@@ -484,8 +489,9 @@ class Execution:
         if not self.enabled:
             # Everyone waits: the clock jumps to the earliest deadline (ties: lowest id).
             first = min(self.timed, key=lambda t: (t.deadline, t.tid))
-            self._note_stall(first)
-            self._time_out(first)
+            if not self._ready_in_real_time(first):
+                self._note_stall(first)
+                self._time_out(first)
         if self.eager_timeouts:
             options = sorted(t.tid for t in self.enabled + self.timed)
         else:
@@ -531,6 +537,34 @@ class Execution:
                       if t.waiting_on is not None]
         self.hidden_cycle = cycle
 
+    #: Real seconds a timed wait on real I/O gets before its timeout fires in virtual time.
+    REAL_IO_GRACE = 0.05
+
+    def _ready_in_real_time(self, first: ManagedThread) -> bool:
+        """Before a timed wait on real I/O times out, give the world a moment to answer.
+
+        Virtual time runs ahead of the real world: a poll loop waiting for a
+        child process with ``conn.poll(0.1)`` would otherwise time out at once,
+        forever, while the child never got the real time to answer.  True when
+        the I/O became ready (the waiter is woken, its timeout not fired).
+        """
+        resource = first.waiting_on
+        if resource is None or not resource.external or first.deadline is None:
+            return False
+        grace = min(self.REAL_IO_GRACE, max(first.deadline - self.clock, 0.0))
+        deadline = raw.real_monotonic() + grace
+        self.external_wait = True
+        try:
+            while True:
+                if resource.poll():
+                    self.wake(first)
+                    return True
+                if raw.real_monotonic() >= deadline:
+                    return False
+                raw.real_sleep(0.001)
+        finally:
+            self.external_wait = False
+
     def _wait_external(self) -> bool:
         """Nothing can run, but someone waits for the world outside: wait for it for real.
 
@@ -560,8 +594,10 @@ class Execution:
         first = waiting[0]
         self.blocked_report = [self.describe_blocked(t) for t in self.threads
                                if t.status == BLOCKED]
+        stack = user_stack(sys._current_frames().get(first.ident))
+        site = f" at {stack[-1]}" if stack else ""
         self.fail("hang", f"thread {first.name} waited more than {self.watchdog:g}s for "
-                  f"{first.waiting_on.describe() if first.waiting_on else '?'} while no other "
+                  f"{first.waiting_on.describe() if first.waiting_on else '?'}{site} while no other "
                   "thread could run (real I/O that never came); raise watchdog= if it is "
                   "expected to take longer", thread=first)
         return True
@@ -684,6 +720,8 @@ class Execution:
         head = f"{t.name} waits for {res.describe() if res is not None else '?'}"
         if held:
             head += f" (held by {', '.join(held)})"
+        elif res is not None and res.unowned():
+            head += f" ({res.unowned()})"
         owns = [r.describe() for r in _held_by(t)]
         if owns:
             head += f"; holds {', '.join(owns)}"

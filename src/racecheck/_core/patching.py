@@ -21,16 +21,21 @@ milliseconds per exploration (bench/overhead.py), not per schedule.
 from __future__ import annotations
 
 import _thread
+import concurrent.futures.thread as cft  # imported before any patch: its locks stay real
 import functools
 import gc
+import os
 import queue
+import select
+import socket
+import subprocess
 import sys
 import threading
 import time
 import types
 from typing import Any
 
-from ..sync import locks, thread, vtime
+from ..sync import io, locks, thread, vtime
 
 _RealLockType: Any = _thread.LockType
 _RealRLockType: Any = _thread.RLock
@@ -38,7 +43,8 @@ _MISSING = object()
 
 # Modules whose internals must keep the real primitives (or are patched explicitly).
 SKIP_MODULES = ("racecheck", "pytest_racecheck", "threading", "_thread", "time", "sys",
-                 "importlib", "_frozen_importlib", "_frozen_importlib_external", "builtins")
+                 "importlib", "_frozen_importlib", "_frozen_importlib_external", "builtins",
+                 "os", "posix", "select", "socket", "_socket")
 
 
 _NOT_INSTANCES = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
@@ -79,6 +85,8 @@ def _replacements() -> dict[int, tuple[Any, Any]]:
         (time.monotonic_ns, vtime.monotonic_ns),
         (time.perf_counter_ns, vtime.perf_counter_ns),
         (queue.SimpleQueue, queue._PySimpleQueue),  # type: ignore[attr-defined]
+        (select.select, io.select_select),
+        (os.read, io.os_read),
     ]
     if threading.Lock is not _thread.allocate_lock:  # 3.13+: threading.Lock is the lock type
         pairs.append((threading.Lock, locks.allocate_lock))
@@ -123,10 +131,20 @@ class Patches:
         self._set(threading.Thread, "start", thread.start)
         self._set(threading.Thread, "join", thread.join)
         self._set(threading.Thread, "is_alive", thread.is_alive)
+        self._set(cft.ThreadPoolExecutor, "shutdown",
+                  thread.ordered_shutdown(cft.ThreadPoolExecutor.__dict__["shutdown"]))
         for name in ("sleep", "time", "monotonic", "perf_counter",
                      "time_ns", "monotonic_ns", "perf_counter_ns"):
             self._set(time, name, getattr(vtime, name))
         self._set(queue, "SimpleQueue", queue._PySimpleQueue)  # type: ignore[attr-defined]
+        for cls in io.SELECTOR_CLASSES:
+            self._set(cls, "select", io.cooperative_select(cls.__dict__["select"]))
+        self._set(select, "select", io.select_select)
+        self._set(os, "read", io.os_read)
+        for name, method in io.socket_patches().items():
+            self._set(socket.socket, name, method)
+        for name in ("wait", "communicate"):
+            self._set(subprocess.Popen, name, thread.unmanaged(subprocess.Popen.__dict__[name]))
         self._scan_modules(reps)
 
     def _set(self, target: Any, name: str, new: Any) -> None:
@@ -202,7 +220,8 @@ class Patches:
         namespace[key] = new
         self._dict_undo.append((namespace, key, value, new))
 
-    def scan_roots(self, roots: list[Any], limit: int = 5000) -> list[Any]:
+    def scan_roots(self, roots: list[Any], limit: int = 5000,
+                   labels: list[str] | None = None) -> list[Any]:
         """Wrap real locks reachable from the code under test (closures, arguments, fixtures).
 
         Objects made before the exploration and handed to it, such as a pytest
@@ -212,8 +231,9 @@ class Patches:
         """
         dicts_before, cells_before = len(self._dict_undo), len(self._cell_undo)
         seen: set[int] = set()
-        frontier: list[tuple[Any, str, int]] = [(r, getattr(r, "__name__", "root"), 0)
-                                                for r in roots]
+        names = labels or [_label_of(r) for r in roots]
+        frontier: list[tuple[Any, str, int]] = [(r, name, 0)
+                                                for r, name in zip(roots, names, strict=True)]
         while frontier and len(seen) < limit:
             obj, label, depth = frontier.pop()
             if id(obj) in seen or depth > 4:
@@ -352,6 +372,12 @@ class Patches:
         self.installed = False
 
 
+def _label_of(obj: Any) -> str:
+    """How a report names an object the scan starts from: its name, else its type."""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    return name if isinstance(name, str) else f"<{type(obj).__name__}>"
+
+
 def _instance_dict(obj: Any) -> dict[str, Any] | None:
     """An instance's ``__dict__`` (3.11+ keeps most of them inline, not as dict objects)."""
     if isinstance(obj, (type, types.ModuleType)) or not type(obj).__dictoffset__:
@@ -365,8 +391,6 @@ def _instance_dict(obj: Any) -> dict[str, Any] | None:
 
 def snapshot() -> dict[str, Any]:
     """The attributes racecheck patches, for tests that check nothing leaked."""
-    import concurrent.futures.thread as cft
-
     names = {
         "_thread": (_thread, ("allocate_lock", "RLock", "start_new_thread")),
         "threading": (threading, ("Lock", "RLock", "_CRLock", "_allocate_lock", "_time",
@@ -376,5 +400,12 @@ def snapshot() -> dict[str, Any]:
                         "time_ns", "monotonic_ns", "perf_counter_ns")),
         "queue": (queue, ("Queue", "SimpleQueue", "LifoQueue", "PriorityQueue", "time")),
         "concurrent.futures.thread": (cft, ("ThreadPoolExecutor", "_global_shutdown_lock")),
+        "ThreadPoolExecutor": (cft.ThreadPoolExecutor, ("shutdown",)),
     }
+    from ..sync.io import SELECTOR_CLASSES, SOCKET_READERS
+
+    names.update({f"selectors.{cls.__name__}": (cls, ("select",)) for cls in SELECTOR_CLASSES})
+    names.update({"select": (select, ("select",)), "os": (os, ("read",)),
+                  "socket.socket": (socket.socket, SOCKET_READERS),
+                  "subprocess.Popen": (subprocess.Popen, ("wait", "communicate"))})
     return {f"{label}.{n}": getattr(obj, n, None) for label, (obj, ns) in names.items() for n in ns}

@@ -820,17 +820,21 @@ def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
     """Wrap real locks reachable from the stuck thread's innermost frames; True if any."""
     frame = _stuck_frame(ex)
     roots: list[Any] = []
+    labels: list[str] = []
     depth = 0
     while frame is not None and depth < 6:
         module = str(frame.f_globals.get("__name__", ""))
         if not frame.f_code.co_filename.startswith(raw.PACKAGE_DIR) and not module.startswith(
                 SKIP_MODULES):
-            roots.extend(frame.f_locals.values())
+            for name, value in frame.f_locals.items():  # "self.lock", as the code spells it
+                roots.append(value)
+                labels.append(name)
             roots.append(frame.f_globals)
+            labels.append(module)
             depth += 1
         frame = frame.f_back
     # Only a lock that is held can be what the thread waits for.
-    held = [lock for lock in patches.scan_roots(roots) if not lock.poll()]
+    held = [lock for lock in patches.scan_roots(roots, labels=labels) if not lock.poll()]
     ex.took_over.extend(id(lock._real) for lock in held)
     return bool(held)
 

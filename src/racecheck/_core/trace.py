@@ -327,15 +327,18 @@ class Recorder:
         if key is None:
             return
         previous = self._version.get(key)
-        read = self._seen.get((tid, key))
+        # A lost update is a write computed from a read that another thread's write
+        # made stale: this thread read the key (since its own last write of it), and
+        # another thread wrote it after that read.  A blind write (no read since the
+        # thread's own last write) loses nothing it computed from (issue 10).
+        read = self._seen.pop((tid, key), None)
         if previous is not None and previous[1] != tid and read is not None and read < previous[0]:
-            text = (f"lost update: {step.thread} wrote {label} over the value {previous[2]} "
-                    f"wrote, which it never read")
+            text = (f"lost update: {step.thread} wrote {label} computed from a value it read "
+                    f"before {previous[2]} wrote {label}")
             step.note = text
             self.trace.lost_updates.append(text)
         self._counter += 1
         self._version[key] = (self._counter, tid, step.thread)
-        self._seen[(tid, key)] = self._counter
 
 
 _SCALARS = (int, float, complex, str, bytes, bool, type(None))

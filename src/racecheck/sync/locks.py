@@ -37,6 +37,19 @@ def _creation_site() -> str:
     return "?"
 
 
+def _owner_name(real: Any) -> str:
+    """The name of the thread owning a real RLock (its repr says its ident); '' if unknown."""
+    text = repr(real)
+    marker = "owner="
+    if marker not in text:
+        return ""
+    digits = text.split(marker, 1)[1].split()[0].rstrip(">")
+    if not digits.isdigit() or digits == "0":
+        return ""
+    thread = raw.active_threads.get(int(digits))
+    return f"thread {thread.name!r}" if thread is not None else f"OS thread {digits}"
+
+
 def _check_args(blocking: object, timeout: float) -> None:
     if not blocking and timeout != -1:
         raise ValueError("can't specify a timeout for a non-blocking call")
@@ -70,6 +83,17 @@ class _CoopBase(Resource):
 
     def describe(self) -> str:
         return self._label
+
+    def unowned(self) -> str:
+        if self._owner is not None or self._free_for_others():
+            return ""
+        if self._label.startswith("notify"):
+            return "released by the thread that calls notify()"
+        who = _owner_name(self._real)
+        if who:
+            return f"held by {who}, a thread racecheck does not manage"
+        return ("held, but by no managed thread: it was taken before racecheck took the lock "
+                "over, or by a thread racecheck does not manage")
 
     def poll(self) -> bool:
         return self._free_for_others()
@@ -150,15 +174,24 @@ class Lock(_CoopBase):
 
     def release(self) -> None:
         mt = current()
-        if mt is not None and not mt.busy and not mt.ex.aborted:
-            try:
-                mt.ex.point(mt)
-            except BaseException:
-                # The schedule ended while this thread was parked here: release
-                # anyway, or a lock that outlives the run would stay locked.
-                if self._real.locked():
-                    self._release()
-                raise
+        if mt is not None and not mt.busy:
+            if mt.ex.aborted:
+                if self._owner is not mt:
+                    # Unwinding from an ended schedule, this thread releases a lock it
+                    # does not hold: Abort reached it while it waited to take the lock
+                    # back (Condition.wait's _acquire_restore), and the ``with`` around
+                    # it now exits.  Releasing would raise "release unlocked lock", or
+                    # free another thread's lock.
+                    return
+            else:
+                try:
+                    mt.ex.point(mt)
+                except BaseException:
+                    # The schedule ended while this thread was parked here: release
+                    # anyway, or a lock that outlives the run would stay locked.
+                    if self._real.locked():
+                        self._release()
+                    raise
         self._release()
 
     def _release(self) -> None:
@@ -199,13 +232,17 @@ class RLock(_CoopBase):
 
     def release(self) -> None:
         mt = current()
-        if mt is not None and not mt.busy and not mt.ex.aborted:
-            try:
-                mt.ex.point(mt)
-            except BaseException:
-                if self._real._is_owned():  # see Lock.release
-                    self._release()
-                raise
+        if mt is not None and not mt.busy:
+            if mt.ex.aborted:
+                if not self._real._is_owned():
+                    return  # see Lock.release: Abort ended its wait to re-take the lock
+            else:
+                try:
+                    mt.ex.point(mt)
+                except BaseException:
+                    if self._real._is_owned():  # see Lock.release
+                        self._release()
+                    raise
         self._release()
 
     def _release(self) -> None:

@@ -101,3 +101,66 @@ def start_new_thread(
     finally:
         mt.busy -= 1
     return new.ident
+
+
+class _InStartOrder(set):  # type: ignore[type-arg]
+    """A set of threads that iterates in the order they were started (managed ids)."""
+
+    def __iter__(self) -> Any:
+        items = list(set.__iter__(self))
+        return iter(sorted(items, key=_start_order))
+
+
+def _start_order(t: object) -> int:
+    mt = getattr(t, _ATTR, None)
+    return mt.tid if mt is not None else -1
+
+
+def ordered_shutdown(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``ThreadPoolExecutor.shutdown`` joining its workers in the order they started.
+
+    The executor keeps its workers in a set, and a set of Thread objects
+    iterates in address order, which differs from one process to the next:
+    the joins, and every choice after them, came out in another order on
+    replay ("replaying this schedule gave diverged", issue 10; found by tracing
+    two runs of the seed's pool example until they parted at thread.py's
+    ``for t in self._threads: t.join()``).
+    """
+
+    def shutdown(self: Any, wait: bool = True, **kwargs: Any) -> Any:
+        threads = getattr(self, "_threads", None)
+        if current() is None or type(threads) is not set:
+            return original(self, wait, **kwargs)
+        self._threads = _InStartOrder(threads)
+        try:
+            return original(self, wait, **kwargs)
+        finally:
+            if isinstance(self._threads, _InStartOrder):
+                self._threads = set(self._threads)
+
+    return shutdown
+
+
+def unmanaged(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A call that runs on real time in a managed thread (no points, real sleeps).
+
+    ``subprocess.Popen.wait(timeout=5)`` polls the child with ``time.sleep``
+    and ``time.monotonic``: on the virtual clock its timeout would expire
+    before the real process had run at all.  The call keeps the baton while it
+    waits (other managed threads are parked); the watchdog bounds it.
+    """
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        mt = current()
+        if mt is None or mt.busy:
+            return original(self, *args, **kwargs)
+        mt.ex.point(mt)
+        mt.busy += 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            mt.busy -= 1
+
+    call.__name__ = getattr(original, "__name__", "call")
+    call.__qualname__ = getattr(original, "__qualname__", "call")
+    return call

@@ -45,14 +45,36 @@ def bases() -> tuple[float, float]:
 
 
 def _execution() -> execution.Execution | None:
+    """The execution whose clock the caller reads; a managed thread's read takes time."""
     ident = raw.get_ident()
     mt = _registry_get(ident)
     if mt is not None:
-        return mt.ex
+        ex = mt.ex
+        if not mt.busy:
+            _tick(ex)
+        return ex
     runner = execution.runner_view
     if runner is not None and runner[0] == ident:
         return runner[1]
     return None
+
+
+#: Reading a clock takes virtual time: 1 us per read, doubling every READS_PER_DOUBLING
+#: reads of one schedule, up to MAX_TICK.  A loop that polls the clock
+#: (``while monotonic() < deadline``, ``multiprocessing.connection.wait``'s timeout
+#: loop, a stress test that runs "for 5 seconds") waits for time to pass; on a clock
+#: that only moves when every thread waits it would never end (issue 9).  The growth
+#: is a time warp for such loops: a five-second stopwatch loop ends after a few
+#: thousand iterations.  Deterministic: it depends only on the number of reads.
+FIRST_TICK = 1e-6
+READS_PER_DOUBLING = 256
+MAX_TICK = 0.01
+
+
+def _tick(ex: execution.Execution) -> None:
+    reads = ex.clock_reads
+    ex.clock_reads = reads + 1
+    ex.clock += min(FIRST_TICK * (1 << min(reads // READS_PER_DOUBLING, 40)), MAX_TICK)
 
 
 def sleep(secs: float) -> None:

@@ -1,0 +1,191 @@
+"""Selector waits made cooperative: event loops and process pools inside a schedule.
+
+An asyncio loop in a managed thread asks its selector to wait ``timeout``
+seconds, then reads the clock.  A real wait takes real time while the loop
+reads the virtual clock, which does not move: the loop spun to the step limit
+(issue 9).  Here a selector wait in a managed thread first polls without
+waiting; if nothing is ready it blocks in the scheduler on an ``IOWait``: with
+a timeout, a timed wait in virtual time (the clock jumps when nobody else can
+run, as for ``time.sleep``); without one, a wait on the world outside, which
+the scheduler waits for in real time when nothing else can run, up to the
+watchdog (``Execution._wait_external``).  Another managed thread that makes
+the selector ready (``call_soon_threadsafe`` writes the loop's self-pipe) is
+seen at once, by polling before the scheduler declares anything.
+
+``multiprocessing.connection.wait``, which a ``ProcessPoolExecutor``'s
+manager thread waits in, goes through ``selectors`` too.
+"""
+
+from __future__ import annotations
+
+import selectors
+from collections.abc import Callable
+from typing import Any
+
+from .._core.execution import Resource, current
+
+def _defining_classes() -> tuple[type, ...]:
+    """The classes that define ``select`` for this platform's selectors (patched there)."""
+    found: list[type] = []
+    for name in ("SelectSelector", "PollSelector", "EpollSelector", "DevpollSelector",
+                 "KqueueSelector"):
+        cls = getattr(selectors, name, None)
+        if not isinstance(cls, type):
+            continue
+        owner = next(c for c in cls.__mro__ if "select" in c.__dict__)
+        if owner not in found:
+            found.append(owner)
+    return tuple(found)
+
+
+#: The selector classes whose ``select`` is patched during an exploration.
+SELECTOR_CLASSES = _defining_classes()
+
+
+class IOWait(Resource):
+    """A managed thread waiting for a selector: ready when a poll without waiting says so."""
+
+    external = True
+
+    def __init__(self, label: str, ready: Callable[[], bool]) -> None:
+        self.label = label
+        self.ready = ready
+
+    def describe(self) -> str:
+        return self.label
+
+    def poll(self) -> bool:
+        try:
+            return self.ready()
+        except Exception:
+            return True  # a closed selector: let its waiter see the error itself
+
+
+def cooperative_select(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A ``select`` method that waits in the scheduler when called from a managed thread."""
+
+    def select(self: Any, timeout: float | None = None) -> Any:
+        mt = current()
+        if mt is None or mt.busy:
+            return original(self, timeout)
+        ex = mt.ex
+        if ex.aborted:
+            return original(self, 0)  # unwinding: never wait for real
+        ex.point(mt)
+
+        def poll_now() -> Any:
+            mt.busy += 1
+            try:
+                return original(self, 0)
+            finally:
+                mt.busy -= 1
+
+        ready = poll_now()
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        label = f"{type(self).__name__}.select(timeout={timeout!r})"
+        wait = IOWait(label, lambda: bool(original(self, 0)))
+        ex.block(mt, wait, None if timeout is None else max(float(timeout), 0.0))
+        return poll_now()
+
+    select.__wrapped__ = original  # type: ignore[attr-defined]
+    return select
+
+
+# ------------------------------------------------------- blocking reads, made cooperative
+
+import os as _os  # noqa: E402
+import select as _select  # noqa: E402
+import socket as _socket  # noqa: E402
+
+_real_select = _select.select
+_real_os_read = _os.read
+
+
+def _readable(fd: Any) -> Callable[[], bool]:
+    def ready() -> bool:
+        r, _, x = _real_select([fd], [], [fd], 0)
+        return bool(r or x)
+
+    return ready
+
+
+def _wait_readable(fd: Any, timeout: float | None, label: str) -> bool:
+    """In a managed thread: wait in the scheduler until ``fd`` is readable; False on timeout."""
+    mt = current()
+    assert mt is not None
+    ex = mt.ex
+    ex.point(mt)
+    ready = _readable(fd)
+    mt.busy += 1
+    try:
+        now = ready()
+    finally:
+        mt.busy -= 1
+    if now:
+        return True
+    return ex.block(mt, IOWait(label, ready), timeout)
+
+
+def _managed_caller() -> bool:
+    mt = current()
+    return mt is not None and not mt.busy and not mt.ex.aborted
+
+
+def select_select(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:
+    """``select.select`` that waits in the scheduler in a managed thread."""
+    if not _managed_caller():
+        return _real_select(rlist, wlist, xlist, timeout)
+    mt = current()
+    assert mt is not None
+    mt.ex.point(mt)
+
+    def poll() -> Any:
+        return _real_select(rlist, wlist, xlist, 0)
+
+    mt.busy += 1
+    try:
+        result = poll()
+    finally:
+        mt.busy -= 1
+    if any(result) or (timeout is not None and timeout <= 0):
+        return result
+    mt.ex.block(mt, IOWait(f"select.select(timeout={timeout!r})", lambda: any(poll())),
+                None if timeout is None else float(timeout))
+    return poll()
+
+
+def os_read(fd: int, n: int) -> bytes:
+    """``os.read`` that waits in the scheduler for a pipe or socket in a managed thread."""
+    if _managed_caller():
+        try:
+            blocking = _os.get_blocking(fd)
+        except OSError:
+            blocking = False
+        if blocking:
+            _wait_readable(fd, None, f"os.read({fd}, {n})")
+    return _real_os_read(fd, n)
+
+
+def _socket_reader(name: str) -> Callable[..., Any]:
+    original = getattr(_socket.socket, name)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if _managed_caller():
+            timeout = self.gettimeout()
+            if timeout is None or timeout > 0:
+                if not _wait_readable(self, timeout, f"socket.{name}()"):
+                    raise TimeoutError("timed out")
+        return original(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__qualname__ = f"socket.{name}"
+    return method
+
+
+#: socket methods that wait for the peer (made cooperative on ``socket.socket``).
+SOCKET_READERS = ("recv", "recv_into", "recvfrom", "recvfrom_into", "accept")
+
+
+def socket_patches() -> dict[str, Callable[..., Any]]:
+    return {name: _socket_reader(name) for name in SOCKET_READERS}
