@@ -24,6 +24,7 @@ from typing import Any
 
 from .._core.execution import Resource, current
 
+
 def _defining_classes() -> tuple[type, ...]:
     """The classes that define ``select`` for this platform's selectors (patched there)."""
     found: list[type] = []
@@ -173,9 +174,9 @@ def _socket_reader(name: str) -> Callable[..., Any]:
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _managed_caller():
             timeout = self.gettimeout()
-            if timeout is None or timeout > 0:
-                if not _wait_readable(self, timeout, f"socket.{name}()"):
-                    raise TimeoutError("timed out")
+            waits = timeout is None or timeout > 0
+            if waits and not _wait_readable(self, timeout, f"socket.{name}()"):
+                raise TimeoutError("timed out")
         return original(self, *args, **kwargs)
 
     method.__name__ = name
