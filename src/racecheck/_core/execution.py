@@ -73,6 +73,8 @@ class Abort(BaseException):
     """Unwinds a managed thread whose execution has ended (failure, deadlock, end of run).
 
     A BaseException so that ``except Exception`` in user code does not swallow it.
+    Only used for schedules run in this process: in a schedule's forked child,
+    threads are never unwound (``Execution.unwind``).
     """
 
 
@@ -173,6 +175,10 @@ class Execution:
     ) -> None:
         self.strategy = strategy
         self.on_end = on_end
+        # In a schedule's forked child, an ended schedule's threads are never
+        # unwound: they stay parked, the child reports and exits, and no handler
+        # of the code under test ever sees racecheck stopping them (issue 10).
+        self.unwind = not in_child
         self.watchdog = watchdog
         self.external_wait = False  # the scheduler waits in real time for real I/O
         self.took_over: list[int] = []  # ids of real locks wrapped after a stall
@@ -237,7 +243,7 @@ class Execution:
                 "(pytest: --racecheck-max-threads, or @pytest.mark.racecheck(max_threads=N))"
             )
             self.fail("error", str(error), exc=error)
-            raise Abort
+            raise self.halt()
         mt = ManagedThread(self, len(self.threads), name, body, daemon, thread_obj)
         self.threads.append(mt)
         self.enabled.append(mt)
@@ -251,11 +257,25 @@ class Execution:
         """Give the baton to the first thread (called by the runner thread)."""
         self._pass_baton(None)
 
+    def halt(self) -> Abort:
+        """The calling thread stops, the schedule having ended: park it for good, or unwind.
+
+        Returns the Abort to raise where the thread must unwind (in-process
+        schedules, or the runner thread); in a forked child a managed thread
+        parks here forever and the child exits under it.
+        """
+        me = registry.get(raw.get_ident())
+        if me is not None and not self.unwind:
+            _park_forever()
+        return Abort()
+
     # ------------------------------------------------------ scheduling points
 
     def point(self, mt: ManagedThread) -> None:
         """A scheduling point reached by the running thread ``mt``."""
         if self.aborted:
+            if not self.unwind:
+                raise self.halt()  # a thread still running after the end: park it
             # Unwind once; after that let finally blocks and finalizers run their
             # cleanup (close sockets, release locks) without interruption.
             if not mt.unwinding and not mt.protected:
@@ -270,7 +290,7 @@ class Execution:
                 "(livelock, spin loop or very long body); raise max_steps= if this is expected",
                 thread=mt,
             )
-            raise Abort
+            raise self.halt()
         enabled = self.enabled
         mt.streak += 1
         if self.eager_timeouts:
@@ -374,14 +394,14 @@ class Execution:
                 + ("(every other thread is blocked)" if others else "(every other thread finished)"),
                 thread=mt,
             )
-            raise Abort
+            raise self.halt()
 
     def _choose(self, options: list[int], current: int) -> int:
         try:
             choice = self.strategy.choose(options, current)
         except ReplayDiverged as exc:
             self.fail("diverged", str(exc), exc=exc)
-            raise Abort from None
+            raise self.halt() from None
         except Exception as exc:
             # A bug in a strategy is racecheck's (or the strategy author's), never a
             # race in the code under test.
@@ -392,7 +412,7 @@ class Execution:
                 f"raised {type(exc).__name__}: {exc}")
             error.__cause__ = exc
             self.fail("internal", str(error), exc=error)
-            raise Abort from None
+            raise self.halt() from None
         if choice not in options:
             from ..errors import InternalError
 
@@ -400,7 +420,7 @@ class Execution:
                 f"strategy {type(self.strategy).__name__} chose thread {choice!r}, "
                 f"which is not one of the runnable threads {list(options)}")
             self.fail("internal", str(error), exc=error)
-            raise Abort
+            raise self.halt()
         self.choices.append(choice)
         if self.choice_log is not None:
             self.choice_log.choice(choice)
@@ -670,10 +690,11 @@ class Execution:
         self.aborted = True
         if self.on_end is not None:
             self.on_end()
-        # Open every gate: each parked thread wakes, sees ``aborted`` and unwinds.
-        for t in self.threads:
-            if t.status != FINISHED:
-                _release(t.gate)
+        if self.unwind:
+            # Open every gate: each parked thread wakes, sees ``aborted`` and unwinds.
+            for t in self.threads:
+                if t.status != FINISHED:
+                    _release(t.gate)
         _release(self.done)
 
     def _deadlock(self) -> None:
@@ -727,6 +748,12 @@ class Execution:
             head += f"; holds {', '.join(owns)}"
         stack = user_stack(sys._current_frames().get(t.ident))
         return head + "".join(f"\n      {line}" for line in stack[-4:])
+
+
+def _park_forever() -> None:
+    never = raw.allocate_lock()
+    never.acquire()
+    never.acquire()  # nobody releases it: the thread waits here until its process exits
 
 
 def _tid(t: ManagedThread) -> int:

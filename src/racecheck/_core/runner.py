@@ -551,7 +551,7 @@ def _where_parted(a: Outcome, b: Outcome) -> str:
     for i, (x, y) in enumerate(zip(steps_a, steps_b, strict=False)):
         if (x.tid, x.filename, x.lineno, x.op, x.access) != (y.tid, y.filename, y.lineno, y.op,
                                                              y.access):
-            return _parted_message(i, x, y)
+            return _parted_message(i, x, y, steps_a[:i])
     if len(steps_a) != len(steps_b) or a.verdict != b.verdict:
         i = min(len(steps_a), len(steps_b))
         return (f"the same schedule ran twice took {len(steps_a)} and {len(steps_b)} steps "
@@ -565,7 +565,7 @@ _LIKELY = ("likely causes: unseeded randomness (random.Random(), os.urandom, uui
            "counter, state kept between schedules")
 
 
-def _parted_message(i: int, x: Any, y: Any) -> str:
+def _parted_message(i: int, x: Any, y: Any, before: list[Any]) -> str:
     import linecache
 
     source = linecache.getline(x.filename, x.lineno).strip()
@@ -575,22 +575,37 @@ def _parted_message(i: int, x: Any, y: Any) -> str:
     else:
         what = (f"the second run went to {os.path.basename(y.filename)}:{y.lineno} "
                 f"in {y.thread} instead")
-    return (f"the same schedule run twice parted at step {i + 1}: {where}; {what}. "
-            f"{_cause(source + ' ' + x.access + ' ' + y.access)}")
+    # The value that differs was made earlier: look back along this thread's lines.
+    lines: list[tuple[str, str]] = [(f"{os.path.basename(x.filename)}:{x.lineno}", source)]
+    for step in reversed(before[-200:]):
+        if step.tid == x.tid:
+            text = linecache.getline(step.filename, step.lineno).strip()
+            place = f"{os.path.basename(step.filename)}:{step.lineno}"
+            if (place, text) not in lines:
+                lines.append((place, text))
+        if len(lines) >= 30:
+            break
+    return f"the same schedule run twice parted at step {i + 1}: {where}; {what}. {_cause(lines)}"
 
 
-def _cause(text: str) -> str:
-    lowered = text.lower()
-    for needles, cause in (
-        (("random", "uuid", "urandom", "shuffle", "choice("), "unseeded randomness"),
-        (("time", "clock", "datetime", "monotonic", "now("), "the absolute time"),
-        (("id(", "hash(", "set(", "keys(", "items(", "values("), "id()/hash order"),
-        (("name", "thread-", "counter", "count"), "a counter kept between runs (thread names?)"),
-        (("open(", "read(", "recv", "socket", "os."), "real I/O"),
-    ):
-        if any(n in lowered for n in needles):
-            return f"Likely cause: {cause}."
-    return "Likely cause: state kept between schedules (module-level counters, caches)."
+_CAUSES = (
+    (("random", "uuid", "urandom", "shuffle", "choice("), "unseeded randomness"),
+    (("time(", "time_ns", "clock", "datetime", "now("), "the absolute time"),
+    (("id(", "hash(", "set(", "frozenset("), "id()/hash order"),
+    (("count", "name="), "a counter kept between runs (thread names?)"),
+    (("open(", "read(", "recv", "socket", "os."), "real I/O"),
+)
+
+
+def _cause(lines: list[tuple[str, str]]) -> str:
+    """The likeliest source of the difference: the nearest line that reads one."""
+    for place, text in lines:
+        lowered = text.lower()
+        for needles, cause in _CAUSES:
+            if any(n in lowered for n in needles):
+                return f"Likely cause: {cause}, read at {place} ({text})."
+    return ("Likely cause: state kept between schedules (module-level counters, caches), "
+            "or another source of nondeterminism: " + _LIKELY.split(": ", 1)[1] + ".")
 
 
 def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
@@ -690,8 +705,12 @@ def _fresh_counter() -> Callable[[], int]:
 
 
 def _thread_object(name: str) -> threading.Thread:
-    """A Thread object standing for a body, so current_thread() answers inside it."""
-    return threading.Thread(name=name, daemon=True)
+    """A Thread object standing for a body, so current_thread() answers inside it.
+
+    Not a daemon, like a program's main thread: threads it starts inherit the
+    flag, and non-daemon threads keep the schedule going after the body returns.
+    """
+    return threading.Thread(name=name, daemon=False)
 
 
 def _check_invariant(inv: Callable[..., object], state: Any, with_state: bool
@@ -729,7 +748,8 @@ def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> Non
         ex.fail("aborted", "interrupted")
         _join_threads(ex, 1.0)
         raise
-    _join_threads(ex, max(watchdog, 1.0))
+    if ex.unwind:
+        _join_threads(ex, max(watchdog, 1.0))
 
 
 def _stuck_frame(ex: Execution) -> Any:

@@ -21,7 +21,7 @@ import threading
 from typing import Any
 
 from .._core import raw
-from .._core.execution import Abort, ManagedThread, Resource, current
+from .._core.execution import ManagedThread, Resource, current
 
 _RealRLock: Any = _thread.RLock
 
@@ -145,7 +145,7 @@ class _CoopBase(Resource):
             return True
         if not blocking:
             return False
-        raise Abort
+        raise mt.ex.halt()
 
     def _wake_waiters(self) -> None:
         if self._waiters:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core import raw
-from .._core.execution import FINISHED, Abort, ManagedThread, current
+from .._core.execution import FINISHED, ManagedThread, current
 
 orig_start = threading.Thread.start
 orig_join = threading.Thread.join
@@ -34,7 +34,7 @@ def start(self: threading.Thread) -> None:
         orig_start(self)
         return
     if mt.ex.aborted:
-        raise Abort  # no new threads once the schedule has ended
+        raise mt.ex.halt()  # no new threads once the schedule has ended
     t: Any = self
     if not t._initialized:
         raise RuntimeError("thread.__init__() not called")
@@ -82,7 +82,7 @@ def start_new_thread(
     """Stands in for ``_thread.start_new_thread`` (and ``_thread.start_new``)."""
     mt = current()
     if mt is not None and not mt.busy and mt.ex.aborted:
-        raise Abort
+        raise mt.ex.halt()
     if mt is None or mt.busy:
         if kwargs is None:
             return int(raw.start_new_thread(function, args))
