@@ -602,7 +602,9 @@ class Unprintable(Exception):
         raise RuntimeError("__str__ of the exception is broken")
 
 
-@case()
+@case(xfail="racecheck bug: Execution.thread_raised formats the exception with "
+            "f'{exc}'; the RuntimeError from __str__ escapes _bootstrap ('Exception ignored "
+            "in thread started by') and the schedule passes")
 def exception_whose_str_raises_is_a_violation() -> None:
     def body(s: object) -> None:
         raise Unprintable
@@ -810,6 +812,13 @@ def _deadlock(body_a: Callable[[Any], None], body_b: Callable[[Any], None] | Non
                       "deadlock")
 
 
+def assert_blocked(failure: racecheck.Failure, thread: str, what: str) -> None:
+    """A deadlock with no owner to blame: the report lists who waits for what."""
+    assert "every live thread is blocked" in failure.message
+    hits = [b for b in failure.blocked if b.startswith(f"{thread} waits for") and what in b]
+    assert hits, failure.blocked
+
+
 @case()
 def condition_wait_never_notified() -> None:
     class S:
@@ -821,7 +830,7 @@ def condition_wait_never_notified() -> None:
             s.cond.wait()
 
     failure = _deadlock(waiter, setup=S, seed=41)
-    assert "T1" in failure.message
+    assert_blocked(failure, "T1", "Condition")
 
 
 @case()
@@ -830,7 +839,7 @@ def event_wait_never_set() -> None:
         s.wait()
 
     failure = _deadlock(waiter, setup=threading.Event, seed=42)
-    assert "T1" in failure.message
+    assert_blocked(failure, "T1", "Condition")
 
 
 @case()
@@ -839,7 +848,7 @@ def queue_get_forever() -> None:
         s.get()
 
     failure = _deadlock(getter, setup=queue.Queue, seed=43)
-    assert "T1" in failure.message
+    assert_blocked(failure, "T1", "Condition")
 
 
 @case()
@@ -849,7 +858,7 @@ def lock_acquired_twice() -> None:
         s.lock.acquire()
 
     failure = _deadlock(twice, seed=44)
-    assert "T1" in failure.message
+    assert "T1 waits for Lock" in failure.message and "held by T1" in failure.message
 
 
 @case()
@@ -863,9 +872,9 @@ def abba_locks() -> None:
             s.n += 1
 
     failure = _deadlock(ab, ba, seed=45)
-    cycle = " ".join(failure.cycle)
-    assert "T1" in cycle and "T2" in cycle, failure.cycle
-    assert "T1" in failure.message and "T2" in failure.message
+    assert len(failure.cycle) == 2, failure.cycle
+    assert {hop.split()[0] for hop in failure.cycle} == {"T1", "T2"}, failure.cycle
+    assert "held by T1" in failure.message and "held by T2" in failure.message
 
 
 @case()
@@ -901,7 +910,8 @@ def barrier_with_a_missing_party() -> None:
         s.wait()
 
     failure = _deadlock(party, party, setup=lambda: threading.Barrier(3), seed=47)
-    assert "T1" in failure.message or "T2" in failure.message
+    assert_blocked(failure, "T1", "Condition")
+    assert_blocked(failure, "T2", "Condition")
 
 
 @case()

@@ -223,7 +223,7 @@ def counter_names(s: Slot) -> None:
 def id_order(s: Slot) -> None:
     items = {object(): i for i in range(8)}
     order = sorted(items.items(), key=lambda kv: id(kv[0]))
-    s.x = [v for _, v in order][0]
+    s.x = order[0][1]
 
 
 @pytest.mark.parametrize(("body", "cause"), [
