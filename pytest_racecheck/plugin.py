@@ -65,13 +65,16 @@ if TYPE_CHECKING:
 
 MARKER = (
     "racecheck(schedules=None, strategy=None, seed=None, threads=None, replay=None, "
-    "time_budget=None, watchdog=None): run the test under many controlled thread "
+    "time_budget=None, watchdog=None, max_steps=None, max_threads=None, "
+    "check_determinism=None): run the test under many controlled thread "
     "schedules and fail with a replayable report when one of them breaks it. "
-    "schedules/strategy/seed/time_budget/watchdog override the command line; "
+    "schedules/strategy/seed/time_budget/watchdog/max_steps/max_threads/"
+    "check_determinism override the command line; "
     "threads=N runs N copies of the test body in N threads; "
     'replay="TOKEN" runs only the schedule of that token.'
 )
-_MARKER_KWARGS = ("schedules", "strategy", "seed", "threads", "replay", "time_budget", "watchdog")
+_MARKER_KWARGS = ("schedules", "strategy", "seed", "threads", "replay", "time_budget", "watchdog",
+                  "max_steps", "max_threads", "check_determinism")
 
 SEED_CACHE_KEY = "racecheck/seed"
 FAILURES_CACHE_PREFIX = "racecheck/failures/"
@@ -105,6 +108,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS", default=None,
         help="A thread blocked outside racecheck's control (real I/O) for this long ends "
              "the schedule with a 'hang' verdict (default 5). [env RACECHECK_WATCHDOG]")
+    add("--racecheck-max-steps", "Scheduling points one schedule may take.", metavar="N",
+        default=None,
+        help="Scheduling points one schedule may take before it is a 'hang' (default "
+             "200000). [env RACECHECK_MAX_STEPS]")
+    add("--racecheck-max-threads", "Threads one schedule may start.", metavar="N",
+        default=None,
+        help="Threads one schedule may start; more is a usage error (default 64). "
+             "[env RACECHECK_MAX_THREADS]")
+    add("--racecheck-check-determinism", "Run every schedule twice and compare (true/false).",
+        action="store_true", default=None,
+        help="Run every schedule twice and fail with a 'nondeterminism' verdict where the "
+             "runs part (unseeded randomness, real time, state kept between schedules). "
+             "[env RACECHECK_CHECK_DETERMINISM]")
     add("--racecheck-isolate", "Run each exploration in a child process (true/false).",
         action="store_true", default=None,
         help="Run each exploration in a forked child process, so an interpreter crash "
@@ -128,6 +144,9 @@ class Settings:
     seed_source: str = "random"
     time_budget: float | None = None
     watchdog: float | None = None
+    max_steps: int | None = None
+    max_threads: int | None = None
+    check_determinism: bool = False
     isolate: bool = False
     report: str | None = None
 
@@ -141,6 +160,9 @@ class ItemSettings:
     seed: int
     time_budget: float | None
     watchdog: float | None
+    max_steps: int | None = None
+    max_threads: int | None = None
+    check_determinism: bool = False
     threads: int | None = None
     replay: str | None = None
 
@@ -203,6 +225,9 @@ def _settings(config: pytest.Config) -> Settings:
     time_budget = _parse(*_raw(config, "racecheck_time_budget"), float, "a number of seconds")
     watchdog = _parse(*_raw(config, "racecheck_watchdog"), float, "a number of seconds")
     isolate = _flag(*_raw(config, "racecheck_isolate"))
+    max_steps = _parse(*_raw(config, "racecheck_max_steps"), int, "a positive integer")
+    max_threads = _parse(*_raw(config, "racecheck_max_threads"), int, "a positive integer")
+    check_determinism = _flag(*_raw(config, "racecheck_check_determinism"))
     report, _ = _raw(config, "racecheck_report")
     seed, seed_source = _run_seed(config)
     return Settings(
@@ -213,6 +238,9 @@ def _settings(config: pytest.Config) -> Settings:
         seed_source=seed_source,
         time_budget=time_budget,
         watchdog=watchdog,
+        max_steps=max_steps,
+        max_threads=max_threads,
+        check_determinism=check_determinism,
         isolate=isolate,
         report=str(report) if report is not None else None,
     )
@@ -302,7 +330,9 @@ def _item_settings(item: pytest.Function, settings: Settings,
                    marker: pytest.Mark | None) -> ItemSettings:
     seed = zlib.crc32(f"{settings.seed}:{item.nodeid}".encode())
     out = ItemSettings(schedules=settings.schedules, strategy=settings.strategy, seed=seed,
-                       time_budget=settings.time_budget, watchdog=settings.watchdog)
+                       time_budget=settings.time_budget, watchdog=settings.watchdog,
+                       max_steps=settings.max_steps, max_threads=settings.max_threads,
+                       check_determinism=settings.check_determinism)
     if marker is None:
         return out
     if marker.args:
@@ -542,13 +572,15 @@ class _Run:
         if self.state.settings.isolate and isolate_supported():
             extra["isolate"] = True
         progress = self._progress_reporter()
-        if progress is not None and not extra:
+        if progress is not None:
             extra["progress"] = progress
         start = time.perf_counter()
         try:
             result = racecheck.check(
                 body, schedules=s.schedules, strategy=s.strategy, seed=s.seed,
                 time_budget=s.time_budget, watchdog=s.watchdog, replay=replay,
+                max_steps=s.max_steps, max_threads=s.max_threads,
+                check_determinism=bool(s.check_determinism),
                 replay_line='@pytest.mark.racecheck(replay="{token}")  # on this test', **extra)
         except racecheck.NestedExploration:
             raise _Nested() from None

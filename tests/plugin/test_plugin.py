@@ -646,3 +646,46 @@ def test_verbose_mode_shows_progress_of_long_explorations(
     assert re.search(r"test_locked .*\[1/5\] \[2/5\] \[3/5\] \[4/5\]", result.stdout.str())
     quiet = run(pytester, "--racecheck", "--racecheck-schedules=5")
     assert "[1/5]" not in quiet.stdout.str()
+
+
+def test_limits_the_report_names_can_be_raised_from_pytest(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+
+        import pytest
+
+        def start(n):
+            ts = [threading.Thread(target=lambda: None) for _ in range(n)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+
+        @pytest.mark.racecheck(schedules=2)
+        def test_too_many_threads():
+            start(100)
+
+        @pytest.mark.racecheck(schedules=2, max_threads=150)
+        def test_limit_raised_by_marker():
+            start(100)
+
+        class Busy:
+            n = 0
+
+        @pytest.mark.racecheck(schedules=2, max_steps=50)
+        def test_step_limit_from_marker():
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            for _ in range(100):
+                Busy.n += 1
+            t.join()
+    """)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=2)
+    out = result.stdout.str()
+    assert "UsageError: the code under test started more than 64 threads" in out
+    assert "race found: violation" not in out
+    assert "exceeded 50 scheduling points" in out and "--racecheck-max-steps" in out
+    again = run(pytester, "--racecheck-max-threads=200", "--racecheck-max-steps=100000",
+                "-k", "too_many or step_limit")
+    again.assert_outcomes(passed=1, failed=1)  # the marker's max_steps=50 wins over the option

@@ -287,7 +287,8 @@ class Execution:
             self.fail(
                 "hang",
                 f"the schedule exceeded {self.max_steps} scheduling points "
-                "(livelock, spin loop or very long body); raise max_steps= if this is expected",
+                "(livelock, spin loop or very long body); raise max_steps= if this is expected "
+                "(pytest: --racecheck-max-steps, or @pytest.mark.racecheck(max_steps=N))",
                 thread=mt,
             )
             raise self.halt()

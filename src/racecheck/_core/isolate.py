@@ -101,12 +101,14 @@ class ChildResult:
         return f"exited with status {os.WEXITSTATUS(self.status)}"
 
 
-def run_in_child(body: Callable[[Send], None], silence_limit: float) -> ChildResult:
+def run_in_child(body: Callable[[Send], None], silence_limit: float,
+                 after_outcome: float | None = None) -> ChildResult:
     """Run ``body(send)`` in a forked child; collect what it sends until it exits.
 
     A child that sends nothing for ``silence_limit`` seconds is killed (its
     runner is stuck outside any managed thread: setup, teardown, an
-    invariant).  The child must never return into the caller's stack: it
+    invariant); once it sent its outcome, ``after_outcome`` seconds (its
+    teardown may wait for threads racecheck parked for good).  The child must never return into the caller's stack: it
     leaves with ``os._exit`` whatever happens.
     """
     read_end, write_end = os.pipe()
@@ -131,7 +133,7 @@ def run_in_child(body: Callable[[Send], None], silence_limit: float) -> ChildRes
     os.close(write_end)
     result = ChildResult()
     try:
-        _collect(read_end, pid, result, silence_limit)
+        _collect(read_end, pid, result, silence_limit, after_outcome or silence_limit)
     except BaseException:
         _kill(pid)
         raise
@@ -161,7 +163,7 @@ def _sender(fd: int) -> Send:
     return send
 
 
-def _collect(fd: int, pid: int, result: ChildResult, limit: float) -> None:
+def _collect(fd: int, pid: int, result: ChildResult, limit: float, after: float) -> None:
     buffer = b""
     last = raw.real_monotonic()
     while True:
@@ -179,6 +181,8 @@ def _collect(fd: int, pid: int, result: ChildResult, limit: float) -> None:
                     result.phase = message["phase"]
                 else:
                     result.messages.append(message)
+                    if "outcome" in message:
+                        limit = min(limit, after)
             last = now
         elif now - last > limit:
             result.silent_for = now - last

@@ -455,7 +455,7 @@ def _run_forked(cfg: Config, strategy: Strategy, index: int, patches: Patches, r
                     on_outcome=report, send=send)
         send({"done": True})
 
-    child = isolate.run_in_child(body, _silence_limit(cfg))
+    child = isolate.run_in_child(body, _silence_limit(cfg), after_outcome=max(cfg.watchdog, 1.0))
     data = child.first("outcome")
     error = child.first("error")
     if data is None:
