@@ -420,18 +420,18 @@ class _Nested(Exception):
 
 
 @contextmanager
-def _watch_thread_starts() -> Iterator[list[int]]:
-    """Count ``threading.Thread.start`` calls (Timer and executor workers included)."""
-    count = [0]
+def _watch_thread_starts() -> Iterator[list[threading.Thread]]:
+    """Record the threads ``threading.Thread.start`` starts (Timer and executor workers included)."""
+    started: list[threading.Thread] = []
     original = threading.Thread.start
 
     def start(self: threading.Thread) -> None:
-        count[0] += 1
+        started.append(self)
         original(self)
 
     threading.Thread.start = start  # type: ignore[method-assign]
     try:
-        yield count
+        yield started
     finally:
         if threading.Thread.start is start:
             threading.Thread.start = original  # type: ignore[method-assign]
@@ -472,7 +472,12 @@ class _Run:
                     result = self.original(*args, **kwargs)
                 except BaseException as exc:  # re-raised below, or after exploring
                     plain_exc = exc
-            if not started[0] or (plain_exc is not None and not isinstance(plain_exc, Exception)):
+            # Threads the plain run left running (daemon workers nobody stops) belong
+            # to no later schedule: they must not keep schedules out of forked children.
+            from racecheck._core.isolate import leave_behind
+
+            leave_behind(t for t in started if t.is_alive())
+            if not started or (plain_exc is not None and not isinstance(plain_exc, Exception)):
                 if plain_exc is not None:
                     raise plain_exc
                 return result

@@ -689,3 +689,25 @@ def test_limits_the_report_names_can_be_raised_from_pytest(pytester: pytest.Pyte
     again = run(pytester, "--racecheck-max-threads=200", "--racecheck-max-steps=100000",
                 "-k", "too_many or step_limit")
     again.assert_outcomes(passed=1, failed=1)  # the marker's max_steps=50 wins over the option
+
+
+def test_threads_a_plain_run_leaves_running_keep_no_test_out_of_its_child(
+        pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+        import time
+
+        def test_leaves_a_worker_running():
+            threading.Thread(target=lambda: time.sleep(3600), daemon=True).start()
+
+        def test_next():
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            t.join()
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=3", "--racecheck-report=r.json")
+    result.assert_outcomes(passed=2)
+    records = read_report(pytester.path / "r.json")
+    assert len(records) == 2
+    for record in records.values():
+        assert "schedules ran in this process" not in str(record["note"])

@@ -37,7 +37,7 @@ import signal
 import threading
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import raw
@@ -59,10 +59,18 @@ class ChoiceLog:
         os.write(self.fd, f"{tid},".encode())
 
 
-def fork_unavailable() -> str:
-    """Why schedules cannot run in forked children here ('' when they can)."""
+def fork_unavailable(*, insist: bool = False) -> str:
+    """Why schedules cannot run in forked children here ('' when they can).
+
+    Other running threads keep schedules in this process, since a child would
+    not have them (a server thread started by a session fixture), unless
+    ``insist`` (``isolate=True``) or they are known to be left behind: threads
+    racecheck abandoned, and threads a test's plain run left running.
+    """
     if not hasattr(os, "fork"):
         return "os.fork is not available on this platform"
+    if insist:
+        return ""
     me = threading.current_thread()
     others = [t.name for t in threading.enumerate() if t is not me and t.is_alive()
               and t.ident not in _ABANDONED]
@@ -73,8 +81,14 @@ def fork_unavailable() -> str:
     return ""
 
 
-#: idents of threads racecheck gave up on (stuck in C); they do not count as "other threads".
+#: idents of threads racecheck gave up on (stuck in C), or that a test's plain run
+#: left running; they do not count as "other threads".
 _ABANDONED: set[int] = set()
+
+
+def leave_behind(threads: Iterable[threading.Thread]) -> None:
+    """Threads no schedule depends on (a plain run's leftovers): fork anyway."""
+    _ABANDONED.update(t.ident for t in threads if t.ident is not None)
 
 
 # ------------------------------------------------------------------- running

@@ -198,7 +198,7 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
 def _use_fork(cfg: Config, notes: list[str]) -> bool:
     if cfg.isolate is False:
         return False
-    why = isolate.fork_unavailable()
+    why = isolate.fork_unavailable(insist=bool(cfg.isolate))
     if why and cfg.isolate:
         raise UsageError(f"isolate=True needs every schedule in a forked child, but {why}")
     if why:
