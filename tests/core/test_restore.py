@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -71,3 +73,34 @@ def test_no_managed_thread_outlives_the_exploration() -> None:
     racecheck.explore([body, body], setup=object, schedules=10, seed=2)
     time.sleep(0.05)
     assert set(threading.enumerate()) == before
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+def test_ctrl_c_while_a_schedule_runs_in_its_child_kills_it_and_restores_everything() -> None:
+    from racecheck._core.patching import snapshot
+
+    before = snapshot()
+
+    class Spin:
+        n = 0
+
+    def spin(s: Spin) -> None:
+        while True:
+            s.n += 1  # progress: only Ctrl-C ends it
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            racecheck.explore([spin], setup=Spin, schedules=10**6, seed=1, max_steps=10**9,
+                              isolate=True)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert snapshot() == before
+    assert sys.gettrace() is None and gc.isenabled()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no schedule's child is left behind

@@ -144,16 +144,16 @@ def run_in_child(body: Callable[[Send], None], silence_limit: float,
                 code = 3
         finally:
             os._exit(code)
-    os.close(write_end)
     result = ChildResult()
     try:
+        os.close(write_end)
         _collect(read_end, pid, result, silence_limit, after_outcome or silence_limit)
     except BaseException:
-        _kill(pid)
+        _kill(pid)  # Ctrl-C, or an error of ours: no child outlives the exploration
         raise
     finally:
         os.close(read_end)
-    _, result.status = os.waitpid(pid, 0)
+        _, result.status = os.waitpid(pid, 0)
     return result
 
 
