@@ -173,6 +173,8 @@ class State:
     is_worker: bool
     records: list[dict[str, Any]] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
+    #: nodeid -> why the test ran without being explored (for the summary).
+    unexplored: dict[str, str] = field(default_factory=dict)
 
 
 STATE = pytest.StashKey[State]()
@@ -293,6 +295,8 @@ def pytest_testnodedown(node: Any, error: object) -> None:
     output = getattr(node, "workeroutput", None) or {}
     if state is not None and "racecheck_records" in output:
         state.records.extend(json.loads(output["racecheck_records"]))
+    if state is not None and "racecheck_unexplored" in output:
+        state.unexplored.update(json.loads(output["racecheck_unexplored"]))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -351,6 +355,18 @@ def _item_settings(item: pytest.Function, settings: Settings,
     return replace(out, **given)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Note the tests the plugin cannot explore yet, so the summary can say so."""
+    state = item.config.stash.get(STATE, None)
+    if state is None or not state.settings.enabled:
+        return
+    if type(item).__name__ == "TestCaseFunction":
+        state.unexplored[item.nodeid] = "unittest.TestCase method (not explored yet)"
+    elif not isinstance(item, pytest.Function):
+        state.unexplored[item.nodeid] = f"not a Python test function ({type(item).__name__})"
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, object]:
     """Swap the test function for one that explores it, for the duration of the call.
@@ -363,13 +379,15 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     state = pyfuncitem.config.stash.get(STATE, None)
     marker = pyfuncitem.get_closest_marker("racecheck")
     original = pyfuncitem.obj
-    if (
-        state is None
-        or (marker is None and not state.settings.enabled)
-        or not _NEVER_WRAP.isdisjoint(pyfuncitem.fixturenames)
-        or inspect.iscoroutinefunction(original)
-        or inspect.isasyncgenfunction(original)
-    ):
+    if state is None or (marker is None and not state.settings.enabled):
+        return (yield)
+    why = ""
+    if not _NEVER_WRAP.isdisjoint(pyfuncitem.fixturenames):
+        why = "uses the racecheck or pytester fixture (runs its own explorations)"
+    elif inspect.iscoroutinefunction(original) or inspect.isasyncgenfunction(original):
+        why = "an async def test that no plugin turned into a function"
+    if why:
+        state.unexplored[pyfuncitem.nodeid] = why
         return (yield)
     settings = _item_settings(pyfuncitem, state.settings, marker)
     run = _Run(pyfuncitem, state, settings, original, plain_first=marker is None)
@@ -477,6 +495,8 @@ class _Run:
             from racecheck._core.isolate import leave_behind
 
             leave_behind(t for t in started if t.is_alive())
+            if not started:
+                self.state.unexplored[self.item.nodeid] = "started no thread"
             if not started or (plain_exc is not None and not isinstance(plain_exc, Exception)):
                 if plain_exc is not None:
                     raise plain_exc
@@ -484,6 +504,7 @@ class _Run:
         try:
             self._explore(args, kwargs)
         except _Nested:
+            self.state.unexplored[self.item.nodeid] = "runs its own racecheck exploration"
             if self.plain_first:
                 if plain_exc is not None:
                     raise plain_exc from None
@@ -802,6 +823,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput["racecheck_records"] = json.dumps(state.records)
+            workeroutput["racecheck_unexplored"] = json.dumps(state.unexplored)
         return
     if state.settings.report:
         path = Path(session.config.invocation_params.dir, state.settings.report)
@@ -819,7 +841,7 @@ def _sorted(state: State) -> list[dict[str, Any]]:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
-    if state is None or state.is_worker or not state.records:
+    if state is None or state.is_worker or not (state.records or state.settings.enabled):
         return
     tr = terminalreporter
     records = _sorted(state)
@@ -830,6 +852,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(f"{len(records)} test{'s' if len(records) != 1 else ''} explored, "
                   f"{total} schedule{'s' if total != 1 else ''} run, "
                   f"seed={seed} (replay with --racecheck-seed={seed})")
+    explored = {str(r["nodeid"]) for r in records}
+    reasons: dict[str, int] = {}
+    for nodeid, why in state.unexplored.items():
+        if nodeid not in explored:
+            reasons[why] = reasons.get(why, 0) + 1
+    if reasons:
+        left = sum(reasons.values())
+        tr.write_line(f"{left} test{'s' if left != 1 else ''} not explored: "
+                      + "; ".join(f"{n} {why}" for why, n in sorted(reasons.items(),
+                                                                    key=lambda kv: -kv[1])))
     if failures:
         kinds: dict[str, int] = {}
         for r in failures:

@@ -231,7 +231,10 @@ def test_tests_without_threads_run_once_unchanged(pytester: pytest.Pytester) -> 
     """)
     result = run(pytester, "--racecheck")
     result.assert_outcomes(passed=2)
-    assert "== racecheck ==" not in result.stdout.str()
+    out = result.stdout.str()
+    # The summary says what --racecheck did, also when it explored nothing.
+    assert "0 tests explored" in out
+    assert "2 tests not explored: 2 started no thread" in out
 
 
 def test_xfail_raises_racefound(pytester: pytest.Pytester) -> None:
@@ -397,7 +400,11 @@ def test_fixture_and_own_explorations_are_not_wrapped(pytester: pytest.Pytester)
     """)
     result = run(pytester, "--racecheck")
     result.assert_outcomes(passed=2)
-    assert "== racecheck ==" not in result.stdout.str()
+    out = result.stdout.str()
+    assert "0 tests explored" in out
+    assert "2 tests not explored: " in out
+    assert "1 uses the racecheck or pytester fixture" in out
+    assert "1 runs its own racecheck exploration" in out
 
 
 # ------------------------------------------------------------ options, seeds
@@ -711,3 +718,20 @@ def test_threads_a_plain_run_leaves_running_keep_no_test_out_of_its_child(
     assert len(records) == 2
     for record in records.values():
         assert "schedules ran in this process" not in str(record["note"])
+
+
+def test_the_summary_counts_unittest_tests_it_did_not_explore(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+        import unittest
+
+        class TestQueue(unittest.TestCase):
+            def test_starts_a_thread(self):
+                t = threading.Thread(target=lambda: None)
+                t.start()
+                t.join()
+    """)
+    result = run(pytester, "--racecheck")
+    result.assert_outcomes(passed=1)
+    assert "1 test not explored: 1 unittest.TestCase method (not explored yet)" in \
+        result.stdout.str()
