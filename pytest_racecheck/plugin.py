@@ -355,16 +355,65 @@ def _item_settings(item: pytest.Function, settings: Settings,
     return replace(out, **given)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    """Note the tests the plugin cannot explore yet, so the summary can say so."""
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """unittest.TestCase methods: explored like functions, setUp to cleanups per schedule.
+
+    pytest runs a TestCase method through ``item.runtest``, not
+    ``pytest_pyfunc_call``; for the duration of the call it is replaced by a
+    run of a fresh TestCase instance (``setUp``, the method, ``tearDown``,
+    ``addCleanup`` callbacks, subtests), once plainly and then per schedule.
+    """
+    __tracebackhide__ = True
     state = item.config.stash.get(STATE, None)
-    if state is None or not state.settings.enabled:
-        return
-    if type(item).__name__ == "TestCaseFunction":
-        state.unexplored[item.nodeid] = "unittest.TestCase method (not explored yet)"
-    elif not isinstance(item, pytest.Function):
-        state.unexplored[item.nodeid] = f"not a Python test function ({type(item).__name__})"
+    marker = item.get_closest_marker("racecheck")
+    if state is None or (marker is None and not state.settings.enabled):
+        return (yield)
+    if type(item).__name__ != "TestCaseFunction" or not isinstance(item, pytest.Function):
+        if not isinstance(item, pytest.Function):
+            state.unexplored[item.nodeid] = f"not a Python test function ({type(item).__name__})"
+        return (yield)
+    settings = _item_settings(item, state.settings, marker)
+    run = _Run(item, state, settings, _test_case_runner(item), plain_first=marker is None)
+    saved = item.__dict__.get("runtest")
+    def runtest() -> None:
+        __tracebackhide__ = True
+        run((), {})
+
+    item.runtest = runtest  # type: ignore[method-assign]
+    try:
+        return (yield)
+    finally:
+        if saved is None:
+            del item.runtest
+        else:
+            item.runtest = saved  # type: ignore[method-assign]
+
+
+def _test_case_runner(item: pytest.Function) -> Callable[[], None]:
+    """One run of a TestCase method on a fresh instance, raising its first problem."""
+    import unittest
+
+    parent: Any = item.parent
+    case_class: Any = parent.obj
+    name = item.name
+
+    def run_test_case() -> None:
+        __tracebackhide__ = True
+        case = case_class(name)
+        result = unittest.TestResult()
+        case.run(result)
+        problems = result.errors + result.failures
+        if problems:
+            test, text = problems[0]
+            raise AssertionError(f"{test} failed:\n{text}")
+        if result.unexpectedSuccesses:
+            raise AssertionError(f"{result.unexpectedSuccesses[0]}: unexpected success")
+        if result.skipped and not result.testsRun - len(result.skipped):
+            pytest.skip(str(result.skipped[0][1]))
+
+    run_test_case.__name__ = name
+    return run_test_case
 
 
 @pytest.hookimpl(wrapper=True)

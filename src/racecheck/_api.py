@@ -214,7 +214,10 @@ def _name(fn: object) -> str:
 
 
 def _reject_async(fn: object, where: str) -> None:
-    if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+    call = inspect.getattr_static(type(fn), "__call__", None)  # an object with async __call__
+    if (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+            or (not inspect.isroutine(fn) and not isinstance(fn, type)
+                and inspect.iscoroutinefunction(call))):
         raise InvalidArgument(
             f"{where}: {_name(fn)} is an async function; racecheck explores threads. "
             "Wrap it: lambda: asyncio.run(fn())"

@@ -14,7 +14,7 @@ import os
 import sysconfig
 from typing import TYPE_CHECKING
 
-from ._core.raw import PACKAGE_DIR
+from ._core.raw import OWN_DIRS
 
 if TYPE_CHECKING:
     from ._core.outcome import Failure
@@ -95,7 +95,7 @@ def _interleaving(steps: list[Step]) -> list[str]:
     """
     turns: list[tuple[Step, list[str], list[str]]] = []
     for step in steps:
-        if step.filename.startswith(PACKAGE_DIR):
+        if step.filename.startswith(OWN_DIRS):
             continue
         last = turns[-1] if turns else None
         if last is not None and last[0].tid == step.tid and (
@@ -156,7 +156,7 @@ def _trim_traceback(text: str) -> str:
     skip = False
     for line in text.splitlines():
         if line.startswith('  File "'):
-            skip = PACKAGE_DIR in line
+            skip = any(d in line for d in OWN_DIRS)
         if not skip:
             out.append(line)
     return "\n".join(out)

@@ -720,18 +720,54 @@ def test_threads_a_plain_run_leaves_running_keep_no_test_out_of_its_child(
         assert "schedules ran in this process" not in str(record["note"])
 
 
-def test_the_summary_counts_unittest_tests_it_did_not_explore(pytester: pytest.Pytester) -> None:
+def test_unittest_test_cases_are_explored_with_set_up_and_cleanups_per_schedule(
+        pytester: pytest.Pytester) -> None:
     make(pytester, """
         import threading
         import unittest
 
-        class TestQueue(unittest.TestCase):
-            def test_starts_a_thread(self):
-                t = threading.Thread(target=lambda: None)
-                t.start()
-                t.join()
+        class Account:
+            def __init__(self):
+                self.balance = 0
+                self.lock = threading.Lock()
+
+            def deposit(self):
+                value = self.balance
+                self.balance = value + 1
+
+            def deposit_locked(self):
+                with self.lock:
+                    self.deposit()
+
+        class TestAccount(unittest.TestCase):
+            def setUp(self):
+                self.account = Account()  # fresh for every schedule
+                self.addCleanup(setattr, self.account, "closed", True)
+
+            def run_two(self, method):
+                ts = [threading.Thread(target=getattr(self.account, method)) for _ in range(2)]
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join()
+
+            def test_locked(self):
+                self.run_two("deposit_locked")
+                self.assertEqual(self.account.balance, 2)
+
+            def test_unlocked(self):
+                for n in (1, 2):
+                    with self.subTest(round=n):
+                        self.account.balance = 0
+                        self.run_two("deposit")
+                        self.assertEqual(self.account.balance, 2)
     """)
-    result = run(pytester, "--racecheck")
-    result.assert_outcomes(passed=1)
-    assert "1 test not explored: 1 unittest.TestCase method (not explored yet)" in \
-        result.stdout.str()
+    result = run(pytester, "--racecheck", "--racecheck-schedules=100")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "2 tests explored" in out
+    assert "racecheck found a VIOLATION" in out
+    assert re.search(r"test_unlocked .*\(round=[12]\) failed", out)  # the failing subtest
+    assert "plugin.py" not in out  # racecheck's own frames are never steps
+    assert "pass  (100 schedules" in summary_line(
+        result, "test_subject.py::TestAccount::test_locked")

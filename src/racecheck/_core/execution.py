@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import _thread
 import bisect
+import inspect
 import os
 import sys
 import traceback
@@ -53,6 +54,26 @@ runner_view: tuple[int, Execution] | None = None
 in_child = False
 
 
+def _before_fork() -> None:
+    """A managed thread forks: it runs the fork's hooks as racecheck's own work (``busy``).
+
+    Other modules' at-fork hooks (logging's re-creates its locks in the child)
+    run around ours; a scheduling point inside them would switch to threads the
+    child does not have and park it forever.  Hooks registered later run first
+    before a fork, and earlier in the child, so ``busy`` is set here, before any
+    of them, and stays set in the child, which never schedules again.
+    """
+    mt = registry.get(raw.get_ident())
+    if mt is not None:
+        mt.busy += 1
+
+
+def _after_fork_in_parent() -> None:
+    mt = registry.get(raw.get_ident())
+    if mt is not None:
+        mt.busy -= 1
+
+
 def _after_fork_in_child() -> None:
     """A process forked from a managed thread (a process pool's worker) runs unmanaged."""
     global runner_view
@@ -61,7 +82,8 @@ def _after_fork_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 def current() -> ManagedThread | None:
@@ -654,7 +676,7 @@ class Execution:
     def thread_raised(self, mt: ManagedThread, exc: BaseException) -> None:
         self.fail(
             "violation",
-            f"exception in thread {mt.name}: {type(exc).__name__}: {exc}",
+            f"exception in thread {mt.name}: {describe_exception(exc)}",
             exc=exc,
             thread=mt,
         )
@@ -751,6 +773,25 @@ class Execution:
         return head + "".join(f"\n      {line}" for line in stack[-4:])
 
 
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message``, also for an exception whose ``__str__`` itself raises."""
+    try:
+        text = str(exc)
+    except Exception as inner:
+        text = f"<str() of the exception raised {type(inner).__name__}>"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _returned_a_coroutine(ex: Execution, mt: ManagedThread) -> None:
+    """A thread body that returned a coroutine ran nothing: a usage error, never a pass."""
+    from ..errors import InvalidArgument
+
+    error = InvalidArgument(
+        f"the body of thread {mt.name} returned a coroutine, so it ran nothing; racecheck "
+        "explores threads: run the coroutine in the body, e.g. lambda: asyncio.run(fn())")
+    ex.fail("error", str(error), exc=error)
+
+
 def _park_forever() -> None:
     never = raw.allocate_lock()
     never.acquire()
@@ -776,7 +817,7 @@ def user_stack(frame: Any) -> list[str]:
     """file:line and source of each frame outside racecheck, innermost last."""
     lines: list[str] = []
     for fs in traceback.extract_stack(frame) if frame is not None else []:
-        if fs.filename.startswith(raw.PACKAGE_DIR):
+        if fs.filename.startswith(raw.OWN_DIRS):
             continue
         lines.append(f"{_short_path(fs.filename)}:{fs.lineno} in {fs.name}: {fs.line or ''}".rstrip())
     return lines
@@ -810,7 +851,10 @@ def _bootstrap(mt: ManagedThread) -> None:
     try:
         try:
             if not ex.aborted:
-                mt.body()
+                returned = mt.body()
+                if inspect.iscoroutine(returned):
+                    returned.close()
+                    _returned_a_coroutine(ex, mt)
         finally:
             # Before the exception (and the frames its traceback holds) is released:
             # finalizers and weakref callbacks (ThreadPoolExecutor's weakref_cb) run

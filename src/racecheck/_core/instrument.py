@@ -64,7 +64,7 @@ _EXCLUDED_FILES = frozenset({threading.__file__, _weakrefset.__file__})
 
 def excluded(code: types.CodeType) -> bool:
     name = code.co_filename
-    return name.startswith(raw.PACKAGE_DIR) or name.startswith("<frozen") or name in _EXCLUDED_FILES
+    return name.startswith(raw.OWN_DIRS) or name.startswith("<frozen") or name in _EXCLUDED_FILES
 
 
 def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:

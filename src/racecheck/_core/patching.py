@@ -101,6 +101,7 @@ class Patches:
         self._dict_undo: list[tuple[dict[str, Any], str, Any, Any]] = []
         self._defaults_undo: list[tuple[Any, str, Any, Any]] = []
         self._cell_undo: list[tuple[Any, Any, Any]] = []
+        self._wrappers: dict[int, Any] = {}  # id(real lock) -> its one wrapper
         self.installed = False
 
     # ----------------------------------------------------------------- install
@@ -262,7 +263,7 @@ class Patches:
                 children.extend((v, f"{label}[{k!r}]") for k, v in list(obj.items())[:500])
             elif isinstance(obj, (list, tuple, set, frozenset)):
                 children.extend((v, label) for v in list(obj)[:500])
-            elif not isinstance(obj, _NOT_INSTANCES):
+            elif not isinstance(obj, _NOT_INSTANCES) and not _ours(obj):
                 attrs = getattr(obj, "__dict__", None)
                 if isinstance(attrs, dict):
                     self._wrap_dict_locks(attrs, label)
@@ -282,9 +283,10 @@ class Patches:
             return 0
         before = len(self._dict_undo) + len(self._cell_undo)
         cell_type = type((lambda: ids).__closure__[0])  # type: ignore[index]
+        own = {id(w.__dict__) for w in self._wrappers.values()}  # a wrapper holds its lock
         for obj in gc.get_objects():
             attrs = obj if type(obj) is dict else _instance_dict(obj)
-            if attrs is not None:
+            if attrs is not None and id(attrs) not in own:
                 if any(id(v) in ids for v in list(attrs.values())):
                     for key, value in list(attrs.items()):
                         if id(value) in ids and type(value) in (_RealLockType, _RealRLockType):
@@ -311,7 +313,7 @@ class Patches:
 
     def _scan_instance(self, obj: Any, label: str) -> None:
         """Wrap real locks stored on a module-level object (``REGISTRY = Registry()``)."""
-        if isinstance(obj, _NOT_INSTANCES):
+        if isinstance(obj, _NOT_INSTANCES) or _ours(obj):
             return
         try:
             attrs = object.__getattribute__(obj, "__dict__")
@@ -323,11 +325,21 @@ class Patches:
             if self._hits() == before:
                 _quiet[id(obj)] = (obj, len(attrs))
 
-    @staticmethod
-    def _wrap_lock(real: Any, label: str) -> Any:
-        if type(real) is _RealLockType:
-            return locks.Lock(real, label=f"Lock {label}")
-        return locks.RLock(real, label=f"RLock {label}")
+    def _wrap_lock(self, real: Any, label: str) -> Any:
+        """The one cooperative wrapper of ``real`` in this exploration.
+
+        Every reference to one real lock (a module global, a Queue's Condition,
+        an argument) must get the same wrapper: each wrapper keeps its own
+        waiters, and a release through one would not wake a thread blocked on
+        another (a false deadlock).
+        """
+        known = self._wrappers.get(id(real))
+        if known is not None and known._real is real:
+            return known
+        wrapper: Any = (locks.Lock(real, label=f"Lock {label}") if type(real) is _RealLockType
+                        else locks.RLock(real, label=f"RLock {label}"))
+        self._wrappers[id(real)] = wrapper
+        return wrapper
 
     def _patch_defaults(self, fn: types.FunctionType, reps: dict[int, tuple[Any, Any]]) -> None:
         defaults = fn.__defaults__
@@ -370,6 +382,7 @@ class Patches:
             else:
                 setattr(target, name, old)
         self.installed = False
+        self._wrappers.clear()
 
 
 def _label_of(obj: Any) -> str:
@@ -378,9 +391,14 @@ def _label_of(obj: Any) -> str:
     return name if isinstance(name, str) else f"<{type(obj).__name__}>"
 
 
+def _ours(obj: Any) -> bool:
+    """racecheck's own objects (a cooperative lock holds its real lock): never wrapped into."""
+    return isinstance(obj, locks._CoopBase)
+
+
 def _instance_dict(obj: Any) -> dict[str, Any] | None:
     """An instance's ``__dict__`` (3.11+ keeps most of them inline, not as dict objects)."""
-    if isinstance(obj, (type, types.ModuleType)) or not type(obj).__dictoffset__:
+    if isinstance(obj, (type, types.ModuleType)) or not type(obj).__dictoffset__ or _ours(obj):
         return None
     try:
         attrs = object.__getattribute__(obj, "__dict__")

@@ -28,3 +28,15 @@ active_threads: dict[int, threading.Thread] = threading._active  # type: ignore[
 
 #: racecheck's own source directory: its frames are never instrumented or reported.
 PACKAGE_DIR = __file__.rsplit("/", 2)[0]
+
+
+def _plugin_dir() -> str:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pytest_racecheck")  # found, not imported
+    origin = spec.origin if spec is not None else None
+    return origin.rsplit("/", 1)[0] + "/" if origin else PACKAGE_DIR
+
+
+#: racecheck's and its pytest plugin's directories (the plugin's frames run test bodies).
+OWN_DIRS = (PACKAGE_DIR, _plugin_dir())

@@ -38,7 +38,7 @@ from ..errors import InternalError, NestedExploration, UsageError
 from ..strategies.base import ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
 from . import execution, instrument, isolate, raw
-from .execution import Execution, ManagedThread, user_stack
+from .execution import Execution, ManagedThread, describe_exception, user_stack
 from .isolate import ChoiceLog
 from .outcome import Failure, Result
 from .patching import SKIP_MODULES, Patches
@@ -158,7 +158,7 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
                     and raw.real_perf_counter() - start > cfg.time_budget):
                 notes.append(f"time budget of {cfg.time_budget:g}s reached")
                 break
-            if not strategy.begin(index):
+            if not _strategy_call(strategy, "begin", index):
                 break
             rseed = _rseed(cfg, strategy, index)
             outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
@@ -167,8 +167,8 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
             _raise_errors(outcome)
             if isinstance(strategy, ReplayStrategy):
                 _check_replay_used(strategy, outcome)
-            strategy.end(ScheduleSummary(index, outcome.verdict, outcome.steps,
-                                         tuple(outcome.choices)))
+            _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
+                                                            tuple(outcome.choices)))
             if cfg.progress is not None:
                 cfg.progress(runs, cfg.schedules)
             notes.extend(n for n in outcome.notes if n not in notes)
@@ -193,6 +193,16 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
         evidence=strategy.evidence(runs),
         notes=notes,
     )
+
+
+def _strategy_call(strategy: Strategy, method: str, arg: Any) -> Any:
+    """Call a strategy hook; its exception is an InternalError, never the user's."""
+    try:
+        return getattr(strategy, method)(arg)
+    except Exception as exc:
+        name = getattr(strategy, "name", "") or type(strategy).__name__
+        raise InternalError(f"strategy {name!r} raised in {method}(): "
+                            f"{describe_exception(exc)}") from exc
 
 
 def _use_fork(cfg: Config, notes: list[str]) -> bool:
@@ -718,10 +728,15 @@ def _check_invariant(inv: Callable[..., object], state: Any, with_state: bool
     try:
         ok = inv(state) if with_state else inv()
     except Exception as exc:
-        return "violation", f"invariant raised {type(exc).__name__}: {exc}", exc
-    if ok is False:
+        return "violation", f"invariant raised {describe_exception(exc)}", exc
+    if ok is False or (_numpy_bool(ok) and not ok):  # (a == b).all() returns numpy's False
         return "violation", "invariant returned False", None
     return None, "", None
+
+
+def _numpy_bool(value: object) -> bool:
+    kind = type(value)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
 
 
 def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> None:
@@ -769,7 +784,7 @@ def blocking_call(frame: Any) -> str:
     ``self._target(*self._args)``); where the chain names a builtin function
     or method, its own name is added (``self._target() = socket.recv``).
     """
-    while frame is not None and frame.f_code.co_filename.startswith(raw.PACKAGE_DIR):
+    while frame is not None and frame.f_code.co_filename.startswith(raw.OWN_DIRS):
         frame = frame.f_back
     if frame is None:
         return "?"
@@ -844,7 +859,7 @@ def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
     depth = 0
     while frame is not None and depth < 6:
         module = str(frame.f_globals.get("__name__", ""))
-        if not frame.f_code.co_filename.startswith(raw.PACKAGE_DIR) and not module.startswith(
+        if not frame.f_code.co_filename.startswith(raw.OWN_DIRS) and not module.startswith(
                 SKIP_MODULES):
             for name, value in frame.f_locals.items():  # "self.lock", as the code spells it
                 roots.append(value)

@@ -23,6 +23,7 @@ progress and is left alone.
 
 from __future__ import annotations
 
+import collections
 import dis
 import itertools
 import types
@@ -35,9 +36,11 @@ SPIN_LIMIT = 2000
 #: Points a lone thread must repeat one unchanged state before it is a hang.
 CONFIRM = 20_000
 
-_SCALARS = (int, float, complex, str, bytes, bool, type(None))
-_SIZED = (list, dict, set, frozenset, tuple, bytearray)
-_ITER_TYPES: tuple[type, ...] = (itertools.count, itertools.cycle, itertools.repeat)
+_SCALARS = frozenset({int, float, complex, str, bytes, bool, type(None)})
+_STATIC_TYPES = frozenset({types.ModuleType, types.FunctionType, types.BuiltinFunctionType})
+_SIZED_TYPES = frozenset({list, dict, set, frozenset, tuple, bytearray, collections.deque,
+                          collections.OrderedDict, collections.defaultdict})
+_ITER_TYPES = frozenset({itertools.count, itertools.cycle, itertools.repeat})
 
 
 def user_frames(limit: int = 6) -> list[types.FrameType]:
@@ -45,29 +48,35 @@ def user_frames(limit: int = 6) -> list[types.FrameType]:
     frames: list[types.FrameType] = []
     f: types.FrameType | None = raw.getframe(1)
     while f is not None and len(frames) < limit:
-        if not f.f_code.co_filename.startswith(raw.PACKAGE_DIR):
+        if not f.f_code.co_filename.startswith(raw.OWN_DIRS):
             frames.append(f)
         f = f.f_back
     return frames
 
 
 def _value(v: Any, depth: int) -> Any:
+    """A comparable digest of a value that runs no user code.
+
+    Only exact builtin types are asked for their size or repr; an object's
+    attributes are read from its instance dict with ``object.__getattribute__``,
+    so no ``__getattr__``, property or mock magic runs inside the tracer.
+    """
     kind = type(v)
     if kind in _SCALARS:
         return v if kind is not str or len(v) < 200 else (len(v), hash(v))
-    if isinstance(v, _SIZED) or (hasattr(v, "__len__") and kind.__module__ == "collections"):
-        try:
-            return (id(v), len(v))
-        except Exception:
-            return id(v)
-    if isinstance(v, _ITER_TYPES):
+    if kind in _SIZED_TYPES:
+        return (id(v), len(v))
+    if kind in _ITER_TYPES:
         return (id(v), repr(v))  # C iterators' state shows in their repr only
-    if isinstance(v, types.GeneratorType):
+    if kind is types.GeneratorType:
         frame = v.gi_frame
         return (id(v), frame.f_lasti if frame is not None else -1)
-    if depth == 0:
-        attrs = getattr(v, "__dict__", None)
-        if isinstance(attrs, dict) and len(attrs) <= 64:
+    if depth == 0 and kind.__dictoffset__ and not isinstance(v, type):
+        try:
+            attrs = object.__getattribute__(v, "__dict__")
+        except Exception:
+            return id(v)
+        if type(attrs) is dict and len(attrs) <= 64:
             return (id(v), tuple((k, _value(x, 1)) for k, x in list(attrs.items())))
     return id(v)
 
@@ -84,8 +93,8 @@ def fingerprint(frames: list[types.FrameType]) -> tuple[Any, ...]:
         parts.append(tuple((k, _value(v, 0)) for k, v in local.items()))
         g = f.f_globals
         parts.append(tuple((n, _value(g[n], 0)) for n in code.co_names
-                           if n in g and not isinstance(g[n], (types.ModuleType, type,
-                                                               types.FunctionType))))
+                           if n in g and type(g[n]) not in _STATIC_TYPES
+                           and not isinstance(g[n], type)))
     return tuple(parts)
 
 

@@ -216,7 +216,7 @@ class Recorder:
             caller = frame.f_back
             while caller is not None and _is_library(caller.f_code.co_filename):
                 caller = caller.f_back
-            if caller is not None and not caller.f_code.co_filename.startswith(raw.PACKAGE_DIR):
+            if caller is not None and not caller.f_code.co_filename.startswith(raw.OWN_DIRS):
                 self.trace.steps.append(Step(mt.tid, mt.name, caller.f_code.co_filename,
                                              caller.f_lineno or 0, "LIB"))
                 return

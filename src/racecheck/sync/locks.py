@@ -31,7 +31,7 @@ def _creation_site() -> str:
     f: Any = sys._getframe(2)
     while f is not None:
         name = f.f_code.co_filename
-        if not (name.startswith(raw.PACKAGE_DIR) or name.endswith(("threading.py", "queue.py"))):
+        if not (name.startswith(raw.OWN_DIRS) or name.endswith(("threading.py", "queue.py"))):
             return f"{name.rsplit('/', 1)[-1]}:{f.f_lineno}"
         f = f.f_back
     return "?"

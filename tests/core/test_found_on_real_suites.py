@@ -1,0 +1,80 @@
+"""Regressions found by running third-party projects' suites under racecheck (docs: issue 11)."""
+
+from __future__ import annotations
+
+import functools
+import queue
+import threading
+from unittest import mock
+
+import pytest
+
+import racecheck
+
+
+class Holder:
+    lock: threading.Lock
+
+
+def test_one_real_lock_reached_twice_gets_one_wrapper() -> None:
+    """Two references to one lock made before the exploration: a release through one wakes both.
+
+    With a wrapper per reference, a thread blocked through the second was never
+    woken and the timed join below reported a "deadlock hidden by a timeout".
+    """
+    lock = threading.Lock()
+    a, b = Holder(), Holder()
+    a.lock = b.lock = lock
+
+    def body() -> None:
+        def take(h: Holder) -> None:
+            with h.lock:
+                pass
+
+        ts = [threading.Thread(target=take, args=(h,)) for h in (a, b)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(5)
+            assert not t.is_alive()
+
+    assert racecheck.check(body, schedules=200, seed=0).ok
+
+
+def test_a_queue_made_before_the_exploration_hands_items_over() -> None:
+    """queue.Queue's mutex and its Conditions' lock are one lock (pykka, fixtures)."""
+
+    def body(q: queue.Queue[object]) -> None:
+        done = threading.Event()
+
+        def worker() -> None:
+            item = q.get()
+            assert callable(item)
+            item()
+
+        threading.Thread(target=worker).start()
+        q.put(done.set)
+        assert done.wait(5)
+
+    assert racecheck.check(functools.partial(body, queue.Queue()), schedules=50, seed=0).ok
+
+
+class Sneaky:
+    def __getattr__(self, name: str) -> object:
+        raise KeyError(name)  # a lazy proxy, an ORM row, a mock
+
+
+SHARED = [0]
+
+
+@pytest.mark.parametrize("make", [Sneaky, mock.MagicMock], ids=["getattr", "magicmock"])
+def test_the_spin_probe_runs_no_user_code(make: type) -> None:
+    """A long lone stretch starts the spin probe; it must not touch __getattr__ or mocks."""
+
+    def body() -> None:
+        obj = make()
+        for _ in range(3000):
+            SHARED[0] += 1  # a shared access: a scheduling point
+        assert obj is not None
+
+    assert racecheck.check(body, schedules=1, seed=0).ok
