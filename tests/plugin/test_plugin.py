@@ -771,3 +771,34 @@ def test_unittest_test_cases_are_explored_with_set_up_and_cleanups_per_schedule(
     assert "plugin.py" not in out  # racecheck's own frames are never steps
     assert "pass  (100 schedules" in summary_line(
         result, "test_subject.py::TestAccount::test_locked")
+
+
+def test_a_busy_thread_left_by_the_plain_run_keeps_schedules_in_process(
+        pytester: pytest.Pytester) -> None:
+    """A leftover thread inside a buffered write at fork time would hang the child (pykka)."""
+    make(pytester, """
+        import os
+        import threading
+        import time
+
+        SINK = open(os.devnull, "w")
+        RUNS = [0]
+
+        def chatter(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                SINK.write("x" * 1_000_000)
+                SINK.flush()
+
+        def test_leftover_writer():
+            RUNS[0] += 1
+            seconds = 1.5 if RUNS[0] == 1 else 0.0  # only the plain run leaves it writing
+            threading.Thread(target=chatter, args=(seconds,), daemon=True).start()
+            SINK.write("main\\n")
+            SINK.flush()
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=20", "--racecheck-report=r.json")
+    result.assert_outcomes(passed=1)
+    record = read_report(pytester.path / "r.json")["test_subject.py::test_leftover_writer"]
+    assert record["verdict"] == "pass"
+    assert "was busy, not waiting" in str(record["note"])

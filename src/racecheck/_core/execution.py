@@ -726,11 +726,14 @@ class Execution:
         self.blocked_report = [self.describe_blocked(t) for t in live]
         # (Only daemon threads left blocked never gets here: _pass_baton ends the
         # schedule as soon as the last non-daemon thread finishes.)
-        self.fail(
-            "deadlock",
-            "every live thread is blocked"
-            + (": " + " -> ".join(self.cycle) if self.cycle else ""),
-        )
+        if self.cycle:
+            detail = ": " + " -> ".join(self.cycle)
+        else:  # no cycle of owners (conditions, events, queues): say what each waits for
+            waits = [f"{t.name} waits for {t.waiting_on.describe()}" for t in live[:3]
+                     if t.waiting_on is not None]
+            detail = (": " + "; ".join(waits) + ("; ..." if len(live) > 3 else "")
+                      + ", and no running thread is left to wake them") if waits else ""
+        self.fail("deadlock", "every live thread is blocked" + detail)
 
     def find_cycle(self, live: Sequence[ManagedThread]) -> list[str]:
         """The wait-for cycle among blocked threads, as readable hops, or []."""
@@ -766,7 +769,8 @@ class Execution:
             head += f" (held by {', '.join(held)})"
         elif res is not None and res.unowned():
             head += f" ({res.unowned()})"
-        owns = [r.describe() for r in _held_by(t)]
+        # A Condition waiter's own wake-up lock is "held" only as a parking spot.
+        owns = [r.describe() for r in _held_by(t) if not r.describe().startswith("notify")]
         if owns:
             head += f"; holds {', '.join(owns)}"
         stack = user_stack(sys._current_frames().get(t.ident))

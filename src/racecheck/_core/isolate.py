@@ -74,6 +74,14 @@ def fork_unavailable(*, insist: bool = False) -> str:
     me = threading.current_thread()
     others = [t.name for t in threading.enumerate() if t is not me and t.is_alive()
               and t.ident not in _ABANDONED]
+    busy = [t for t in threading.enumerate() if t.ident in _ABANDONED and t.is_alive()
+            and not _waiting(t)]
+    if busy and not others:
+        # A thread left behind that is not parked in a wait may hold a lock of the
+        # interpreter's (a buffered stream's, logging's) at the fork: the child
+        # would block on it forever (pykka's logging tests did).
+        return (f"a thread left running by an earlier run ({busy[0].name}) was busy, not "
+                "waiting, and could hold a lock a forked child would need")
     if others:
         shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
         return (f"other threads were running in this process ({shown}); a forked child "
@@ -84,6 +92,25 @@ def fork_unavailable(*, insist: bool = False) -> str:
 #: idents of threads racecheck gave up on (stuck in C), or that a test's plain run
 #: left running; they do not count as "other threads".
 _ABANDONED: set[int] = set()
+
+
+#: Calls a parked thread waits in (the innermost frame's call, or its function's name).
+_WAITING = frozenset({"sleep", "wait", "acquire", "get", "select", "poll", "join", "recv",
+                      "recv_into", "accept", "read", "readline", "wait_for", "_wait_for_tstate_lock",
+                      "__enter__"})
+
+
+def _waiting(thread: threading.Thread) -> bool:
+    """Whether a thread is parked in a wait (safe to fork past), judged from its frames."""
+    import sys
+
+    from .runner import blocking_call
+
+    frame = sys._current_frames().get(thread.ident or 0)
+    if frame is None:
+        return True  # finished meanwhile
+    call = blocking_call(frame).split(" = ")[0].rstrip("()").rsplit(".", 1)[-1]
+    return call in _WAITING or frame.f_code.co_name in _WAITING
 
 
 def leave_behind(threads: Iterable[threading.Thread]) -> None:

@@ -301,7 +301,10 @@ def allocate_lock() -> Lock:
     if caller.f_code in _CONDITION_WAIT:
         # The per-waiter lock of Condition.wait: its holder waits for a notify.
         cond = caller.f_locals.get("self")
-        return Lock(label=f"notify on {getattr(cond, '_racecheck_label', 'a Condition')}")
+        inner = getattr(cond, "_lock", None)
+        whose = (f"the Condition over {inner._label}" if isinstance(inner, _CoopBase)
+                 else "a Condition")
+        return Lock(label=f"notify on {whose}")
     return Lock()
 
 
