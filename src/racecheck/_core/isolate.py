@@ -104,7 +104,7 @@ def _waiting(thread: threading.Thread) -> bool:
     """Whether a thread is parked in a wait (safe to fork past), judged from its frames."""
     import sys
 
-    from .runner import blocking_call
+    from .watchdog import blocking_call
 
     frame = sys._current_frames().get(thread.ident or 0)
     if frame is None:

@@ -19,7 +19,6 @@ known to reproduce from its token.
 
 from __future__ import annotations
 
-import dis
 import gc
 import os
 import random
@@ -27,7 +26,6 @@ import sys
 import tempfile
 import threading
 import traceback
-import types
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,8 +35,9 @@ from typing import Any
 from ..errors import InternalError, NestedExploration, UsageError
 from ..strategies.base import ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
-from . import execution, instrument, isolate, raw
-from .execution import Execution, ManagedThread, describe_exception, user_stack
+from . import determinism, execution, instrument, isolate, raw
+from . import watchdog as watchdog_
+from .execution import Execution, ManagedThread, describe_exception
 from .isolate import ChoiceLog
 from .outcome import Failure, Result
 from .patching import SKIP_MODULES, Patches
@@ -124,7 +123,7 @@ def _format(exc: BaseException | None) -> str:
 
 
 #: Verdicts that are racecheck's own errors or the user's, raised, never reported as races.
-_RAISED = ("error", "internal")
+RAISED = ("error", "internal")
 
 
 def explore(cfg: Config, strategy: Strategy) -> Result:
@@ -233,7 +232,7 @@ def _check_replay_used(strategy: ReplayStrategy, outcome: Outcome) -> None:
 
 def _raise_errors(outcome: Outcome) -> None:
     """Usage limits and racecheck's own failures are errors, never verdicts."""
-    if outcome.verdict not in _RAISED:
+    if outcome.verdict not in RAISED:
         return
     exc = outcome.exception
     if isinstance(exc, (UsageError, InternalError)):
@@ -428,7 +427,7 @@ def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, 
         if fork:
             outcome = _run_forked(cfg, strategy, index, patches, rseed, record)
         else:
-            outcome = _run_twice(cfg, strategy, patches, rseed, record) \
+            outcome = determinism.run_twice(cfg, strategy, patches, rseed, record) \
                 if cfg.check_determinism else run_one(cfg, strategy, _recorder(record), None,
                                                       patches, rseed=rseed)
         if outcome.verdict != "retry":
@@ -459,7 +458,7 @@ def _run_forked(cfg: Config, strategy: Strategy, index: int, patches: Patches, r
             send({"outcome": outcome.to_data()})
 
         if cfg.check_determinism:
-            report(_run_twice(cfg, strategy, patches, rseed, record, send=send))
+            report(determinism.run_twice(cfg, strategy, patches, rseed, record, send=send))
         else:
             run_one(cfg, strategy, _recorder(record), log, patches, rseed=rseed,
                     on_outcome=report, send=send)
@@ -474,7 +473,7 @@ def _run_forked(cfg: Config, strategy: Strategy, index: int, patches: Patches, r
         if child.silent_for:
             return _silent_child(child, cfg)
         if log is not None:
-            return _crash(child, log, [])
+            return _crash(child, log)
         return _crashed(cfg, strategy, index, patches, rseed, record, child)
     outcome = Outcome.from_data(data)
     if error is not None:  # teardown raised after the outcome was known
@@ -509,13 +508,12 @@ def _crashed(cfg: Config, strategy: Strategy, index: int, patches: Patches, rsee
         log = ChoiceLog(scratch.fileno())
         strategy.begin(index)
         again = _run_forked(cfg, strategy, index, patches, rseed, record, log)
-        if again.verdict != "crash":
-            again.notes.append(f"a first run of this schedule crashed ({child.how_it_ended()})")
-            return again
-        return again
+    if again.verdict != "crash":
+        again.notes.append(f"a first run of this schedule crashed ({child.how_it_ended()})")
+    return again
 
 
-def _crash(child: isolate.ChildResult, log: ChoiceLog, notes: list[str]) -> Outcome:
+def _crash(child: isolate.ChildResult, log: ChoiceLog) -> Outcome:
     os.lseek(log.fd, 0, os.SEEK_SET)
     text = b""
     while chunk := os.read(log.fd, 1 << 16):
@@ -525,97 +523,7 @@ def _crash(child: isolate.ChildResult, log: ChoiceLog, notes: list[str]) -> Outc
     if lines:
         choices = [int(x) for x in lines[-1].partition(":")[2].split(",") if x]
     message = f"the interpreter crashed ({child.how_it_ended()})"
-    return Outcome("crash", message, None, None, choices, [], [], notes, 0)
-
-
-def _run_twice(cfg: Config, strategy: Strategy, patches: Patches, rseed: int, record: bool,
-               send: isolate.Send | None = None) -> Outcome:
-    """Shuttle's uncontrolled-nondeterminism check: the same schedule twice, compared.
-
-    The second run replays the first one's choices in the same process, after
-    it, with the clock bases moved: code that depends on state kept between
-    runs (module-level counters, caches), on ``id()``/hash order, on unseeded
-    generators, on real I/O or on the absolute time parts from the first run.
-    """
-    first = run_one(cfg, strategy, Recorder(), None, patches, rseed=rseed, send=send)
-    if first.verdict in _RAISED or first.verdict == "retry":
-        return first
-    again = ReplayStrategy(first.choices, rseed)
-    again.begin(0)
-    second = run_one(cfg, again, Recorder(), None, patches, rseed=rseed, clock_shift=1.37,
-                     send=send)
-    parted = _where_parted(first, second)
-    if parted:
-        first.verdict = "nondeterminism"
-        first.message = parted
-        first.exception = None
-        first.traceback_text = ""
-    if not record:
-        first.trace = None
-    return first
-
-
-def _where_parted(a: Outcome, b: Outcome) -> str:
-    steps_a = a.trace.steps if a.trace is not None else []
-    steps_b = b.trace.steps if b.trace is not None else []
-    for i, (x, y) in enumerate(zip(steps_a, steps_b, strict=False)):
-        if (x.tid, x.filename, x.lineno, x.op, x.access) != (y.tid, y.filename, y.lineno, y.op,
-                                                             y.access):
-            return _parted_message(i, x, y, steps_a[:i])
-    if len(steps_a) != len(steps_b) or a.verdict != b.verdict:
-        i = min(len(steps_a), len(steps_b))
-        return (f"the same schedule ran twice took {len(steps_a)} and {len(steps_b)} steps "
-                f"and ended {a.verdict or 'passing'} and {b.verdict or 'passing'} (they "
-                f"agree on the first {i} steps): {_LIKELY}")
-    return ""
-
-
-_LIKELY = ("likely causes: unseeded randomness (random.Random(), os.urandom, uuid4), real "
-           "or absolute time, real I/O, id()/hash order, thread names from a module-level "
-           "counter, state kept between schedules")
-
-
-def _parted_message(i: int, x: Any, y: Any, before: list[Any]) -> str:
-    import linecache
-
-    source = linecache.getline(x.filename, x.lineno).strip()
-    where = f"{x.thread} at {os.path.basename(x.filename)}:{x.lineno} ({source})"
-    if (x.filename, x.lineno) == (y.filename, y.lineno):
-        what = f"first run: {x.access or x.op}; second run: {y.access or y.op}"
-    else:
-        what = (f"the second run went to {os.path.basename(y.filename)}:{y.lineno} "
-                f"in {y.thread} instead")
-    # The value that differs was made earlier: look back along this thread's lines.
-    lines: list[tuple[str, str]] = [(f"{os.path.basename(x.filename)}:{x.lineno}", source)]
-    for step in reversed(before[-200:]):
-        if step.tid == x.tid:
-            text = linecache.getline(step.filename, step.lineno).strip()
-            place = f"{os.path.basename(step.filename)}:{step.lineno}"
-            if (place, text) not in lines:
-                lines.append((place, text))
-        if len(lines) >= 30:
-            break
-    return f"the same schedule run twice parted at step {i + 1}: {where}; {what}. {_cause(lines)}"
-
-
-_CAUSES = (
-    (("random", "uuid", "urandom", "shuffle", "choice("), "unseeded randomness"),
-    (("time(", "time_ns", "clock", "datetime", "now("), "the absolute time"),
-    (("id(", "hash(", "set(", "frozenset("), "id()/hash order"),
-    (("count", "name="), "a counter kept between runs (thread names?)"),
-    (("open(", "read(", "recv", "socket", "os."), "real I/O"),
-)
-
-
-def _cause(lines: list[tuple[str, str]]) -> str:
-    """The likeliest source of the difference: the nearest line that reads one."""
-    for place, text in lines:
-        lowered = text.lower()
-        for needles, cause in _CAUSES:
-            if any(n in lowered for n in needles):
-                return f"Likely cause: {cause}, read at {place} ({text})."
-    return ("Likely cause: state kept between schedules (module-level counters, caches), "
-            "or another source of nondeterminism: " + _LIKELY.split(": ", 1)[1] + ".")
+    return Outcome("crash", message, None, None, choices, [], [], [], 0)
 
 
 def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
@@ -753,11 +661,11 @@ def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> Non
             elif (patches is not None and checked_stall != last_steps
                   and now - last_change > min(STALL, watchdog / 2)):
                 checked_stall = last_steps
-                if _stalled_on_lock(ex) and _wrap_locks_near(ex, patches):
+                if watchdog_.stalled_on_lock(ex) and _wrap_locks_near(ex, patches):
                     ex.fail("retry", "stalled on a real lock made before the exploration")
                     break
             elif now - last_change > watchdog:
-                _stuck(ex, watchdog)
+                watchdog_.report_stuck(ex, watchdog)
                 break
     except BaseException:
         ex.fail("aborted", "interrupted")
@@ -767,93 +675,9 @@ def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> Non
         _join_threads(ex, max(watchdog, 1.0))
 
 
-def _stuck_frame(ex: Execution) -> Any:
-    cur = ex.current
-    return sys._current_frames().get(cur.ident) if cur is not None else None
-
-
-#: Calls through which a thread waits for a lock (where a stall may be a real lock's).
-_LOCK_CALLS = frozenset({"acquire", "__enter__", "acquire_lock", "_acquire_restore"})
-
-
-def blocking_call(frame: Any) -> str:
-    """The call the innermost user frame is blocked in, as the code spells it.
-
-    The callee is the name chain that starts where the call expression starts
-    (``os.read`` in ``n = os.read(fd, 1)``, ``self._target`` in
-    ``self._target(*self._args)``); where the chain names a builtin function
-    or method, its own name is added (``self._target() = socket.recv``).
-    """
-    while frame is not None and frame.f_code.co_filename.startswith(raw.OWN_DIRS):
-        frame = frame.f_back
-    if frame is None:
-        return "?"
-    instructions = [ins for ins in dis.get_instructions(frame.f_code)
-                    if ins.offset <= frame.f_lasti]
-    if not instructions:
-        return "?"
-    last = instructions[-1]
-    if last.opname in ("BEFORE_WITH", "SETUP_WITH"):
-        return "with-statement entry (__enter__)"
-    start = _position(last)
-    chains: list[list[str]] = []
-    for ins in instructions:
-        if start is not None and _position(ins) != start:
-            continue
-        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_FAST", "LOAD_DEREF"):
-            chains.append([str(ins.argval)])
-        elif ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and chains:
-            chains[-1].append(str(ins.argval))
-    if not chains:
-        return "?"
-    names = chains[-1] if start is not None else chains[0]
-    text = ".".join(names) + "()"
-    target = _resolve(frame, names)
-    qual = getattr(target, "__qualname__", None)
-    if isinstance(target, (types.BuiltinFunctionType, types.BuiltinMethodType)) and qual:
-        module = getattr(target, "__module__", None)
-        shown = f"{module}.{qual}" if module and "." not in qual else qual
-        if shown.rsplit(".", 1)[-1] != names[-1] or len(names) == 1:
-            text += f" = {shown}"
-    return text
-
-
-def _position(ins: dis.Instruction) -> tuple[int | None, int | None] | None:
-    pos = getattr(ins, "positions", None)
-    return (pos.lineno, pos.col_offset) if pos is not None and pos.lineno is not None else None
-
-
-def _resolve(frame: Any, names: list[str]) -> Any:
-    """The object a name chain denotes, without running properties or user code."""
-    from .trace import _instance_attr
-
-    head = names[0]
-    for scope in (frame.f_locals, frame.f_globals, vars(__import__("builtins"))):
-        if head in scope:
-            obj = scope[head]
-            break
-    else:
-        return None
-    for name in names[1:]:
-        obj = _instance_attr(obj, name) if not isinstance(obj, types.ModuleType) \
-            else vars(obj).get(name)
-        if obj is None:
-            return None
-    return obj
-
-
-def _stalled_on_lock(ex: Execution) -> bool:
-    """Whether the stuck thread waits in a lock acquisition (not in real I/O)."""
-    frame = _stuck_frame(ex)
-    if frame is None:
-        return False
-    call = blocking_call(frame)
-    return call.startswith("with-statement") or call.rstrip("()").rsplit(".", 1)[-1] in _LOCK_CALLS
-
-
 def _wrap_locks_near(ex: Execution, patches: Patches) -> bool:
     """Wrap real locks reachable from the stuck thread's innermost frames; True if any."""
-    frame = _stuck_frame(ex)
+    frame = watchdog_.stuck_frame(ex)
     roots: list[Any] = []
     labels: list[str] = []
     depth = 0
@@ -887,24 +711,6 @@ def _release_leftovers(ex: Execution) -> None:
             if force is not None:
                 force()
         t.held.clear()
-
-
-def _stuck(ex: Execution, watchdog: float) -> None:
-    cur = ex.current
-    frame = _stuck_frame(ex)
-    where = user_stack(frame)
-    site = where[-1] if where else "an unknown place"
-    call = blocking_call(frame)
-    ex.blocked_report = [f"{cur.name if cur else '?'} is blocked in {call} at {site}"] + [
-        f"    {line}" for line in where[-5:]
-    ]
-    ex.fail(
-        "hang",
-        f"thread {cur.name if cur else '?'} blocked in {call} for more than {watchdog:g}s at "
-        f"{site}: a call racecheck cannot make cooperative (real I/O, a pipe, a subprocess, "
-        "or a lock taken inside C code); if it is expected to return, raise watchdog=",
-        thread=cur,
-    )
 
 
 def _join_threads(ex: Execution, limit: float) -> None:
