@@ -17,13 +17,13 @@ How a test runs (``pytest_pyfunc_call`` below):
    failure database, like Hypothesis' example database), then the
    exploration runs under the test's own seed.
 
-Fixtures: function-scoped fixtures are set up **once per test, not once per
-schedule**, in this first version: every schedule calls the test body with
-the same fixture values.  A test must therefore reset the state it shares
-between schedules at its start (``global x; x = 0``, a fresh object), as the
-seed notebook's tests do.  Running fixtures per schedule needs pytest to set
-up and tear down a function's fixtures many times within one item, which
-pytest has no public API for.
+Fixtures: every schedule runs in a forked child, where the test's
+function-scoped fixtures are set up again, the body runs, and they are torn
+down, all inside the schedule (``_with_fresh_fixtures``); pytest has no
+public API for this, so it resets the fixtures' caches the way
+pytest-rerunfailures does, which is safe there because the child's changes
+never reach the test process.  ``fixtures="test"`` (or in-process schedules)
+reuses the fixtures the test was set up with.
 
 Seeds: one run seed is chosen per session (random unless given, printed in
 the header, kept in ``config.cache`` for ``--racecheck-seed=last``, handed to
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 MARKER = (
     "racecheck(schedules=None, strategy=None, seed=None, threads=None, replay=None, "
     "time_budget=None, watchdog=None, max_steps=None, max_threads=None, "
-    "check_determinism=None): run the test under many controlled thread "
+    "check_determinism=None, fixtures=None): run the test under many controlled thread "
     "schedules and fail with a replayable report when one of them breaks it. "
     "schedules/strategy/seed/time_budget/watchdog/max_steps/max_threads/"
     "check_determinism override the command line; "
@@ -74,7 +74,10 @@ MARKER = (
     'replay="TOKEN" runs only the schedule of that token.'
 )
 _MARKER_KWARGS = ("schedules", "strategy", "seed", "threads", "replay", "time_budget", "watchdog",
-                  "max_steps", "max_threads", "check_determinism")
+                  "max_steps", "max_threads", "check_determinism", "fixtures")
+#: ``fixtures=``: "schedule" sets function-scoped fixtures up (and tears them down)
+#: in every schedule; "test" keeps the ones the test was set up with.
+_FIXTURES = ("schedule", "test")
 
 SEED_CACHE_KEY = "racecheck/seed"
 FAILURES_CACHE_PREFIX = "racecheck/failures/"
@@ -121,6 +124,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Run every schedule twice and fail with a 'nondeterminism' verdict where the "
              "runs part (unseeded randomness, real time, state kept between schedules). "
              "[env RACECHECK_CHECK_DETERMINISM]")
+    add("--racecheck-fixtures", "Function fixtures per schedule or per test.",
+        metavar="schedule|test", default=None,
+        help="'schedule' (default): every schedule sets up and tears down the test's "
+             "function-scoped fixtures, inside the schedule; 'test': every schedule reuses "
+             "the fixtures the test was set up with (for expensive fixtures). "
+             "[env RACECHECK_FIXTURES]")
     add("--racecheck-isolate", "Run each exploration in a child process (true/false).",
         action="store_true", default=None,
         help="Run each exploration in a forked child process, so an interpreter crash "
@@ -147,6 +156,7 @@ class Settings:
     max_steps: int | None = None
     max_threads: int | None = None
     check_determinism: bool = False
+    fixtures: str = "schedule"
     isolate: bool = False
     report: str | None = None
 
@@ -163,6 +173,7 @@ class ItemSettings:
     max_steps: int | None = None
     max_threads: int | None = None
     check_determinism: bool = False
+    fixtures: str = "schedule"
     threads: int | None = None
     replay: str | None = None
 
@@ -230,6 +241,10 @@ def _settings(config: pytest.Config) -> Settings:
     max_steps = _parse(*_raw(config, "racecheck_max_steps"), int, "a positive integer")
     max_threads = _parse(*_raw(config, "racecheck_max_threads"), int, "a positive integer")
     check_determinism = _flag(*_raw(config, "racecheck_check_determinism"))
+    fixtures, fixtures_source = _raw(config, "racecheck_fixtures")
+    if fixtures is not None and str(fixtures) not in _FIXTURES:
+        raise pytest.UsageError(f"racecheck: {fixtures_source}={fixtures!r} is not one of "
+                                f"{', '.join(_FIXTURES)}")
     report, _ = _raw(config, "racecheck_report")
     seed, seed_source = _run_seed(config)
     return Settings(
@@ -243,6 +258,7 @@ def _settings(config: pytest.Config) -> Settings:
         max_steps=max_steps,
         max_threads=max_threads,
         check_determinism=check_determinism,
+        fixtures=str(fixtures) if fixtures is not None else base.fixtures,
         isolate=isolate,
         report=str(report) if report is not None else None,
     )
@@ -336,7 +352,8 @@ def _item_settings(item: pytest.Function, settings: Settings,
     out = ItemSettings(schedules=settings.schedules, strategy=settings.strategy, seed=seed,
                        time_budget=settings.time_budget, watchdog=settings.watchdog,
                        max_steps=settings.max_steps, max_threads=settings.max_threads,
-                       check_determinism=settings.check_determinism)
+                       check_determinism=settings.check_determinism,
+                       fixtures=settings.fixtures)
     if marker is None:
         return out
     if marker.args:
@@ -347,12 +364,32 @@ def _item_settings(item: pytest.Function, settings: Settings,
         pytest.fail(f"@pytest.mark.racecheck: unknown argument(s) {', '.join(unknown)}; "
                     f"it takes {', '.join(_MARKER_KWARGS)}", pytrace=False)
     given = {k: v for k, v in marker.kwargs.items() if v is not None}
+    if given.get("fixtures", "schedule") not in _FIXTURES:
+        pytest.fail(f"@pytest.mark.racecheck(fixtures=...) must be one of {', '.join(_FIXTURES)}, "
+                    f"got {given['fixtures']!r}", pytrace=False)
     threads = given.get("threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         pytest.fail(f"@pytest.mark.racecheck(threads=...) must be a positive integer, "
                     f"got {threads!r}", pytrace=False)
     return replace(out, **given)
+
+
+#: Threads the fixtures of a test started during its setup.
+SETUP_THREADS = pytest.StashKey[list[threading.Thread]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    """Watch the fixtures' thread starts: a test whose fixture starts threads is threaded."""
+    state = item.config.stash.get(STATE, None)
+    if state is None or not (state.settings.enabled or item.get_closest_marker("racecheck")):
+        return (yield)
+    with _watch_thread_starts() as started:
+        try:
+            return (yield)
+        finally:
+            item.stash[SETUP_THREADS] = started
 
 
 @pytest.hookimpl(wrapper=True)
@@ -541,9 +578,14 @@ class _Run:
                     plain_exc = exc
             # Threads the plain run left running (daemon workers nobody stops) belong
             # to no later schedule: they must not keep schedules out of forked children.
+            # Nor do the ones its fixtures started, when every schedule sets up its own.
             from racecheck._core.isolate import leave_behind
 
+            in_setup = self.item.stash.get(SETUP_THREADS, [])
             leave_behind(t for t in started if t.is_alive())
+            if self.settings.fixtures == "schedule":
+                leave_behind(t for t in in_setup if t.is_alive())
+            started = started + in_setup
             if not started:
                 self.state.unexplored[self.item.nodeid] = "started no thread"
             if not started or (plain_exc is not None and not isinstance(plain_exc, Exception)):
@@ -575,11 +617,16 @@ class _Run:
         one: Any = functools.partial(self.original, *args, **kwargs)
         one.__name__ = self.item.originalname  # names the test in the replay line
         threads = self.settings.threads
+        body: Any = one
         if threads is not None and threads > 1:
             body = _copies(one, threads)
             body.__name__ = self.item.originalname
-            return body
-        return one  # type: ignore[no-any-return]
+        if self.settings.fixtures == "schedule" and type(self.item) is pytest.Function \
+                and self.item.originalname == getattr(self.original, "__name__", None):
+            body = functools.partial(_with_fresh_fixtures, self.item, self.original, body,
+                                     threads or 1)
+            body.__name__ = self.item.originalname
+        return body  # type: ignore[no-any-return]
 
     def _explore(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         __tracebackhide__ = True
@@ -763,6 +810,89 @@ class _Run:
             if failure.token not in tokens:
                 tokens.insert(0, failure.token)
             cache.set(key, tokens[:10])
+
+
+def _with_fresh_fixtures(item: pytest.Function, function: Callable[..., object],
+                         fallback: Callable[[], object], copies: int) -> object:
+    """One schedule of a test with its own function-scoped fixtures, set up and torn down.
+
+    Runs inside the schedule (its managed main thread), so threads a fixture
+    starts are explored and a teardown that stops them is part of the
+    schedule, as pytest-rerunfailures re-runs an item's setup.  Only in a
+    schedule's forked child: there pytest's fixture caches can be reset freely,
+    since the child's changes never reach the test process.  In-process
+    schedules keep the fixtures the test was set up with.
+    """
+    __tracebackhide__ = True
+    from racecheck._core import execution
+
+    if not execution.in_child:
+        return fallback()
+    _forget_function_fixtures(item)
+    finalizers = item.session._setupstate.stack[item][0]
+    mark = len(finalizers)
+    try:
+        item._initrequest()
+        item.setup()
+        args = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
+        if copies > 1:
+            one: Any = functools.partial(function, **args)
+            return _copies(one, copies)()
+        return function(**args)
+    finally:
+        fresh = finalizers[mark:]
+        del finalizers[mark:]
+        errors: list[BaseException] = []
+        for finalize in reversed(fresh):
+            try:
+                finalize()
+            except BaseException as exc:
+                if not _pytest_own(finalize):  # tmp_path's expects a phase's report
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+#: pytest's function fixtures whose teardown undoes a change to the process.
+_UNDONE_BY_TEARDOWN = frozenset({"monkeypatch", "caplog", "capsys", "capsysbinary", "capfd",
+                                 "capfdbinary", "recwarn"})
+
+
+def _pytest_own(finalize: Callable[[], object]) -> bool:
+    """Whether a finalizer tears down one of pytest's own fixtures."""
+    fixturedef = getattr(getattr(finalize, "func", None), "__self__", None)
+    module = getattr(getattr(fixturedef, "func", None), "__module__", "") or ""
+    return module.startswith("_pytest.")
+
+
+def _forget_function_fixtures(item: pytest.Function) -> None:
+    """In a schedule's child: drop the values the plain run left in function-scoped fixtures.
+
+    pytest's own fixtures that patch the process (monkeypatch, caplog's levels,
+    capsys) are torn down, which undoes what they did; the others are only
+    forgotten, since their teardown may wait for threads that do not exist in
+    the child (an actor framework's "stop every actor").  What the logging
+    plugin captured during the plain run is cleared too: ``caplog.records``
+    reads it.
+    """
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        for fixturedef in defs:
+            if fixturedef.scope != "function" or fixturedef.cached_result is None:
+                continue
+            if fixturedef.argname in _UNDONE_BY_TEARDOWN:
+                try:
+                    fixturedef.finish(request=item._request)  # type: ignore[arg-type]
+                except Exception:
+                    pass
+            fixturedef.cached_result = None
+            fixturedef._finalizers.clear()
+    try:
+        from _pytest.logging import caplog_handler_key
+    except ImportError:  # pragma: no cover - another pytest layout
+        return
+    handler = item.stash.get(caplog_handler_key, None)
+    if handler is not None:
+        handler.clear()
 
 
 def _copies(one: Callable[[], object], n: int) -> Callable[[], object]:

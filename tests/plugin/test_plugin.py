@@ -802,3 +802,68 @@ def test_a_busy_thread_left_by_the_plain_run_keeps_schedules_in_process(
     record = read_report(pytester.path / "r.json")["test_subject.py::test_leftover_writer"]
     assert record["verdict"] == "pass"
     assert "was busy, not waiting" in str(record["note"])
+
+
+FIXTURES_PER_SCHEDULE = """
+    import logging
+    import queue
+    import threading
+
+    import pytest
+
+    log = logging.getLogger("subject")
+
+    def test_caplog_sees_only_this_schedules_records(caplog):
+        caplog.set_level(logging.INFO)
+        ts = [threading.Thread(target=log.info, args=("hello",)) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert len(caplog.records) == 2
+
+    def test_tmp_path_is_fresh(tmp_path):
+        lock = threading.Lock()
+        def write(i):
+            with lock, open(tmp_path / "log", "a") as f:
+                f.write(f"{i}\\n")
+        ts = [threading.Thread(target=write, args=(i,)) for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert len((tmp_path / "log").read_text().splitlines()) == 2
+
+    @pytest.fixture
+    def worker():
+        jobs = queue.Queue()
+        def serve():
+            while (job := jobs.get()) is not None:
+                job()
+        t = threading.Thread(target=serve)  # not a daemon: the teardown stops it
+        t.start()
+        yield jobs
+        jobs.put(None)
+        t.join()
+
+    def test_a_worker_the_fixture_teardown_stops(worker):
+        done = threading.Event()
+        worker.put(done.set)
+        assert done.wait(5)
+"""
+
+
+def test_function_fixtures_are_set_up_and_torn_down_in_every_schedule(
+        pytester: pytest.Pytester) -> None:
+    make(pytester, FIXTURES_PER_SCHEDULE)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=30")
+    result.assert_outcomes(passed=3)
+    assert "3 tests explored" in result.stdout.str()
+
+
+def test_fixtures_once_per_test_is_an_opt_out(pytester: pytest.Pytester) -> None:
+    make(pytester, FIXTURES_PER_SCHEDULE)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=30", "--racecheck-fixtures=test",
+                 "-k", "caplog or tmp_path")
+    # The plain run's records and files are still there in every schedule.
+    result.assert_outcomes(failed=2)
