@@ -375,21 +375,28 @@ def _item_settings(item: pytest.Function, settings: Settings,
     return replace(out, **given)
 
 
-#: Threads the fixtures of a test started during its setup.
-SETUP_THREADS = pytest.StashKey[list[threading.Thread]]()
+#: Threads the fixtures of a test started during its setup, with the fixture's scope.
+SETUP_THREADS = pytest.StashKey[list[tuple[threading.Thread, str]]]()
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
-    """Watch the fixtures' thread starts: a test whose fixture starts threads is threaded."""
-    state = item.config.stash.get(STATE, None)
-    if state is None or not (state.settings.enabled or item.get_closest_marker("racecheck")):
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, object, object]:
+    """Watch each fixture's thread starts: a test whose fixture starts threads is threaded.
+
+    The scope matters: threads of a function-scoped fixture are re-created by
+    every schedule, those of a module or session fixture (a server) are not.
+    """
+    item = getattr(request, "_pyfuncitem", None)
+    state = request.config.stash.get(STATE, None)
+    if item is None or state is None or not (state.settings.enabled
+                                             or item.get_closest_marker("racecheck")):
         return (yield)
     with _watch_thread_starts() as started:
         try:
             return (yield)
         finally:
-            item.stash[SETUP_THREADS] = started
+            item.stash.setdefault(SETUP_THREADS, []).extend(
+                (t, str(fixturedef.scope)) for t in started)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -583,9 +590,10 @@ class _Run:
 
             in_setup = self.item.stash.get(SETUP_THREADS, [])
             leave_behind(t for t in started if t.is_alive())
-            if self.settings.fixtures == "schedule":
-                leave_behind(t for t in in_setup if t.is_alive())
-            started = started + in_setup
+            if self.settings.fixtures == "schedule":  # re-created by every schedule
+                shared = {t for t, scope in in_setup if scope != "function"}
+                leave_behind(t for t, _ in in_setup if t not in shared and t.is_alive())
+            started = started + [t for t, _ in in_setup]
             if not started:
                 self.state.unexplored[self.item.nodeid] = "started no thread"
             if not started or (plain_exc is not None and not isinstance(plain_exc, Exception)):
@@ -603,6 +611,9 @@ class _Run:
             return self.original(*args, **kwargs)
         except racecheck.RaceFound as exc:
             self._failed(exc)
+            raise
+        except racecheck.UsageError:
+            self.state.unexplored[self.item.nodeid] = "a racecheck limit (see the test's error)"
             raise
         self._passed(note="failed in the plain run, but no schedule reproduced it"
                      if plain_exc is not None else "")

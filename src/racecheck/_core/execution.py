@@ -877,7 +877,7 @@ def _bootstrap(mt: ManagedThread) -> None:
             ex.thread_finished(mt)
         finally:
             if tobj is not None:
-                _detach(tobj)
+                detach(tobj)
             registry.pop(mt.ident, None)
             mt.ended.release()
 
@@ -896,7 +896,7 @@ def _attach(tobj: threading.Thread, mt: ManagedThread) -> None:
         t._handle = make_handle(mt.ident)
 
 
-def _detach(tobj: threading.Thread) -> None:
+def detach(tobj: threading.Thread) -> None:
     t: Any = tobj
     with raw.active_limbo_lock:
         raw.active_threads.pop(t._ident, None)

@@ -72,16 +72,10 @@ def fork_unavailable(*, insist: bool = False) -> str:
     if insist:
         return ""
     me = threading.current_thread()
-    others = [t.name for t in threading.enumerate() if t is not me and t.is_alive()
+    others = [t.name for t in threading.enumerate() if t is not me and _alive(t)
               and t.ident not in _ABANDONED]
-    busy = [t for t in threading.enumerate() if t.ident in _ABANDONED and t.is_alive()
-            and not _waiting(t)]
-    if busy and not others:
-        # A thread left behind that is not parked in a wait may hold a lock of the
-        # interpreter's (a buffered stream's, logging's) at the fork: the child
-        # would block on it forever (pykka's logging tests did).
-        return (f"a thread left running by an earlier run ({busy[0].name}) was busy, not "
-                "waiting, and could hold a lock a forked child would need")
+    if not others:
+        _let_leftovers_settle()
     if others:
         shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
         return (f"other threads were running in this process ({shown}); a forked child "
@@ -98,6 +92,37 @@ _ABANDONED: set[int] = set()
 _WAITING = frozenset({"sleep", "wait", "acquire", "get", "select", "poll", "join", "recv",
                       "recv_into", "accept", "read", "readline", "wait_for", "_wait_for_tstate_lock",
                       "__enter__"})
+
+
+def _alive(thread: threading.Thread) -> bool:
+    try:
+        return thread.is_alive()
+    except Exception:  # a Thread object some code left half-stopped
+        return False
+
+
+#: Seconds a thread left running by a plain run may take to settle into a wait.
+SETTLE = 2.0
+
+
+def _let_leftovers_settle() -> None:
+    """Wait (briefly) until the threads left behind are parked in a wait.
+
+    One that is busy at the fork (writing to a buffered stream, logging) may hold
+    a lock of the interpreter's that the child then waits for forever (pykka's
+    logging tests).  Running the schedules in this process instead was worse:
+    there racecheck must unwind threads, and libraries that catch
+    BaseException act on it (the same suite then hung).  A thread still busy
+    after SETTLE seconds is forked past; the watchdog bounds what may follow.
+    """
+
+    deadline = raw.real_monotonic() + SETTLE
+    while raw.real_monotonic() < deadline:
+        busy = [t for t in threading.enumerate() if t.ident in _ABANDONED and _alive(t)
+                and not _waiting(t)]
+        if not busy:
+            return
+        raw.real_sleep(0.01)
 
 
 def _waiting(thread: threading.Thread) -> bool:

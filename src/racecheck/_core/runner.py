@@ -37,7 +37,7 @@ from ..strategies.base import ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
 from . import determinism, execution, instrument, isolate, raw
 from . import watchdog as watchdog_
-from .execution import Execution, ManagedThread, describe_exception
+from .execution import Execution, ManagedThread, describe_exception, detach
 from .isolate import ChoiceLog
 from .outcome import Failure, Result
 from .patching import SKIP_MODULES, Patches
@@ -722,7 +722,13 @@ def _join_threads(ex: Execution, limit: float) -> None:
 
 
 def _abandon(ex: Execution, t: ManagedThread) -> None:
-    """A managed thread that did not unwind (stuck in C): leave it, it is a daemon OS thread."""
+    """A managed thread that did not unwind (stuck in C): leave it, it is a daemon OS thread.
+
+    Its Thread object is marked stopped and leaves ``threading.enumerate()``:
+    half-started, it made ``is_alive()`` fail an assertion in later code.
+    """
     isolate._ABANDONED.add(t.ident)
+    if t.thread_obj is not None:
+        detach(t.thread_obj)
     ex.notes.append(f"thread {t.name} could not be stopped and was abandoned "
                     "(stuck in a call racecheck cannot interrupt)")
