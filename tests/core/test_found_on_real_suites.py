@@ -78,3 +78,42 @@ def test_the_spin_probe_runs_no_user_code(make: type) -> None:
         assert obj is not None
 
     assert racecheck.check(body, schedules=1, seed=0).ok
+
+
+class Handler:
+    """Shaped like logging.Handler.acquire, which a pytest log handler runs in every test."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def acquire(self) -> None:
+        if self.lock:
+            self.lock.acquire()
+
+
+def test_the_watchdog_names_the_call_a_thread_is_blocked_in() -> None:
+    """On 3.10 (no column positions) the first name chain of the *function* was taken,
+    so a stall in ``self.lock.acquire()`` read as ``self.lock()``, was not seen as a lock
+    acquisition, and a pre-existing handler lock was never taken over (a false hang)."""
+    import sys
+    import time
+
+    from racecheck._core.watchdog import blocking_call
+
+    handler = Handler()
+    handler.lock.acquire()
+    t = threading.Thread(target=handler.acquire, daemon=True)
+    t.start()
+    try:
+        seen = ""
+        for _ in range(500):  # until the thread is inside the acquire call
+            frame = sys._current_frames().get(t.ident or 0)
+            seen = blocking_call(frame) if frame is not None else ""
+            if seen.endswith("acquire()") and frame is not None and \
+                    frame.f_code.co_name == "acquire":
+                break
+            time.sleep(0.01)
+        assert seen == "self.lock.acquire()"
+    finally:
+        handler.lock.release()
+        t.join(5)

@@ -51,6 +51,12 @@ def blocking_call(frame: Any) -> str:
     if last.opname in ("BEFORE_WITH", "SETUP_WITH"):
         return "with-statement entry (__enter__)"
     start = _position(last)
+    if start is None:  # 3.10: no column positions; keep to the instructions of the last line
+        first_of_line = 0
+        for i, ins in enumerate(instructions):
+            if ins.starts_line is not None:
+                first_of_line = i
+        instructions = instructions[first_of_line:]
     chains: list[list[str]] = []
     for ins in instructions:
         if start is not None and _position(ins) != start:
