@@ -777,12 +777,17 @@ class Execution:
         return head + "".join(f"\n      {line}" for line in stack[-4:])
 
 
+def exception_text(exc: BaseException) -> str:
+    """``str(exc)``, also for an exception whose ``__str__`` itself raises."""
+    try:
+        return str(exc)
+    except Exception as inner:
+        return f"<str() of the exception raised {type(inner).__name__}>"
+
+
 def describe_exception(exc: BaseException) -> str:
     """``Type: message``, also for an exception whose ``__str__`` itself raises."""
-    try:
-        text = str(exc)
-    except Exception as inner:
-        text = f"<str() of the exception raised {type(inner).__name__}>"
+    text = exception_text(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -73,7 +73,7 @@ def fork_unavailable(*, insist: bool = False) -> str:
         return ""
     me = threading.current_thread()
     others = [t.name for t in threading.enumerate() if t is not me and _alive(t)
-              and t.ident not in _ABANDONED]
+              and t.ident not in _LEFT_BEHIND]
     if not others:
         _let_leftovers_settle()
     if others:
@@ -85,7 +85,7 @@ def fork_unavailable(*, insist: bool = False) -> str:
 
 #: idents of threads racecheck gave up on (stuck in C), or that a test's plain run
 #: left running; they do not count as "other threads".
-_ABANDONED: set[int] = set()
+_LEFT_BEHIND: set[int] = set()
 
 
 #: Calls a parked thread waits in (the innermost frame's call, or its function's name).
@@ -118,7 +118,7 @@ def _let_leftovers_settle() -> None:
 
     deadline = raw.real_monotonic() + SETTLE
     while raw.real_monotonic() < deadline:
-        busy = [t for t in threading.enumerate() if t.ident in _ABANDONED and _alive(t)
+        busy = [t for t in threading.enumerate() if t.ident in _LEFT_BEHIND and _alive(t)
                 and not _waiting(t)]
         if not busy:
             return
@@ -140,7 +140,7 @@ def _waiting(thread: threading.Thread) -> bool:
 
 def leave_behind(threads: Iterable[threading.Thread]) -> None:
     """Threads no schedule depends on (a plain run's leftovers): fork anyway."""
-    _ABANDONED.update(t.ident for t in threads if t.ident is not None)
+    _LEFT_BEHIND.update(t.ident for t in threads if t.ident is not None)
 
 
 # ------------------------------------------------------------------- running
@@ -290,6 +290,8 @@ _SCALARS = (int, float, str, bool, type(None))
 
 def encode_exception(exc: BaseException) -> Message:
     """An exception as data: enough to rebuild an object of the same type."""
+    from .execution import exception_text
+
     kind = type(exc)
     return {
         "type_id": id(kind),
@@ -299,16 +301,9 @@ def encode_exception(exc: BaseException) -> Message:
         "attrs": {k: v for k, v in vars(exc).items()
                   if isinstance(k, str) and isinstance(v, _SCALARS)} if hasattr(exc, "__dict__")
         else {},
-        "text": _safe_str(exc),
+        "text": exception_text(exc),
         "traceback": "".join(traceback.format_exception(kind, exc, exc.__traceback__)),
     }
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return f"<{type(exc).__name__}>"
 
 
 def _same_class(type_id: object, qualname: str) -> type | None:

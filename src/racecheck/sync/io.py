@@ -18,11 +18,17 @@ manager thread waits in, goes through ``selectors`` too.
 
 from __future__ import annotations
 
+import os as _os
+import select as _select
 import selectors
+import socket as _socket
 from collections.abc import Callable
 from typing import Any
 
-from .._core.execution import Resource, current
+from .._core.execution import ManagedThread, Resource, current
+
+_real_select = _select.select
+_real_os_read = _os.read
 
 
 def _defining_classes() -> tuple[type, ...]:
@@ -62,6 +68,33 @@ class IOWait(Resource):
             return True  # a closed selector: let its waiter see the error itself
 
 
+def _cooperative_wait(mt: ManagedThread, poll: Callable[[], Any], ready: Callable[[Any], bool],
+                      timeout: float | None, label: str) -> Any:
+    """The one shape of every wait here: a point, a poll that does not wait, then a wait.
+
+    ``poll()`` asks without waiting (run as racecheck's own work: no points);
+    when ``ready`` says nothing is there and the timeout allows, the thread
+    blocks in the scheduler on an ``IOWait`` and polls again when woken or
+    timed out.  Returns the last poll.
+    """
+    ex = mt.ex
+    ex.point(mt)
+
+    def poll_now() -> Any:
+        mt.busy += 1
+        try:
+            return poll()
+        finally:
+            mt.busy -= 1
+
+    result = poll_now()
+    if ready(result) or (timeout is not None and timeout <= 0):
+        return result
+    ex.block(mt, IOWait(label, lambda: ready(poll())),
+             None if timeout is None else max(float(timeout), 0.0))
+    return poll_now()
+
+
 def cooperative_select(original: Callable[..., Any]) -> Callable[..., Any]:
     """A ``select`` method that waits in the scheduler when called from a managed thread."""
 
@@ -69,25 +102,10 @@ def cooperative_select(original: Callable[..., Any]) -> Callable[..., Any]:
         mt = current()
         if mt is None or mt.busy:
             return original(self, timeout)
-        ex = mt.ex
-        if ex.aborted:
+        if mt.ex.aborted:
             return original(self, 0)  # unwinding: never wait for real
-        ex.point(mt)
-
-        def poll_now() -> Any:
-            mt.busy += 1
-            try:
-                return original(self, 0)
-            finally:
-                mt.busy -= 1
-
-        ready = poll_now()
-        if ready or (timeout is not None and timeout <= 0):
-            return ready
-        label = f"{type(self).__name__}.select(timeout={timeout!r})"
-        wait = IOWait(label, lambda: bool(original(self, 0)))
-        ex.block(mt, wait, None if timeout is None else max(float(timeout), 0.0))
-        return poll_now()
+        return _cooperative_wait(mt, lambda: original(self, 0), bool, timeout,
+                                 f"{type(self).__name__}.select(timeout={timeout!r})")
 
     select.__wrapped__ = original  # type: ignore[attr-defined]
     return select
@@ -95,37 +113,17 @@ def cooperative_select(original: Callable[..., Any]) -> Callable[..., Any]:
 
 # ------------------------------------------------------- blocking reads, made cooperative
 
-import os as _os  # noqa: E402
-import select as _select  # noqa: E402
-import socket as _socket  # noqa: E402
-
-_real_select = _select.select
-_real_os_read = _os.read
-
-
-def _readable(fd: Any) -> Callable[[], bool]:
-    def ready() -> bool:
-        r, _, x = _real_select([fd], [], [fd], 0)
-        return bool(r or x)
-
-    return ready
-
 
 def _wait_readable(fd: Any, timeout: float | None, label: str) -> bool:
     """In a managed thread: wait in the scheduler until ``fd`` is readable; False on timeout."""
     mt = current()
     assert mt is not None
-    ex = mt.ex
-    ex.point(mt)
-    ready = _readable(fd)
-    mt.busy += 1
-    try:
-        now = ready()
-    finally:
-        mt.busy -= 1
-    if now:
-        return True
-    return ex.block(mt, IOWait(label, ready), timeout)
+
+    def readable() -> bool:
+        r, _, x = _real_select([fd], [], [fd], 0)
+        return bool(r or x)
+
+    return bool(_cooperative_wait(mt, readable, bool, timeout, label))
 
 
 def _managed_caller() -> bool:
@@ -139,21 +137,8 @@ def select_select(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = No
         return _real_select(rlist, wlist, xlist, timeout)
     mt = current()
     assert mt is not None
-    mt.ex.point(mt)
-
-    def poll() -> Any:
-        return _real_select(rlist, wlist, xlist, 0)
-
-    mt.busy += 1
-    try:
-        result = poll()
-    finally:
-        mt.busy -= 1
-    if any(result) or (timeout is not None and timeout <= 0):
-        return result
-    mt.ex.block(mt, IOWait(f"select.select(timeout={timeout!r})", lambda: any(poll())),
-                None if timeout is None else float(timeout))
-    return poll()
+    return _cooperative_wait(mt, lambda: _real_select(rlist, wlist, xlist, 0), any, timeout,
+                             f"select.select(timeout={timeout!r})")
 
 
 def os_read(fd: int, n: int) -> bytes:
