@@ -600,6 +600,11 @@ class _Run:
                 if plain_exc is not None:
                     raise plain_exc
                 return result
+        teardown_exc: BaseException | None = None
+        if self._fresh_fixtures():
+            # Every schedule sets up its own; what the plain run set up (an actor
+            # registered in a module-level registry) must not be there when it forks.
+            teardown_exc = _finish_function_fixtures(self.item)
         try:
             self._explore(args, kwargs)
         except _Nested:
@@ -619,7 +624,15 @@ class _Run:
                      if plain_exc is not None else "")
         if plain_exc is not None:
             raise plain_exc
+        if teardown_exc is not None:
+            raise teardown_exc
         return result
+
+    def _fresh_fixtures(self) -> bool:
+        """Whether every schedule sets up and tears down the test's function fixtures."""
+        return (self.settings.fixtures == "schedule" and type(self.item) is pytest.Function
+                and self.hypothesis is None
+                and self.item.originalname == getattr(self.original, "__name__", None))
 
     # ------------------------------------------------------------- exploring
 
@@ -632,9 +645,8 @@ class _Run:
         if threads is not None and threads > 1:
             body = _copies(one, threads)
             body.__name__ = self.item.originalname
-        if self.settings.fixtures == "schedule" and type(self.item) is pytest.Function \
-                and self.item.originalname == getattr(self.original, "__name__", None):
-            body = functools.partial(_with_fresh_fixtures, self.item, self.original, body,
+        if self._fresh_fixtures():
+            body = functools.partial(_with_fresh_fixtures, self.item, self.original,
                                      threads or 1)
             body.__name__ = self.item.originalname
         return body  # type: ignore[no-any-return]
@@ -823,22 +835,39 @@ class _Run:
             cache.set(key, tokens[:10])
 
 
+def _finish_function_fixtures(item: pytest.Function) -> BaseException | None:
+    """Tear down the function-scoped fixtures the test was set up with, now.
+
+    pytest would at the item's teardown; the schedules that follow set up
+    their own.  Returns the first error of a teardown, for the test to raise
+    after exploring (its teardown phase would have).
+    """
+    finalizers = item.session._setupstate.stack[item][0]
+    first: BaseException | None = None
+    for finalize in reversed(list(finalizers)):
+        fixturedef = getattr(getattr(finalize, "func", None), "__self__", None)
+        if getattr(fixturedef, "scope", None) != "function" or \
+                getattr(finalize, "func", None) != getattr(fixturedef, "finish", None):
+            continue
+        finalizers.remove(finalize)
+        try:
+            finalize()
+        except Exception as exc:
+            first = first or exc
+    return first
+
+
 def _with_fresh_fixtures(item: pytest.Function, function: Callable[..., object],
-                         fallback: Callable[[], object], copies: int) -> object:
+                         copies: int) -> object:
     """One schedule of a test with its own function-scoped fixtures, set up and torn down.
 
     Runs inside the schedule (its managed main thread), so threads a fixture
     starts are explored and a teardown that stops them is part of the
-    schedule, as pytest-rerunfailures re-runs an item's setup.  Only in a
-    schedule's forked child: there pytest's fixture caches can be reset freely,
-    since the child's changes never reach the test process.  In-process
-    schedules keep the fixtures the test was set up with.
+    schedule, as pytest-rerunfailures re-runs an item's setup.  The fixtures
+    the test was set up with were torn down before the first schedule
+    (``_finish_function_fixtures``), in a forked child and in this process alike.
     """
     __tracebackhide__ = True
-    from racecheck._core import execution
-
-    if not execution.in_child:
-        return fallback()
     _forget_function_fixtures(item)
     finalizers = item.session._setupstate.stack[item][0]
     mark = len(finalizers)

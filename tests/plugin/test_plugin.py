@@ -859,7 +859,7 @@ def test_function_fixtures_are_set_up_and_torn_down_in_every_schedule(
         pytester: pytest.Pytester) -> None:
     make(pytester, FIXTURES_PER_SCHEDULE)
     # A process of its own: threads other tests of this suite left running would keep
-    # the schedules in-process, where fixtures are reused (the documented fallback).
+    # the schedules in-process (covered by the in-process test below).
     result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
                                            "--racecheck", "--racecheck-schedules=30")
     result.assert_outcomes(passed=3)
@@ -872,3 +872,79 @@ def test_fixtures_once_per_test_is_an_opt_out(pytester: pytest.Pytester) -> None
                  "-k", "caplog or tmp_path")
     # The plain run's records and files are still there in every schedule.
     result.assert_outcomes(failed=2)
+
+
+REGISTRY = """
+    import queue
+    import threading
+
+    import pytest
+
+    REGISTRY = []  # module-level, like an actor framework's registry of running actors
+
+    class Actor:
+        def __init__(self):
+            self.inbox = queue.Queue()
+            self.stopped = threading.Event()
+            self.thread = threading.Thread(target=self._loop)
+            self.thread.start()
+            REGISTRY.append(self)
+
+        def _loop(self):
+            while (message := self.inbox.get()) is not None:
+                message()
+            self.stopped.set()
+
+        def stop(self):  # waits for the actor's answer, as pykka's stop() does
+            self.inbox.put(None)
+            self.stopped.wait()
+            REGISTRY.remove(self)
+
+    def stop_all():
+        for actor in list(REGISTRY):
+            actor.stop()
+
+    @pytest.fixture
+    def actor():
+        yield Actor()
+        stop_all()
+
+    def test_ask_an_actor(actor):
+        answered = threading.Event()
+        actor.inbox.put(answered.set)
+        assert answered.wait(5)
+"""
+
+
+def test_the_plain_runs_fixtures_are_torn_down_before_schedules_run(
+        pytester: pytest.Pytester) -> None:
+    """pykka: the plain run's actor stayed registered, so each schedule's stop_all waited
+    for a thread the schedule's process did not have (a false deadlock)."""
+    make(pytester, REGISTRY)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                           "--racecheck", "--racecheck-schedules=20",
+                                           "--racecheck-report=r.json")
+    result.assert_outcomes(passed=1)
+    record = read_report(pytester.path / "r.json")["test_subject.py::test_ask_an_actor"]
+    assert record["verdict"] == "pass" and record["schedules_run"] == 20
+
+
+def test_fresh_fixtures_when_the_schedules_run_in_this_process(pytester: pytest.Pytester) -> None:
+    """A session fixture's server thread keeps the schedules in-process (a forked child
+    would not have it); every schedule still gets its own function fixtures."""
+    make(pytester, FIXTURES_PER_SCHEDULE, """
+        @pytest.fixture(scope="session", autouse=True)
+        def server():
+            stop = threading.Event()
+            t = threading.Thread(target=stop.wait, name="server")
+            t.start()
+            yield
+            stop.set()
+            t.join()
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                           "--racecheck", "--racecheck-schedules=20",
+                                           "--racecheck-report=r.json")
+    result.assert_outcomes(passed=3)
+    for record in read_report(pytester.path / "r.json").values():
+        assert "schedules ran in this process" in str(record["note"])
