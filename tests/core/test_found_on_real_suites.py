@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import queue
+import sys
 import threading
+from types import ModuleType
 from unittest import mock
 
 import pytest
@@ -117,3 +120,36 @@ def test_the_watchdog_names_the_call_a_thread_is_blocked_in() -> None:
     finally:
         handler.lock.release()
         t.join(5)
+
+
+def _fresh_queue_module() -> ModuleType:
+    """``queue`` imported afresh with a fresh ``_queue``, kept out of sys.modules
+    (what CPython's test_queue does with ``import_fresh_module``)."""
+    saved = {name: sys.modules.pop(name) for name in ("queue", "_queue") if name in sys.modules}
+    try:
+        return importlib.import_module("queue")
+    finally:
+        sys.modules.update(saved)
+
+
+FRESH_QUEUE = _fresh_queue_module()
+
+
+def test_a_c_simple_queue_of_a_fresh_import_waits_in_the_scheduler() -> None:
+    """test_queue's CSimpleQueueTest: its SimpleQueue class is not ``_queue.SimpleQueue``;
+    the consumer blocked in C while the parked producer could not put (a watchdog hang)."""
+    c_class = FRESH_QUEUE.SimpleQueue
+    assert c_class is not queue.SimpleQueue and c_class.__module__ == "_queue"
+
+    def body() -> None:
+        q = FRESH_QUEUE.SimpleQueue()
+        got: list[int] = []
+        consumer = threading.Thread(target=lambda: got.extend(q.get() for _ in range(2)))
+        consumer.start()
+        q.put(1)
+        q.put(2)
+        consumer.join()
+        assert got == [1, 2]
+
+    assert racecheck.check(body, schedules=50, seed=0, watchdog=2).ok
+    assert FRESH_QUEUE.SimpleQueue is c_class  # put back

@@ -21,6 +21,7 @@ milliseconds per exploration (bench/overhead.py), not per schedule.
 from __future__ import annotations
 
 import _thread
+import collections
 import concurrent.futures.thread as cft  # imported before any patch: its locks stay real
 import functools
 import gc
@@ -90,7 +91,12 @@ def _replacements() -> dict[int, tuple[Any, Any]]:
     ]
     if threading.Lock is not _thread.allocate_lock:  # 3.13+: threading.Lock is the lock type
         pairs.append((threading.Lock, locks.allocate_lock))
+    pairs.extend(_FILE_LOCKS.values())
     return {id(orig): (orig, new) for orig, new in pairs}
+
+
+#: fcntl.flock / lockf and their cooperative stand-ins (made once: ids stay stable).
+_FILE_LOCKS = io.file_lock_patches()
 
 
 class Patches:
@@ -102,6 +108,7 @@ class Patches:
         self._defaults_undo: list[tuple[Any, str, Any, Any]] = []
         self._cell_undo: list[tuple[Any, Any, Any]] = []
         self._wrappers: dict[int, Any] = {}  # id(real lock) -> its one wrapper
+        self._reps: dict[int, tuple[Any, Any]] = {}  # see _replacements
         self.installed = False
 
     # ----------------------------------------------------------------- install
@@ -115,7 +122,7 @@ class Patches:
             raise
 
     def _install(self) -> None:
-        reps = _replacements()
+        reps = self._reps = _replacements()  # before the patches: the real functions
         rlock = locks.make_rlock
         self._set(_thread, "allocate_lock", locks.allocate_lock)
         if hasattr(_thread, "allocate"):
@@ -142,6 +149,11 @@ class Patches:
             self._set(cls, "select", io.cooperative_select(cls.__dict__["select"]))
         self._set(select, "select", io.select_select)
         self._set(os, "read", io.os_read)
+        if _FILE_LOCKS:
+            import fcntl
+
+            for name, (_real, coop) in _FILE_LOCKS.items():
+                self._set(fcntl, name, coop)
         for name, method in io.socket_patches().items():
             self._set(socket.socket, name, method)
         for name in ("wait", "communicate"):
@@ -155,31 +167,55 @@ class Patches:
         self._undo.append((target, name, old, new))
 
     def _scan_modules(self, reps: dict[int, tuple[Any, Any]]) -> None:
+        fresh: list[types.ModuleType] = []
         for modname, mod in list(sys.modules.items()):
             if not isinstance(mod, types.ModuleType) or modname.startswith(SKIP_MODULES):
                 continue
-            try:
-                namespace = vars(mod)
-            except TypeError:
+            self._scan_module(modname, mod, reps, fresh)
+        # Modules imported afresh and kept out of sys.modules (CPython's test_queue
+        # holds ``import_fresh_module('queue', fresh=['_queue'])`` in a global).
+        seen: set[int] = set()
+        while fresh:
+            mod = fresh.pop()
+            if id(mod) not in seen and not mod.__name__.startswith(SKIP_MODULES):
+                seen.add(id(mod))
+                self._scan_module(mod.__name__, mod, reps, fresh)
+
+    def _scan_module(self, modname: str, mod: types.ModuleType,
+                     reps: dict[int, tuple[Any, Any]], fresh: list[types.ModuleType]) -> None:
+        try:
+            namespace = vars(mod)
+        except TypeError:
+            return
+        values = list(namespace.values())
+        fingerprint = (len(values), sum(map(id, values)))
+        if _quiet_modules.get(id(namespace)) == fingerprint:
+            return  # same bindings as when a scan found nothing to patch here
+        before = self._hits()
+        held = len(fresh)
+        for key, value in list(namespace.items()):
+            kind = type(value)
+            if kind is types.ModuleType:
+                if sys.modules.get(value.__name__) is not value:
+                    fresh.append(value)
                 continue
-            values = list(namespace.values())
-            fingerprint = (len(values), sum(map(id, values)))
-            if _quiet_modules.get(id(namespace)) == fingerprint:
-                continue  # same bindings as when a scan found nothing to patch here
-            before = self._hits()
-            for key, value in list(namespace.items()):
-                kind = type(value)
-                if kind in _PLAIN_TYPES:
-                    continue
-                self._patch_value(namespace, key, value, reps, modname)
-                if isinstance(value, type) and getattr(value, "__module__", None) == modname:
-                    self._scan_class(value, reps, modname)
-                elif kind is types.FunctionType:
-                    self._patch_defaults(value, reps)
-                else:
-                    self._scan_instance(value, f"{modname}.{key}")
-            if self._hits() == before:
-                _quiet_modules[id(namespace)] = fingerprint
+            if kind in _PLAIN_TYPES:
+                continue
+            if value is not queue._PySimpleQueue and _is_c_simple_queue(value):  # type: ignore[attr-defined]
+                # A fresh import of _queue has a SimpleQueue class of its own.
+                new = namespace.get("_PySimpleQueue", queue._PySimpleQueue)  # type: ignore[attr-defined]
+                namespace[key] = new
+                self._dict_undo.append((namespace, key, value, new))
+                continue
+            self._patch_value(namespace, key, value, reps, modname)
+            if isinstance(value, type) and getattr(value, "__module__", None) == modname:
+                self._scan_class(value, reps, modname)
+            elif kind is types.FunctionType:
+                self._patch_defaults(value, reps)
+            else:
+                self._scan_instance(value, f"{modname}.{key}")
+        if self._hits() == before and len(fresh) == held:  # its fresh modules: every time
+            _quiet_modules[id(namespace)] = fingerprint
 
     def _hits(self) -> int:
         return len(self._undo) + len(self._dict_undo) + len(self._defaults_undo)
@@ -231,12 +267,14 @@ class Patches:
         levels deep and at most ``limit`` objects.  Returns the wrappers it made.
         """
         dicts_before, cells_before = len(self._dict_undo), len(self._cell_undo)
+        reps = self._reps
         seen: set[int] = set()
         names = labels or [_label_of(r) for r in roots]
-        frontier: list[tuple[Any, str, int]] = [(r, name, 0)
-                                                for r, name in zip(roots, names, strict=True)]
+        # Breadth first: what the test holds directly is found before the limit.
+        frontier: collections.deque[tuple[Any, str, int]] = collections.deque(
+            (r, name, 0) for r, name in zip(roots, names, strict=True))
         while frontier and len(seen) < limit:
-            obj, label, depth = frontier.pop()
+            obj, label, depth = frontier.popleft()
             if id(obj) in seen or depth > 4:
                 continue
             seen.add(id(obj))
@@ -252,14 +290,23 @@ class Patches:
                         new = self._wrap_lock(value, f"{label}.{name}")
                         cell.cell_contents = new
                         self._cell_undo.append((cell, value, new))
+                    elif id(value) in reps and reps[id(value)][0] is value:
+                        new = reps[id(value)][1]
+                        cell.cell_contents = new
+                        self._cell_undo.append((cell, value, new))
                     else:
                         children.append((value, name))
                 children.extend((d, "default") for d in obj.__defaults__ or ())
+            elif isinstance(obj, functools.partial):
+                children.append((obj.func, label))
+                children.extend((a, label) for a in obj.args)
+                children.extend((v, k) for k, v in obj.keywords.items())
             elif isinstance(obj, types.MethodType):
                 children.append((obj.__self__, "self"))
                 children.append((obj.__func__, obj.__func__.__name__))
             elif isinstance(obj, dict):
                 self._wrap_dict_locks(obj, label)
+                self._patch_captured(obj, reps)
                 children.extend((v, f"{label}[{k!r}]") for k, v in list(obj.items())[:500])
             elif isinstance(obj, (list, tuple, set, frozenset)):
                 children.extend((v, label) for v in list(obj)[:500])
@@ -267,10 +314,26 @@ class Patches:
                 attrs = getattr(obj, "__dict__", None)
                 if isinstance(attrs, dict):
                     self._wrap_dict_locks(attrs, label)
+                    self._patch_captured(attrs, reps)
                     children.extend((v, f"{label}.{k}") for k, v in list(attrs.items())[:200])
             frontier.extend((child, name, depth + 1) for child, name in children)
-        return ([entry[3] for entry in self._dict_undo[dicts_before:]]
+        made = ([entry[3] for entry in self._dict_undo[dicts_before:]]
                 + [entry[2] for entry in self._cell_undo[cells_before:]])
+        return [new for new in made if isinstance(new, locks._CoopBase)]
+
+    def _patch_captured(self, attrs: dict[Any, Any], reps: dict[int, tuple[Any, Any]]) -> None:
+        """Stand in for real ``time.sleep`` & co. kept in a dict or on an object.
+
+        ``Runtime(sleep_func=time.sleep)`` in a test suite's conftest keeps the real
+        function where no module scan finds it; the actor it configures then
+        sleeps for real while holding the baton, and a timeout races that could
+        not happen (pykka's ``test_ask_can_timeout_if_blocked_too_long``).
+        """
+        for key, value in list(attrs.items()):
+            hit = reps.get(id(value))
+            if hit is not None and hit[0] is value:
+                attrs[key] = hit[1]
+                self._dict_undo.append((attrs, key, value, hit[1]))
 
     def take_over(self, ids: set[int]) -> int:
         """Wrap the real locks with these ids wherever a dict or a cell holds them.
@@ -322,6 +385,7 @@ class Patches:
         if isinstance(attrs, dict) and len(attrs) <= 200 and not _is_quiet(obj, len(attrs)):
             before = self._hits()
             self._wrap_dict_locks(attrs, label)
+            self._patch_captured(attrs, self._reps)
             if self._hits() == before:
                 _quiet[id(obj)] = (obj, len(attrs))
 
@@ -383,6 +447,12 @@ class Patches:
                 setattr(target, name, old)
         self.installed = False
         self._wrappers.clear()
+
+
+def _is_c_simple_queue(value: Any) -> bool:
+    """The C ``SimpleQueue`` class, of ``_queue`` or of a fresh import of it."""
+    return (isinstance(value, type) and value.__name__ == "SimpleQueue"
+            and getattr(value, "__module__", None) == "_queue")
 
 
 def _label_of(obj: Any) -> str:

@@ -175,3 +175,56 @@ SOCKET_READERS = ("recv", "recv_into", "recvfrom", "recvfrom_into", "accept")
 
 def socket_patches() -> dict[str, Callable[..., Any]]:
     return {name: _socket_reader(name) for name in SOCKET_READERS}
+
+
+# ------------------------------------------------------------- file locks, made cooperative
+
+_fcntl: Any
+try:
+    import fcntl as _fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    _fcntl = None
+
+_real_flock: Any = getattr(_fcntl, "flock", None)
+_real_lockf: Any = getattr(_fcntl, "lockf", None)
+
+
+def _file_lock(real: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fcntl.flock``/``lockf`` that waits in the scheduler while another holds the lock.
+
+    A blocking request in a managed thread is tried without blocking
+    (``LOCK_NB``); while the lock is held elsewhere (a managed thread the
+    scheduler parked, or another process), the thread blocks in the scheduler
+    and the lock is tried again when the scheduler polls.  Requests that do not
+    wait (``LOCK_NB``, ``LOCK_UN``) are passed through.
+    """
+    assert _fcntl is not None
+    nb, un = _fcntl.LOCK_NB, _fcntl.LOCK_UN
+
+    def lock(fd: Any, operation: int, *args: Any) -> Any:
+        if not _managed_caller() or operation & nb or operation == un:
+            return real(fd, operation, *args)
+        mt = current()
+        assert mt is not None
+
+        def attempt() -> bool:
+            try:
+                real(fd, operation | nb, *args)
+            except (BlockingIOError, PermissionError):  # EWOULDBLOCK, or EACCES for lockf
+                return False
+            return True
+
+        _cooperative_wait(mt, attempt, bool, None, f"fcntl.{name}({fd}, {operation})")
+        return None
+
+    lock.__name__ = name
+    lock.__qualname__ = f"fcntl.{name}"
+    return lock
+
+
+def file_lock_patches() -> dict[str, tuple[Any, Callable[..., Any]]]:
+    """name -> (real, cooperative) for the fcntl functions that wait for a file lock."""
+    if _fcntl is None:
+        return {}
+    return {"flock": (_real_flock, _file_lock(_real_flock, "flock")),
+            "lockf": (_real_lockf, _file_lock(_real_lockf, "lockf"))}
