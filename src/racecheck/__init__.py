@@ -13,6 +13,7 @@ from .errors import DeadlockFound as DeadlockFound
 from .errors import InvalidArgument as InvalidArgument
 from .errors import InvalidToken as InvalidToken
 from .errors import NestedExploration as NestedExploration
+from .errors import NotExplorable as NotExplorable
 from .errors import RacecheckError as RacecheckError
 from .errors import RaceFound as RaceFound
 from .errors import ReplayDiverged as ReplayDiverged
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidToken",
     "NestedExploration",
+    "NotExplorable",
     "RaceFound",
     "RacecheckError",
     "ReplayDiverged",

@@ -19,6 +19,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidToken",
     "NestedExploration",
+    "NotExplorable",
     "RaceFound",
     "RacecheckError",
     "ReplayDiverged",
@@ -48,6 +49,22 @@ class InternalError(RacecheckError):
 
 class NestedExploration(UsageError):
     """explore()/check() was called from code that racecheck is already exploring."""
+
+
+class NotExplorable(UsageError):
+    """racecheck cannot explore this code meaningfully; no race was found or ruled out.
+
+    ``reason`` says why in one line (a body too long for ``max_steps``, more
+    threads than ``max_threads``, a wait on something outside racecheck's
+    view), the message what to do; ``schedules_run`` counts the schedules that
+    completed before it.  The pytest plugin reports such a test as not
+    explored, with the reason, and keeps the test's own outcome.
+    """
+
+    def __init__(self, message: str, reason: str = "", schedules_run: int = 0) -> None:
+        super().__init__(message)
+        self.reason = reason or message.split("\n")[0]
+        self.schedules_run = schedules_run
 
 
 class ReplayDiverged(RacecheckError):

@@ -291,14 +291,141 @@ def lone_spin_nobody_can_end_is_a_hang() -> None:
 
 
 @case()
-def max_steps_on_a_long_loop_is_a_hang() -> None:
+def a_long_loop_past_max_steps_is_not_explorable_not_a_hang() -> None:
     def busy(s: Box) -> None:
         for i in range(100_000):
             s.n = i
 
-    result = racecheck.explore([busy, busy], setup=Box, schedules=5, seed=5, max_steps=500)
+    with pytest.raises(racecheck.NotExplorable) as info:
+        racecheck.explore([busy, busy], setup=Box, schedules=5, seed=5, max_steps=500)
+    assert "too long to explore" in info.value.reason
+    assert info.value.schedules_run == 0
+    assert "did not end within 500 scheduling points" in str(info.value)
+    assert "still making progress" in str(info.value) and "max_steps=" in str(info.value)
+
+
+@case()
+def a_stopwatch_stress_loop_ends_in_virtual_time() -> None:
+    """readerwriterlock's stress test: hammer a lock until a stopwatch says 30 seconds.
+    Clock readings take longer and longer (sync/vtime.py), so the loop ends."""
+    def hammer(s: Box) -> None:
+        start = time.time()
+        while time.time() - start < 30:
+            with s.lock:
+                s.n += 1
+
+    passes(racecheck.explore([hammer, hammer], setup=Box, schedules=5, seed=5))
+
+
+@case()
+def two_threads_backing_off_forever_are_a_livelock() -> None:
+    """Each takes its lock, tries the other's, backs off, forever: nothing changes."""
+    def polite(mine: str, theirs: str) -> Callable[[Box], None]:
+        def body(s: Box) -> None:
+            while True:
+                with getattr(s, mine):
+                    if getattr(s, theirs).acquire(blocking=False):
+                        getattr(s, theirs).release()
+        return body
+
+    result = racecheck.explore([polite("lock", "lock2"), polite("lock2", "lock")],
+                               setup=Box, schedules=3, seed=5, max_steps=30_000)
     failure = failure_of(result, "hang")
-    assert "max_steps" in failure.message
+    assert "livelock" in failure.message and "returning to states" in failure.message
+
+
+class Runtime:
+    """pykka's conftest: a sleep function captured in a configuration object."""
+
+    def __init__(self) -> None:
+        self.sleep_func = time.sleep
+
+
+RUNTIME = Runtime()
+
+
+@case()
+def a_sleep_function_captured_in_an_object_sleeps_in_virtual_time() -> None:
+    """A real ``time.sleep`` kept on an object slept for real while holding the baton:
+    the other thread could not run meanwhile, and a timeout raced that cannot."""
+    def body() -> None:
+        answered = threading.Event()
+
+        def actor() -> None:
+            RUNTIME.sleep_func(0.01)
+            answered.set()
+
+        t = threading.Thread(target=actor)
+        t.start()
+        assert not answered.wait(timeout=0)  # the actor needs 10 ms: never done at once
+        t.join()
+
+    passes(racecheck.check(body, schedules=30, seed=5))
+    assert RUNTIME.sleep_func is time.sleep  # put back afterwards
+
+
+@case()
+def threads_taking_a_file_lock_in_turn_wait_in_the_scheduler() -> None:
+    """fcntl.flock blocks in C; two open files of one path exclude each other even in one
+    process.  Parked holders must not leave the other thread blocked for real."""
+    import fcntl
+    import tempfile
+
+    path = tempfile.mktemp(prefix="racecheck-flock-")
+
+    def body() -> None:
+        log: list[str] = []
+
+        def worker(name: str) -> None:
+            with open(path, "a") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                log.append(name + " in")
+                log.append(name + " out")
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+        ts = [threading.Thread(target=worker, args=(n,)) for n in "ab"]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert log in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+    try:
+        passes(racecheck.check(body, schedules=40, seed=3, watchdog=2))
+    finally:
+        os.unlink(path)
+    assert fcntl.flock.__module__ == "fcntl"  # put back
+
+
+@case()
+def a_file_lock_race_is_found() -> None:
+    """Only one of the two takes the (lockf) lock: the race is found, nothing hangs."""
+    import fcntl
+    import tempfile
+
+    path = tempfile.mktemp(prefix="racecheck-flock-")
+
+    def body() -> None:
+        log: list[str] = []
+
+        def worker(name: str, locked: bool) -> None:
+            with open(path, "a") as f:
+                if locked:
+                    fcntl.lockf(f, fcntl.LOCK_EX)
+                log.append(name + " in")
+                log.append(name + " out")
+
+        ts = [threading.Thread(target=worker, args=(n, n == "a")) for n in "ab"]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert log in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+
+    try:
+        failure_of(racecheck.explore([body], schedules=100, seed=3, watchdog=2), "violation")
+    finally:
+        os.unlink(path)
 
 
 # --- asyncio, processes, subprocesses

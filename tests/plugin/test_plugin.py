@@ -690,10 +690,10 @@ def test_limits_the_report_names_can_be_raised_from_pytest(pytester: pytest.Pyte
     result = run(pytester)
     result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
-    assert "UsageError: the code under test started more than 64 threads" in out
-    assert "race found: violation" not in out
-    assert "exceeded 50 scheduling points" in out and "--racecheck-max-steps" in out
-    assert "1 a racecheck limit (see the test's error)" in out  # counted, not lost
+    assert "NotExplorable: the code under test started more than 64 threads" in out
+    assert "race found" not in out
+    assert "did not end within 50 scheduling points" in out and "--racecheck-max-steps" in out
+    assert "1 starts more than 64 threads (max_threads)" in out  # counted, not lost
     again = run(pytester, "--racecheck-max-threads=200", "--racecheck-max-steps=100000",
                 "-k", "too_many or step_limit")
     again.assert_outcomes(passed=1, failed=1)  # the marker's max_steps=50 wins over the option
@@ -948,3 +948,67 @@ def test_fresh_fixtures_when_the_schedules_run_in_this_process(pytester: pytest.
     result.assert_outcomes(passed=3)
     for record in read_report(pytester.path / "r.json").values():
         assert "schedules ran in this process" in str(record["note"])
+
+
+NOT_EXPLORABLE = """
+    import _queue
+    import threading
+
+    import pytest
+
+    def test_stress_20_threads_times_1000_operations():
+        lock = threading.Lock()
+        counts = [0]
+        def work():
+            for _ in range(1000):
+                with lock:
+                    counts[0] += 1
+        ts = [threading.Thread(target=work) for _ in range(20)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert counts[0] == 20_000
+
+    def test_a_hundred_threads():
+        ts = [threading.Thread(target=lambda: None) for _ in range(100)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    MADE_AT_IMPORT = _queue.SimpleQueue()  # a C queue racecheck cannot see into
+
+    def test_blocked_in_c_on_what_a_parked_thread_would_put():
+        got = []
+        consumer = threading.Thread(target=lambda: got.append(MADE_AT_IMPORT.get()))
+        consumer.start()
+        MADE_AT_IMPORT.put(1)
+        consumer.join()
+        assert got == [1]
+"""
+
+
+def test_tests_racecheck_cannot_explore_keep_their_outcome_and_say_why(
+        pytester: pytest.Pytester) -> None:
+    """Too long, too many threads, a wait in C: not explored (with the reason), never
+    a race and never an error, in the summary and the JSON report."""
+    make(pytester, NOT_EXPLORABLE)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=20", "--racecheck-watchdog=1",
+                 "--racecheck-max-steps=20000", "--racecheck-report=r.json", "-v")
+    result.assert_outcomes(passed=3)
+    out = result.stdout.str()
+    assert "race found" not in out
+    assert "3 tests not explored" in out
+    assert "PASSED (racecheck: not explored, too long to explore" in out
+    assert "starts more than 64 threads (max_threads)" in out
+    assert "waits on something racecheck cannot see into" in out
+    data = json.loads((pytester.path / "r.json").read_text())
+    reasons = {entry["nodeid"].split("::")[1]: entry for entry in data["not_explored"]}
+    assert set(reasons) == {"test_stress_20_threads_times_1000_operations", "test_a_hundred_threads",
+                            "test_blocked_in_c_on_what_a_parked_thread_would_put"}
+    stress = reasons["test_stress_20_threads_times_1000_operations"]
+    assert stress["outcome"] == "passed" and "did not end within 20000" in stress["detail"]
+    assert "MADE_AT_IMPORT.get()" in reasons[
+        "test_blocked_in_c_on_what_a_parked_thread_would_put"]["detail"]
+    assert data["tests"] == []

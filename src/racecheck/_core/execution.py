@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayDiverged
 from . import raw
-from .spin import SPIN_LIMIT, SpinProbe, user_frames
+from .spin import JUDGE, SPIN_LIMIT, LengthJudge, SpinProbe, user_frames
 
 if TYPE_CHECKING:
     import threading
@@ -225,6 +225,8 @@ class Execution:
         self.base_mono = base_mono
         self.clock_reads = 0  # reads take time (sync/vtime.py)
         self.steps = 0
+        self.judge: LengthJudge | None = None  # past max_steps (see _too_long)
+        self.unseen = False  # the verdict rests on a wait racecheck cannot see into
         self.choices: list[int] = []
         self.current: ManagedThread | None = None
         self.done = raw.allocate_lock()
@@ -254,15 +256,16 @@ class Execution:
     ) -> ManagedThread:
         """Create a managed thread; it is runnable at once and runs when chosen."""
         if len(self.threads) >= self.max_threads:
-            from ..errors import UsageError
+            from ..errors import NotExplorable
 
             # A limit of racecheck's, not a bug of the code under test: the exploration
             # stops with this error (never a verdict), and no user handler sees it.
-            error = UsageError(
+            error = NotExplorable(
                 f"the code under test started more than {self.max_threads} threads in one "
                 "schedule; racecheck explores small thread counts (2-10 is typical). "
                 "Reduce the number of threads in the test or raise max_threads= "
-                "(pytest: --racecheck-max-threads, or @pytest.mark.racecheck(max_threads=N))"
+                "(pytest: --racecheck-max-threads, or @pytest.mark.racecheck(max_threads=N))",
+                reason=f"starts more than {self.max_threads} threads (max_threads)",
             )
             self.fail("error", str(error), exc=error)
             raise self.halt()
@@ -305,14 +308,7 @@ class Execution:
                 raise Abort
             return
         self.steps += 1
-        if self.steps > self.max_steps:
-            self.fail(
-                "hang",
-                f"the schedule exceeded {self.max_steps} scheduling points "
-                "(livelock, spin loop or very long body); raise max_steps= if this is expected "
-                "(pytest: --racecheck-max-steps, or @pytest.mark.racecheck(max_steps=N))",
-                thread=mt,
-            )
+        if self.steps > self.max_steps and self._too_long(mt):
             raise self.halt()
         enabled = self.enabled
         mt.streak += 1
@@ -418,6 +414,39 @@ class Execution:
                 thread=mt,
             )
             raise self.halt()
+
+    def _too_long(self, mt: ManagedThread) -> bool:
+        """Past max_steps: end the schedule as a livelock or as a body too long to explore."""
+        mt.busy += 1
+        try:
+            if self.judge is None:
+                self.judge = LengthJudge(min(JUDGE, self.max_steps))
+            frames = user_frames()
+            verdict = self.judge.visit(mt.tid, frames, self.clock)
+        finally:
+            mt.busy -= 1
+        if verdict is None:
+            return False
+        where = (f"{_short_path(frames[0].f_code.co_filename)}:{frames[0].f_lineno}"
+                 if frames else "?")
+        if verdict == "livelock":
+            self.fail(
+                "hang",
+                f"livelock: after {self.max_steps} scheduling points the threads kept "
+                f"returning to states they had been in (the same lines with the same values, "
+                f"for {self.judge.window} more points; {mt.name} at {where}): nothing they do changes "
+                "anything",
+                thread=mt,
+            )
+        else:
+            self.fail(
+                "too_long",
+                f"the body did not end within {self.max_steps} scheduling points and was still "
+                f"making progress ({mt.name} at {where}): it is long (a stress loop, a loop on "
+                "a stopwatch), not stuck",
+                thread=mt,
+            )
+        return True
 
     def _choose(self, options: list[int], current: int) -> int:
         try:
@@ -639,6 +668,7 @@ class Execution:
                                if t.status == BLOCKED]
         stack = user_stack(sys._current_frames().get(first.ident))
         site = f" at {stack[-1]}" if stack else ""
+        self.unseen = self.verdict is None
         self.fail("hang", f"thread {first.name} waited more than {self.watchdog:g}s for "
                   f"{first.waiting_on.describe() if first.waiting_on else '?'}{site} while no other "
                   "thread could run (real I/O that never came); raise watchdog= if it is "

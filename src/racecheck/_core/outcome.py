@@ -30,6 +30,10 @@ class Failure:
     notes: list[str] = field(default_factory=list)
     replay_line: str = ""
     report: str = ""
+    #: The verdict rests on a wait racecheck cannot see into (a call blocked in C,
+    #: real I/O that never came, a schedule that went silent): with code that passes
+    #: on real threads, that is more likely racecheck's blind spot than a bug.
+    unseen: bool = False
 
     def __str__(self) -> str:
         return self.report or f"{self.kind}: {self.message}\nreplay: {self.token}"

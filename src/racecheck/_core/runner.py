@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InternalError, NestedExploration, UsageError
+from ..errors import InternalError, NestedExploration, NotExplorable, UsageError
 from ..strategies.base import ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
 from . import determinism, execution, instrument, isolate, raw
@@ -89,6 +89,8 @@ class Outcome:
     traceback_text: str = ""
     #: ids of real locks a stalled child took over; the parent takes them over too.
     wrap: list[int] = field(default_factory=list)
+    #: The verdict rests on a wait racecheck cannot see into (Failure.unseen).
+    unseen: bool = False
 
     def to_data(self) -> dict[str, Any]:
         exc = self.exception
@@ -99,6 +101,7 @@ class Outcome:
             "blocked": self.blocked, "notes": self.notes, "steps": self.steps,
             "trace": self.trace.to_data() if self.trace is not None else None,
             "traceback_text": self.traceback_text or _format(exc), "wrap": self.wrap,
+            "unseen": self.unseen,
         }
 
     @classmethod
@@ -112,7 +115,7 @@ class Outcome:
             cycle=list(data["cycle"]), blocked=list(data["blocked"]), notes=list(data["notes"]),
             steps=int(data["steps"]), trace=Trace.from_data(trace) if trace else None,
             traceback_text=str(data.get("traceback_text") or ""),
-            wrap=[int(i) for i in data.get("wrap", [])],
+            wrap=[int(i) for i in data.get("wrap", [])], unseen=bool(data.get("unseen")),
         )
 
 
@@ -163,7 +166,9 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
             outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
                                    record=cfg.check_determinism)
             runs += 1
-            _raise_errors(outcome)
+            _raise_errors(outcome, runs - 1)
+            if outcome.verdict == "too_long":
+                raise _too_long(cfg, outcome, index)
             if isinstance(strategy, ReplayStrategy):
                 _check_replay_used(strategy, outcome)
             _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
@@ -230,14 +235,32 @@ def _check_replay_used(strategy: ReplayStrategy, outcome: Outcome) -> None:
                            "the code no longer follows it")
 
 
-def _raise_errors(outcome: Outcome) -> None:
+def _raise_errors(outcome: Outcome, completed: int) -> None:
     """Usage limits and racecheck's own failures are errors, never verdicts."""
     if outcome.verdict not in RAISED:
         return
     exc = outcome.exception
+    if isinstance(exc, NotExplorable):
+        exc.schedules_run = completed
     if isinstance(exc, (UsageError, InternalError)):
         raise exc
     raise InternalError(outcome.message)
+
+
+def _too_long(cfg: Config, outcome: Outcome, index: int) -> NotExplorable:
+    """A schedule that was still making progress at max_steps: not a race, not a pass."""
+    done = f"{index} schedule{'s' if index != 1 else ''} completed before it" if index \
+        else "no schedule completed"
+    return NotExplorable(
+        f"racecheck cannot explore this body: schedule {index + 1} {outcome.message}; {done}. "
+        "Exploring many interleavings needs a short body: under racecheck, run it with fewer "
+        "threads, iterations or seconds (a stress loop of 2-3 threads and a few operations "
+        "each finds the same races), or raise max_steps= (pytest: --racecheck-max-steps, or "
+        "@pytest.mark.racecheck(max_steps=N))",
+        reason=f"too long to explore (more than {cfg.max_steps} scheduling points per "
+               "schedule, still progressing)",
+        schedules_run=index,
+    )
 
 
 def _adopt(failure: Failure, detail: Outcome) -> None:
@@ -399,6 +422,7 @@ def _make_failure(cfg: Config, outcome: Outcome, index: int, rseed: int) -> Fail
         cycle=list(outcome.cycle),
         blocked=list(outcome.blocked),
         notes=list(outcome.notes),
+        unseen=outcome.unseen,
     )
 
 
@@ -437,6 +461,7 @@ def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, 
         strategy.begin(index)
     assert outcome is not None
     outcome.verdict = "hang"
+    outcome.unseen = True
     outcome.message = (f"the schedule kept stalling on locks racecheck could not take over "
                        f"({MAX_RETRIES} retries): {outcome.message}")
     return outcome
@@ -498,7 +523,7 @@ def _silent_child(child: isolate.ChildResult, cfg: Config) -> Outcome:
     phase = child.phase or "setup"
     message = (f"the schedule's {phase} (run by the runner, outside the managed threads) "
                f"did not return for {child.silent_for:.0f}s; racecheck stopped it")
-    return Outcome("hang", message, None, None, [], [], [], [], 0)
+    return Outcome("hang", message, None, None, [], [], [], [], 0, unseen=True)
 
 
 def _crashed(cfg: Config, strategy: Strategy, index: int, patches: Patches, rseed: int,
@@ -566,7 +591,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
             outcome.notes.append("a timed wait timed out inside a wait-for cycle and the "
                                  "code recovered: " + "; ".join(ex.hidden_cycle))
         if recorder is not None:
-            recorder.finish()
+            recorder.finish(outcome.thread_name if outcome.verdict == "violation" else None)
             outcome.trace = recorder.trace
         if on_outcome is not None:
             on_outcome(outcome)
@@ -607,7 +632,7 @@ def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None
     return Outcome(ex.verdict, ex.message, ex.exception,
                    ex.failed_thread.name if ex.failed_thread is not None else None,
                    list(ex.choices), ex.cycle or list(ex.hidden_cycle), ex.blocked_report,
-                   list(ex.notes), ex.steps, wrap=list(ex.took_over))
+                   list(ex.notes), ex.steps, wrap=list(ex.took_over), unseen=ex.unseen)
 
 
 def _bind(body: Callable[..., object], state: Any, with_state: bool) -> Callable[[], object]:

@@ -139,3 +139,47 @@ class SpinProbe:
         if self.points >= CONFIRM and self.repeats >= 3:
             return "spin"
         return None
+
+
+#: Points watched past ``max_steps`` to tell a long body from a livelock.
+JUDGE = 20_000
+#: New states among the second half of those points that make it progress.
+PROGRESS = JUDGE // 200
+
+
+class LengthJudge:
+    """Past ``max_steps``: is the body long, or going round in circles?
+
+    Every point of the next ``JUDGE`` is keyed by the running thread's stack
+    positions, frame values (``fingerprint``) and the virtual clock.  A body
+    that is merely long (a stress loop of 20 threads x 1,000 operations, a
+    loop on a stopwatch) keeps reaching states it has not been in: a counter,
+    an index or a clock reading changes, and most of its points are new.  A
+    livelock (two threads backing off from each other's locks forever) only
+    revisits states it was in: once the threads' positions have been combined
+    every way, hardly any point is new.  The spin probe's test (``SpinProbe``)
+    applied to all the threads together, counted over the window's second half.
+    The window is ``JUDGE`` points, or ``max_steps`` when that is smaller.
+    """
+
+    def __init__(self, window: int = JUDGE) -> None:
+        self.window = window
+        self.enough = max(1, window * PROGRESS // JUDGE)
+        self.seen: dict[int, set[Any]] = {}
+        self.points = 0
+        self.new = 0
+
+    def visit(self, tid: int, frames: list[types.FrameType], clock: float) -> str | None:
+        """'progress', 'livelock', or None (keep watching)."""
+        self.points += 1
+        key = (position(frames), fingerprint(frames), clock)
+        seen = self.seen.setdefault(tid, set())
+        if key not in seen:
+            seen.add(key)
+            if self.points > self.window // 2:
+                self.new += 1
+                if self.new >= self.enough:
+                    return "progress"
+        if self.points >= self.window:
+            return "livelock"
+        return None

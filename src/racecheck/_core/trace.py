@@ -76,6 +76,20 @@ def _is_library(filename: str) -> bool:
             or "dist-packages" in filename or filename.startswith("<"))
 
 
+def _harness_dirs() -> tuple[str, ...]:
+    """pytest's and pluggy's directories: the test harness, not the code under test."""
+    import os
+    import sys
+
+    dirs = []
+    for name in ("_pytest", "pluggy"):
+        module = sys.modules.get(name)
+        path = getattr(module, "__file__", None)
+        if path:
+            dirs.append(os.path.dirname(path) + os.sep)
+    return tuple(dirs)
+
+
 class _CodeInfo:
     __slots__ = ("instrs", "lines", "operand")
 
@@ -191,6 +205,9 @@ class Recorder:
         self._version: dict[tuple[Any, ...], tuple[int, int, str]] = {}  # key -> (n, tid, text)
         self._seen: dict[tuple[int, tuple[Any, ...]], int] = {}  # (tid, key) -> version read
         self._counter = 0
+        self.harness = _harness_dirs()
+        #: (thread name, steps so far) when a harness saw the body raise (``body_raised``).
+        self.raised_at: tuple[str, int] | None = None
 
     def _info(self, code: types.CodeType) -> _CodeInfo:
         hit = self._codes.get(id(code))
@@ -214,12 +231,16 @@ class Recorder:
             # Inside the stdlib or a dependency: attribute the step to the user's
             # line that called into it, so the interleaving reads in the user's terms.
             caller = frame.f_back
+            harness = code.co_filename.startswith(self.harness)
             while caller is not None and _is_library(caller.f_code.co_filename):
+                harness = harness or caller.f_code.co_filename.startswith(self.harness)
                 caller = caller.f_back
             if caller is not None and not caller.f_code.co_filename.startswith(raw.OWN_DIRS):
                 self.trace.steps.append(Step(mt.tid, mt.name, caller.f_code.co_filename,
                                              caller.f_lineno or 0, "LIB"))
                 return
+            if harness:
+                return  # pytest setting up or tearing down a schedule's fixtures
         info = self._info(code)
         ins = info.instrs.get(offset)
         lineno = info.lines.get(offset, frame.f_lineno or 0)
@@ -247,9 +268,14 @@ class Recorder:
             extra = f"blocks on {resource.describe()}"
             last.note = f"{last.note}; {extra}" if last.note else extra
 
-    def finish(self) -> None:
+    def finish(self, failed_thread: str | None = None) -> None:
+        """Close the trace; when ``failed_thread`` raised, end it where its body raised."""
         for tid in list(self._pending):
             self._flush_tid(tid)
+        if self.raised_at is not None and self.raised_at[0] == failed_thread:
+            # What follows is the harness's teardown after the failure (fixtures
+            # stopping their threads): the interleaving ends at the failure.
+            del self.trace.steps[self.raised_at[1]:]
 
     # -------------------------------------------------------------- describing
 
@@ -403,3 +429,16 @@ def _instance_attr(obj: Any, name: str) -> Any:
                 return _NOTHING
             return value
     return _NOTHING
+
+
+def body_raised() -> None:
+    """A test harness saw the body raise, in the calling managed thread (the plugin's hook)."""
+    from . import execution
+
+    mt = execution.registry.get(raw.get_ident())
+    if mt is None:
+        return
+    recorder = mt.ex.recorder
+    if recorder is not None and recorder.raised_at is None:
+        recorder._flush(mt)
+        recorder.raised_at = (mt.name, len(recorder.trace.steps))

@@ -121,6 +121,7 @@ def report_stuck(ex: Execution, watchdog: float) -> None:
     ex.blocked_report = [f"{cur.name if cur else '?'} is blocked in {call} at {site}"] + [
         f"    {line}" for line in where[-5:]
     ]
+    ex.unseen = ex.verdict is None
     ex.fail(
         "hang",
         f"thread {cur.name if cur else '?'} blocked in {call} for more than {watchdog:g}s at "
