@@ -60,3 +60,34 @@ def test_isolated_pass_reports_the_schedule_count() -> None:
     result = racecheck.explore([locked, locked], setup=Shared, invariant=lambda s: s.n == 2,
                                seed=1, schedules=50, isolate=True)
     assert result.ok and result.schedules_run == 50
+
+
+def lately_written(s: Shared) -> None:
+    """Only this test runs it: no exploration analysed it before."""
+    with s.lock:
+        s.n += 1
+
+
+def test_children_send_their_code_analyses_back_for_the_next_children() -> None:
+    from racecheck._core import instrument
+
+    code = lately_written.__code__
+    instrument._points.pop(id(code), None)
+    instrument._learned.pop(id(code), None)
+    result = racecheck.explore([lately_written, lately_written], setup=Shared, schedules=3,
+                               seed=1, isolate=True)
+    assert result.ok
+    assert id(code) not in instrument._points  # analysed in the children only
+    learned = instrument._learned.get(id(code))
+    assert learned is not None and learned[0] == instrument._identity(code)
+    computed = instrument._point_offsets(code, globals())[0]
+    assert learned[1] == frozenset(computed) and computed
+    # Another code object at a learned address is analysed, not taken on trust.
+    other = add.__code__
+    instrument._points.pop(id(other), None)
+    instrument._learned[id(other)] = (("x", 0, 0, 0), frozenset({999999}), frozenset())
+    try:
+        assert instrument.analyse(other, globals()) == frozenset(
+            instrument._point_offsets(other, globals())[0])
+    finally:
+        instrument._learned.pop(id(other), None)

@@ -1012,3 +1012,44 @@ def test_tests_racecheck_cannot_explore_keep_their_outcome_and_say_why(
     assert "MADE_AT_IMPORT.get()" in reasons[
         "test_blocked_in_c_on_what_a_parked_thread_would_put"]["detail"]
     assert data["tests"] == []
+
+
+TEARDOWN_AFTER_FAILURE = """
+    import threading
+
+    import pytest
+
+    counter = {"n": 0}
+
+    def bump():
+        n = counter["n"]
+        counter["n"] = n + 1
+
+    @pytest.fixture
+    def busy_teardown():
+        yield
+        for _ in range(200):  # plenty of turns after the failure
+            counter["after"] = counter.get("after", 0) + 1
+
+    def test_lost_update(busy_teardown):
+        counter["n"] = 0
+        ts = [threading.Thread(target=bump) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert counter["n"] == 2
+"""
+
+
+def test_the_interleaving_ends_where_the_test_failed_not_after_its_teardown(
+        pytester: pytest.Pytester) -> None:
+    make(pytester, TEARDOWN_AFTER_FAILURE)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                           "--racecheck", "--racecheck-schedules=50")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    interleaving = out.split("Interleaving (", 1)[1].split("Exception in main", 1)[0]
+    assert 'counter["after"]' not in interleaving  # the teardown's turns are not shown
+    assert "_pytest" not in interleaving and "pluggy" not in interleaving
+    assert 'assert counter["n"] == 2' in interleaving.strip().splitlines()[-1]

@@ -15,7 +15,8 @@ Two backends, chosen by version:
   never fires again (PEP 669).
 * 3.10/3.11: ``sys.settrace`` with ``f_trace_opcodes`` in managed threads only.
 
-Code in racecheck itself is never instrumented; frozen importlib neither.
+Code in racecheck itself is never instrumented; frozen importlib neither, nor
+pytest's and pluggy's (the harness that sets up a schedule's fixtures).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ _EXCLUDED_FILES = frozenset({threading.__file__, _weakrefset.__file__})
 
 def excluded(code: types.CodeType) -> bool:
     name = code.co_filename
-    return name.startswith(raw.OWN_DIRS) or name.startswith("<frozen") or name in _EXCLUDED_FILES
+    return (name.startswith(raw.OWN_DIRS) or name.startswith("<frozen") or name in _EXCLUDED_FILES
+            or name.startswith(raw.harness_dirs()))
 
 
 def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
@@ -75,10 +77,44 @@ def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
     if excluded(code):
         pts, exits = _EMPTY, _EMPTY
     else:
-        offsets, exit_offsets = _point_offsets(code, globals_)
-        pts, exits = frozenset(offsets), frozenset(exit_offsets)
+        learned = _learned.get(id(code))
+        if learned is not None and learned[0] == _identity(code):
+            pts, exits = learned[1], learned[2]
+        else:
+            offsets, exit_offsets = _point_offsets(code, globals_)
+            pts, exits = frozenset(offsets), frozenset(exit_offsets)
+            _new.append(code)
     _points[id(code)] = (code, pts, exits)
     return pts
+
+
+# Every schedule runs in a child forked from the test process, and analyses the
+# code it runs afresh: the analysis (``dis``) was a third of a short schedule's
+# time.  The children send what they analysed back (``new_analyses``), and the
+# parent keeps it for the next children (``learn``), keyed by the code object's
+# address (children share the parent's) and checked against its bytecode.
+_learned: dict[int, tuple[tuple[str, int, int, int], frozenset[int], frozenset[int]]] = {}
+_new: list[types.CodeType] = []
+
+
+def _identity(code: types.CodeType) -> tuple[str, int, int, int]:
+    return (code.co_name, code.co_firstlineno, hash(code.co_code), hash(code.co_filename))
+
+
+def new_analyses() -> list[list[Any]]:
+    """The analyses made in this process since the last call, as JSON-able data."""
+    out = [[id(code), *_identity(code), sorted(_points[id(code)][1]), sorted(_points[id(code)][2])]
+           for code in _new if _points.get(id(code), (None,))[0] is code]
+    _new.clear()
+    return out
+
+
+def learn(data: list[list[Any]]) -> None:
+    """Keep analyses a schedule's child made (``new_analyses``) for the next children."""
+    for code_id, name, line, code_hash, file_hash, pts, exits in data:
+        _learned[int(code_id)] = ((str(name), int(line), int(code_hash), int(file_hash)),
+                                  frozenset(int(p) for p in pts),
+                                  frozenset(int(e) for e in exits))
 
 
 def _static_global(name: str, globals_: dict[str, Any]) -> bool:

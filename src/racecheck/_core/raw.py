@@ -40,3 +40,24 @@ def _plugin_dir() -> str:
 
 #: racecheck's and its pytest plugin's directories (the plugin's frames run test bodies).
 OWN_DIRS = (PACKAGE_DIR, _plugin_dir())
+
+
+_harness: tuple[str, ...] = ()
+
+
+def harness_dirs() -> tuple[str, ...]:
+    """pytest's and pluggy's directories, once they are imported: the test harness.
+
+    A schedule of a pytest test sets up and tears down its fixtures through
+    them; they are never instrumented (no scheduling points in pytest's own
+    bookkeeping, only in the fixtures' code) nor shown in an interleaving.
+    """
+    global _harness
+    if len(_harness) < 2:
+        dirs = []
+        for name in ("_pytest", "pluggy"):
+            path = getattr(sys.modules.get(name), "__file__", None)
+            if path:
+                dirs.append(path.rsplit("/", 1)[0] + "/")
+        _harness = tuple(dirs)
+    return _harness

@@ -487,9 +487,11 @@ def _run_forked(cfg: Config, strategy: Strategy, index: int, patches: Patches, r
         else:
             run_one(cfg, strategy, _recorder(record), log, patches, rseed=rseed,
                     on_outcome=report, send=send)
+        send({"learned": instrument.new_analyses()})
         send({"done": True})
 
     child = isolate.run_in_child(body, _silence_limit(cfg), after_outcome=max(cfg.watchdog, 1.0))
+    instrument.learn(child.first("learned") or [])
     data = child.first("outcome")
     error = child.first("error")
     if data is None:

@@ -76,20 +76,6 @@ def _is_library(filename: str) -> bool:
             or "dist-packages" in filename or filename.startswith("<"))
 
 
-def _harness_dirs() -> tuple[str, ...]:
-    """pytest's and pluggy's directories: the test harness, not the code under test."""
-    import os
-    import sys
-
-    dirs = []
-    for name in ("_pytest", "pluggy"):
-        module = sys.modules.get(name)
-        path = getattr(module, "__file__", None)
-        if path:
-            dirs.append(os.path.dirname(path) + os.sep)
-    return tuple(dirs)
-
-
 class _CodeInfo:
     __slots__ = ("instrs", "lines", "operand")
 
@@ -205,7 +191,7 @@ class Recorder:
         self._version: dict[tuple[Any, ...], tuple[int, int, str]] = {}  # key -> (n, tid, text)
         self._seen: dict[tuple[int, tuple[Any, ...]], int] = {}  # (tid, key) -> version read
         self._counter = 0
-        self.harness = _harness_dirs()
+        self.harness = raw.harness_dirs()
         #: (thread name, steps so far) when a harness saw the body raise (``body_raised``).
         self.raised_at: tuple[str, int] | None = None
 
