@@ -479,15 +479,30 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     if state is None or (marker is None and not state.settings.enabled):
         return (yield)
     why = ""
+    coroutine_fn = inspect.unwrap(original)
+    plain: Callable[..., object] = original
     if not _NEVER_WRAP.isdisjoint(pyfuncitem.fixturenames):
         why = "uses the racecheck or pytester fixture (runs its own explorations)"
-    elif inspect.iscoroutinefunction(original) or inspect.isasyncgenfunction(original):
-        why = "an async def test that no plugin turned into a function"
+    elif inspect.isasyncgenfunction(coroutine_fn):
+        why = "an async generator test"
+    elif inspect.iscoroutinefunction(original):  # no plugin made it a function (anyio)
+        why = _bare_async_test(pyfuncitem)
+        plain = functools.partial(_run_coroutine, coroutine_fn, pyfuncitem, False)
+        plain.__name__ = original.__name__  # type: ignore[attr-defined]
     if why:
         state.unexplored[pyfuncitem.nodeid] = why
         return (yield)
     settings = _item_settings(pyfuncitem, state.settings, marker)
-    run = _Run(pyfuncitem, state, settings, original, plain_first=marker is None)
+    each: Callable[..., object] | None = None
+    if inspect.iscoroutinefunction(coroutine_fn):
+        # An async test: every schedule runs the coroutine in an event loop made in
+        # its managed main thread (pytest-asyncio's, when the schedule set up its
+        # fixtures, or asyncio.run), so the loop's executor threads are managed too.
+        each = functools.partial(_run_coroutine, coroutine_fn, pyfuncitem,
+                                 settings.fixtures == "schedule")
+        each.__name__ = original.__name__  # type: ignore[attr-defined]
+    run = _Run(pyfuncitem, state, settings, plain, plain_first=marker is None, each=each)
+    original_obj = original
 
     @functools.wraps(original)
     def explored(*args: Any, **kwargs: Any) -> object:
@@ -498,7 +513,46 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     try:
         return (yield)
     finally:
-        pyfuncitem.obj = original
+        pyfuncitem.obj = original_obj
+
+
+def _bare_async_test(item: pytest.Function) -> str:
+    """Why racecheck cannot run this ``async def`` test itself ('' when it can).
+
+    pytest-asyncio hands racecheck a function; anyio runs coroutines itself, in
+    a runner its async fixtures share.  racecheck runs the coroutine in an
+    asyncio loop of its own: not for other backends, nor with async fixtures.
+    """
+    backend = item.funcargs.get("anyio_backend") if hasattr(item, "funcargs") else None
+    name = backend[0] if isinstance(backend, (tuple, list)) and backend else backend
+    if backend is None:
+        return "an async def test that no plugin runs"
+    if name != "asyncio":
+        return f"an async test on the {name} backend (racecheck runs asyncio loops only)"
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        func = getattr(defs[-1], "func", None)
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            return "an async test with async fixtures that only its plugin's runner sets up"
+    return ""
+
+
+def _run_coroutine(coroutine_fn: Callable[..., Any], item: pytest.Function, fresh: bool,
+                   *args: Any, **kwargs: Any) -> object:
+    """Run an async test's coroutine to the end in an event loop made here.
+
+    With fixtures set up for this schedule, a pytest-asyncio runner among them
+    (its async fixtures ran in that runner's loop) runs it; else ``asyncio.run``.
+    """
+    import asyncio
+
+    coroutine = coroutine_fn(*args, **kwargs)
+    if fresh:
+        funcargs = getattr(item, "funcargs", {})
+        for value in list(funcargs.values()):
+            if type(value).__name__ == "Runner" and callable(getattr(value, "run", None)) \
+                    and callable(getattr(value, "get_loop", None)):
+                return value.run(coroutine)
+    return asyncio.run(coroutine)
 
 
 #: Why a test that passes plainly is not explored when a schedule stopped on an unseen wait.
@@ -564,11 +618,14 @@ class _Run:
     """One test under the plugin: plain run, saved failures, exploration, record."""
 
     def __init__(self, item: pytest.Function, state: State, settings: ItemSettings,
-                 original: Callable[..., object], plain_first: bool) -> None:
+                 original: Callable[..., object], plain_first: bool,
+                 each: Callable[..., object] | None = None) -> None:
         self.item = item
         self.state = state
         self.settings = settings
         self.original = original
+        #: What each schedule runs (an async test's coroutine in a loop of its own).
+        self.each = each or original
         self.plain_first = plain_first
         self.hypothesis: Any = getattr(original, "hypothesis", None)
         self.schedules_run = 0
@@ -660,7 +717,8 @@ class _Run:
 
     def _fresh_fixtures(self) -> bool:
         """Whether every schedule sets up and tears down the test's function fixtures."""
-        return (self.settings.fixtures == "schedule" and type(self.item) is pytest.Function
+        return (self.settings.fixtures == "schedule" and isinstance(self.item, pytest.Function)
+                and type(self.item).__name__ != "TestCaseFunction"
                 and self.hypothesis is None
                 and self.item.originalname == getattr(self.original, "__name__", None))
 
@@ -668,7 +726,7 @@ class _Run:
 
     def _body(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[], object]:
         # A partial, not a closure: no plugin frame in the report's interleaving.
-        one: Any = functools.partial(self.original, *args, **kwargs)
+        one: Any = functools.partial(self.each, *args, **kwargs)
         one.__name__ = self.item.originalname  # names the test in the replay line
         threads = self.settings.threads
         body: Any = one
@@ -676,7 +734,7 @@ class _Run:
             body = _copies(one, threads)
             body.__name__ = self.item.originalname
         if self._fresh_fixtures():
-            body = functools.partial(_with_fresh_fixtures, self.item, self.original,
+            body = functools.partial(_with_fresh_fixtures, self.item, self.each,
                                      threads or 1)
             body.__name__ = self.item.originalname
         return body  # type: ignore[no-any-return]

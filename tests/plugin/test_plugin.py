@@ -103,7 +103,14 @@ COUNTER = """
 
 
 def make(pytester: pytest.Pytester, *parts: str, name: str = "test_subject") -> Path:
+    ini(pytester)
     return pytester.makepyfile(**{name: "\n".join(textwrap.dedent(p) for p in parts)})
+
+
+def ini(pytester: pytest.Pytester, *lines: str) -> None:
+    """The inner session's ini file (pytest-asyncio, a dev dependency, warns without a loop scope)."""
+    pytester.makeini("\n".join(["[pytest]", "asyncio_default_fixture_loop_scope = function",
+                                *lines, ""]))
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -439,9 +446,9 @@ def test_precedence_marker_cli_ini_env(pytester: pytest.Pytester,
     monkeypatch.setenv("RACECHECK_SCHEDULES", "13")
     env_only = run(pytester)
     assert "(13 schedules" in summary_line(env_only, "test_subject.py::test_unmarked")
-    pytester.makeini("[pytest]\nracecheck_schedules = 11\n")
-    ini = run(pytester)
-    assert "(11 schedules" in summary_line(ini, "test_subject.py::test_unmarked")
+    ini(pytester, "racecheck_schedules = 11")
+    from_ini = run(pytester)
+    assert "(11 schedules" in summary_line(from_ini, "test_subject.py::test_unmarked")
     cli = run(pytester, "--racecheck-schedules=12")
     assert "(12 schedules" in summary_line(cli, "test_subject.py::test_unmarked")
     assert "(14 schedules" in summary_line(cli, "test_subject.py::test_marked")
@@ -1053,3 +1060,74 @@ def test_the_interleaving_ends_where_the_test_failed_not_after_its_teardown(
     assert 'counter["after"]' not in interleaving  # the teardown's turns are not shown
     assert "_pytest" not in interleaving and "pluggy" not in interleaving
     assert 'assert counter["n"] == 2' in interleaving.strip().splitlines()[-1]
+
+
+ASYNC_TESTS = """
+    import asyncio
+    import threading
+    import time
+
+    import pytest
+    import pytest_asyncio
+
+    counter = {"n": 0}
+    lock = threading.Lock()
+
+    def bump():
+        n = counter["n"]
+        time.sleep(0.01)
+        counter["n"] = n + 1
+
+    def bump_locked():
+        with lock:
+            bump()
+
+    @pytest.mark.asyncio
+    async def test_to_thread_lost_update():
+        counter["n"] = 0
+        await asyncio.gather(asyncio.to_thread(bump), asyncio.to_thread(bump))
+        assert counter["n"] == 2
+
+    @pytest_asyncio.fixture
+    async def started():
+        loop = asyncio.get_running_loop()
+        yield loop
+        await asyncio.sleep(0)
+
+    @pytest.mark.asyncio
+    async def test_to_thread_locked_with_an_async_fixture(started):
+        assert started is asyncio.get_running_loop()  # the fixture's loop runs the test
+        counter["n"] = 0
+        await asyncio.gather(asyncio.to_thread(bump_locked), asyncio.to_thread(bump_locked))
+        assert counter["n"] == 2
+
+    @pytest.fixture
+    def anyio_backend():
+        return "asyncio"
+
+    @pytest.mark.anyio
+    async def test_anyio_lost_update():
+        import anyio
+
+        counter["n"] = 0
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, bump)
+            tg.start_soon(anyio.to_thread.run_sync, bump)
+        assert counter["n"] == 2
+"""
+
+
+def test_async_tests_run_their_event_loop_in_the_schedule(pytester: pytest.Pytester) -> None:
+    """pytest-asyncio and anyio tests: the loop and its executor threads are explored."""
+    pytest.importorskip("pytest_asyncio")
+    pytest.importorskip("anyio")
+    make(pytester, ASYNC_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                           "--racecheck", "--racecheck-schedules=30",
+                                           "--racecheck-report=r.json")
+    result.assert_outcomes(passed=1, failed=2)
+    records = read_report(pytester.path / "r.json")
+    assert records["test_subject.py::test_to_thread_lost_update"]["verdict"] == "violation"
+    assert records["test_subject.py::test_anyio_lost_update"]["verdict"] == "violation"
+    locked = records["test_subject.py::test_to_thread_locked_with_an_async_fixture"]
+    assert locked["verdict"] == "pass" and locked["schedules_run"] == 30
