@@ -347,6 +347,16 @@ def racecheck_fixture() -> ModuleType:
     return module
 
 
+@pytest.fixture
+def thread_index() -> int:
+    """Which copy of a ``@pytest.mark.racecheck(threads=N)`` test runs: 0 to N-1.
+
+    Per-thread setup in the test body (``accounts[thread_index]``), as
+    pytest-run-parallel users ask for; 0 when the test runs as one thread.
+    """
+    return 0
+
+
 # ------------------------------------------------------------- running tests
 
 
@@ -731,7 +741,7 @@ class _Run:
         threads = self.settings.threads
         body: Any = one
         if threads is not None and threads > 1:
-            body = _copies(one, threads)
+            body = _copies(one, threads, "thread_index" in self.item.fixturenames)
             body.__name__ = self.item.originalname
         if self._fresh_fixtures():
             body = functools.partial(_with_fresh_fixtures, self.item, self.each,
@@ -969,7 +979,7 @@ def _with_fresh_fixtures(item: pytest.Function, function: Callable[..., object],
         try:
             if copies > 1:
                 one: Any = functools.partial(function, **args)
-                return _copies(one, copies)()
+                return _copies(one, copies, "thread_index" in args)()
             return function(**args)
         except BaseException:
             from racecheck._core.trace import body_raised
@@ -1032,20 +1042,27 @@ def _forget_function_fixtures(item: pytest.Function) -> None:
         handler.clear()
 
 
-def _copies(one: Callable[[], object], n: int) -> Callable[[], object]:
-    """``threads=N``: the test body in N threads at once; the first error is raised."""
+def _copies(one: Callable[..., object], n: int, indexed: bool) -> Callable[[], object]:
+    """``threads=N``: the test body in N threads at once; the first error is raised.
+
+    ``indexed``: the test asks for ``thread_index``, which each copy gets its own of.
+    """
 
     def copies() -> None:
         __tracebackhide__ = True
         errors: list[BaseException] = []
 
-        def body() -> None:
+        def body(index: int) -> None:
             try:
-                one()
+                if indexed:
+                    one(thread_index=index)
+                else:
+                    one()
             except BaseException as exc:
                 errors.append(exc)
 
-        workers = [threading.Thread(target=body, name=f"copy-{i + 1}") for i in range(n)]
+        workers = [threading.Thread(target=body, args=(i,), name=f"copy-{i + 1}")
+                   for i in range(n)]
         for t in workers:
             t.start()
         for t in workers:

@@ -302,6 +302,28 @@ def test_marker_threads_runs_copies_of_the_body(pytester: pytest.Pytester) -> No
     assert "AssertionError" in result.stdout.str()
 
 
+def test_thread_index_gives_each_copy_its_own_setup(pytester: pytest.Pytester) -> None:
+    """pytest-run-parallel users ask for per-thread setup: each copy gets its index."""
+    make(pytester, """
+        import threading
+
+        import pytest
+
+        slots = [0, 0, 0]
+
+        @pytest.mark.racecheck(threads=3, schedules=5)
+        def test_each_copy_its_slot(thread_index):
+            slots[thread_index] += 1  # no two copies share a slot: no race
+            assert threading.current_thread().name == f"copy-{thread_index + 1}"
+
+        def test_once_is_index_zero(thread_index):
+            assert thread_index == 0
+    """)
+    result = run(pytester)
+    result.assert_outcomes(passed=2)
+    assert "pass  (5 schedules" in summary_line(result, "test_subject.py::test_each_copy_its_slot")
+
+
 def test_replay_marker_reproduces_the_failure(pytester: pytest.Pytester) -> None:
     make(pytester, DB_VALUE)
     first = run(pytester, "--racecheck", "--racecheck-schedules=50", "--racecheck-report=r.json",
