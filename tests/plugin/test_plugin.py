@@ -1153,3 +1153,64 @@ def test_async_tests_run_their_event_loop_in_the_schedule(pytester: pytest.Pytes
     assert records["test_subject.py::test_anyio_lost_update"]["verdict"] == "violation"
     locked = records["test_subject.py::test_to_thread_locked_with_an_async_fixture"]
     assert locked["verdict"] == "pass" and locked["schedules_run"] == 30
+
+
+STOPWATCH_AND_FILE_LOCK = """
+    import fcntl
+    import threading
+    import time
+
+    def test_hammer_a_lock_for_a_second():
+        lock = threading.Lock()
+        done = [0, 0]
+        def hammer(i):
+            start = time.monotonic()
+            while time.monotonic() - start < 1:
+                with lock:
+                    done[i] += 1
+        ts = [threading.Thread(target=hammer, args=(i,)) for i in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert all(done)
+
+    def test_appends_under_a_file_lock(tmp_path):
+        path = tmp_path / "ledger"
+        path.write_text("0")
+        def add_one():
+            with open(path, "r+") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)  # blocks in C while another holds it
+                value = int(f.read())
+                f.seek(0)
+                f.write(str(value + 1))
+                fcntl.flock(f, fcntl.LOCK_UN)
+        ts = [threading.Thread(target=add_one) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert path.read_text() == "2"
+"""
+
+
+def test_a_stopwatch_stress_test_and_a_file_lock_are_explored(pytester: pytest.Pytester) -> None:
+    """Loops on a stopwatch end in virtual time; a flock held by a parked thread is waited
+    for in the scheduler, not for real (it was a watchdog hang)."""
+    make(pytester, STOPWATCH_AND_FILE_LOCK)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                           "--racecheck", "--racecheck-schedules=20",
+                                           "--racecheck-watchdog=2", "--racecheck-report=r.json")
+    result.assert_outcomes(passed=2)
+    records = read_report(pytester.path / "r.json")
+    for name in ("test_hammer_a_lock_for_a_second", "test_appends_under_a_file_lock"):
+        record = records[f"test_subject.py::{name}"]
+        assert record["verdict"] == "pass" and record["schedules_run"] == 20, record
+    # Without the lock the same ledger loses an update.
+    make(pytester, STOPWATCH_AND_FILE_LOCK.replace("fcntl.flock(f, fcntl.LOCK_EX)", "pass")
+         .replace("fcntl.flock(f, fcntl.LOCK_UN)", "pass"))
+    racy = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                         "--racecheck", "--racecheck-schedules=50",
+                                         "-k", "file_lock")
+    racy.assert_outcomes(failed=1)
+    assert "race found: violation" in racy.stdout.str()
