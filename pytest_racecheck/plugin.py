@@ -65,16 +65,20 @@ if TYPE_CHECKING:
 
 MARKER = (
     "racecheck(schedules=None, strategy=None, seed=None, threads=None, replay=None, "
-    "time_budget=None, watchdog=None, max_steps=None, max_threads=None, "
+    "time_budget=None, watchdog=None, max_steps=None, max_threads=None, step_budget=None, "
     "check_determinism=None, fixtures=None): run the test under many controlled thread "
     "schedules and fail with a replayable report when one of them breaks it. "
-    "schedules/strategy/seed/time_budget/watchdog/max_steps/max_threads/"
+    "schedules/strategy/seed/time_budget/watchdog/max_steps/max_threads/step_budget/"
     "check_determinism override the command line; "
     "threads=N runs N copies of the test body in N threads; "
     'replay="TOKEN" runs only the schedule of that token.'
 )
 _MARKER_KWARGS = ("schedules", "strategy", "seed", "threads", "replay", "time_budget", "watchdog",
-                  "max_steps", "max_threads", "check_determinism", "fixtures")
+                  "max_steps", "max_threads", "step_budget", "check_determinism", "fixtures")
+#: Scheduling points one test's schedules may take together, by default: a few
+#: seconds to a minute of exploring, whatever the test (docs/real-suites.md).
+STEP_BUDGET = 5_000_000
+
 #: ``fixtures=``: "schedule" sets function-scoped fixtures up (and tears them down)
 #: in every schedule; "test" keeps the ones the test was set up with.
 _FIXTURES = ("schedule", "test")
@@ -119,6 +123,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="Threads one schedule may start; more is a usage error (default 64). "
              "[env RACECHECK_MAX_THREADS]")
+    add("--racecheck-step-budget", "Scheduling points all of one test's schedules may take.",
+        metavar="N", default=None,
+        help="Stop exploring a test once its schedules took N scheduling points together "
+             f"(default {STEP_BUDGET:,}; deterministic, unlike the time budget). "
+             "[env RACECHECK_STEP_BUDGET]")
     add("--racecheck-check-determinism", "Run every schedule twice and compare (true/false).",
         action="store_true", default=None,
         help="Run every schedule twice and fail with a 'nondeterminism' verdict where the "
@@ -155,6 +164,7 @@ class Settings:
     watchdog: float | None = None
     max_steps: int | None = None
     max_threads: int | None = None
+    step_budget: int = STEP_BUDGET
     check_determinism: bool = False
     fixtures: str = "schedule"
     isolate: bool = False
@@ -172,6 +182,7 @@ class ItemSettings:
     watchdog: float | None
     max_steps: int | None = None
     max_threads: int | None = None
+    step_budget: int = STEP_BUDGET
     check_determinism: bool = False
     fixtures: str = "schedule"
     threads: int | None = None
@@ -242,6 +253,7 @@ def _settings(config: pytest.Config) -> Settings:
     isolate = _flag(*_raw(config, "racecheck_isolate"))
     max_steps = _parse(*_raw(config, "racecheck_max_steps"), int, "a positive integer")
     max_threads = _parse(*_raw(config, "racecheck_max_threads"), int, "a positive integer")
+    step_budget = _parse(*_raw(config, "racecheck_step_budget"), int, "a positive integer")
     check_determinism = _flag(*_raw(config, "racecheck_check_determinism"))
     fixtures, fixtures_source = _raw(config, "racecheck_fixtures")
     if fixtures is not None and str(fixtures) not in _FIXTURES:
@@ -259,6 +271,7 @@ def _settings(config: pytest.Config) -> Settings:
         watchdog=watchdog,
         max_steps=max_steps,
         max_threads=max_threads,
+        step_budget=step_budget or base.step_budget,
         check_determinism=check_determinism,
         fixtures=str(fixtures) if fixtures is not None else base.fixtures,
         isolate=isolate,
@@ -366,6 +379,7 @@ def _item_settings(item: pytest.Function, settings: Settings,
     out = ItemSettings(schedules=settings.schedules, strategy=settings.strategy, seed=seed,
                        time_budget=settings.time_budget, watchdog=settings.watchdog,
                        max_steps=settings.max_steps, max_threads=settings.max_threads,
+                       step_budget=settings.step_budget,
                        check_determinism=settings.check_determinism,
                        fixtures=settings.fixtures)
     if marker is None:
@@ -822,7 +836,7 @@ class _Run:
             result = racecheck.check(
                 body, schedules=s.schedules, strategy=s.strategy, seed=s.seed,
                 time_budget=s.time_budget, watchdog=s.watchdog, replay=replay,
-                max_steps=s.max_steps, max_threads=s.max_threads,
+                max_steps=s.max_steps, max_threads=s.max_threads, step_budget=s.step_budget,
                 check_determinism=bool(s.check_determinism),
                 replay_line='@pytest.mark.racecheck(replay="{token}")  # on this test', **extra)
         except racecheck.NestedExploration:

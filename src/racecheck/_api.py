@@ -36,6 +36,7 @@ def explore(
     progress: Callable[[int, int], object] | None = None,
     max_threads: int | None = None,
     check_determinism: bool = False,
+    step_budget: int | None = None,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
 
@@ -54,11 +55,13 @@ def explore(
     ``max_threads`` bounds the threads one schedule may start (default 64).
     ``check_determinism`` runs every schedule twice and fails with a
     ``nondeterminism`` verdict saying where the two runs parted.
+    ``step_budget`` bounds the scheduling points of all the schedules together
+    (deterministic, unlike ``time_budget``): exploring stops once it is spent.
     """
     cfg = _config(threads, setup, invariant, teardown, schedules, seed, time_budget,
                   max_steps, watchdog, eager_timeouts=eager_timeouts, progress=progress,
                   isolate=isolate, max_threads=max_threads,
-                  check_determinism=check_determinism)
+                  check_determinism=check_determinism, step_budget=step_budget)
     return _explore(cfg, strategy)
 
 
@@ -123,6 +126,7 @@ def check(
     progress: Callable[[int, int], object] | None = None,
     max_threads: int | None = None,
     check_determinism: bool = False,
+    step_budget: int | None = None,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
@@ -141,7 +145,7 @@ def check(
                   replay_hint=replay_line
                   or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")",
                   isolate=isolate, max_threads=max_threads,
-                  check_determinism=check_determinism)
+                  check_determinism=check_determinism, step_budget=step_budget)
     if replay is not None:
         result = _replay(cfg, Schedule.from_token(replay), replay)
     else:
@@ -252,6 +256,7 @@ def _config(
     isolate: bool | None = None,
     max_threads: object = None,
     check_determinism: bool = False,
+    step_budget: object = None,
 ) -> runner.Config:
     if callable(threads) and not isinstance(threads, (list, tuple)):
         raise InvalidArgument(
@@ -292,6 +297,9 @@ def _config(
     if len(threads) > threads_limit:
         raise InvalidArgument(f"{len(threads)} thread bodies exceed max_threads={threads_limit}; "
                               "raise max_threads=")
+    if step_budget is not None and (isinstance(step_budget, bool)
+                                    or not isinstance(step_budget, int) or step_budget <= 0):
+        raise InvalidArgument(f"step_budget must be a positive integer, got {step_budget!r}")
     if isolate is not None and not isinstance(isolate, bool):
         raise InvalidArgument(f"isolate must be True, False or None, got {isolate!r}")
     body_names = list(names) if names is not None else [f"T{i + 1}" for i in range(len(threads))]
@@ -309,5 +317,6 @@ def _config(
         max_steps=steps, max_threads=threads_limit, watchdog=float(dog),
         names=body_names, replay_hint=replay_hint, eager_timeouts=bool(eager_timeouts),
         progress=progress, isolate=isolate, check_determinism=bool(check_determinism),
+        step_budget=step_budget,
     )
     return cfg

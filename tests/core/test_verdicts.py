@@ -378,3 +378,18 @@ def test_a_lock_released_at_the_moment_a_schedule_ends_is_not_left_locked() -> N
     for seed in range(10):
         racecheck.explore([work, work], setup=object, seed=seed, schedules=5)
         assert not shared.locked()
+
+
+def test_a_step_budget_bounds_all_the_schedules_together() -> None:
+    """Deterministic, unlike time_budget: the same budget stops at the same schedule."""
+    def worker(s: list[int]) -> None:
+        for _ in range(50):
+            s.append(1)
+
+    runs = [racecheck.explore([worker, worker], setup=list, schedules=100, seed=3,
+                              step_budget=2_000) for _ in range(2)]
+    assert runs[0].ok and 1 < runs[0].schedules_run < 100
+    assert runs[0].schedules_run == runs[1].schedules_run
+    assert any("step budget of 2,000 scheduling points spent" in n for n in runs[0].notes)
+    with pytest.raises(racecheck.InvalidArgument, match="step_budget must be a positive integer"):
+        racecheck.explore([worker], setup=list, step_budget=0)

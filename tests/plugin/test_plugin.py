@@ -1214,3 +1214,38 @@ def test_a_stopwatch_stress_test_and_a_file_lock_are_explored(pytester: pytest.P
                                          "-k", "file_lock")
     racy.assert_outcomes(failed=1)
     assert "race found: violation" in racy.stdout.str()
+
+
+def test_the_step_budget_bounds_a_tests_exploration(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+
+        import pytest
+
+        def work(items):
+            for _ in range(100):
+                items.append(1)
+
+        def body():
+            items = []
+            ts = [threading.Thread(target=work, args=(items,)) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+
+        def test_by_option():
+            body()
+
+        @pytest.mark.racecheck(step_budget=10_000)
+        def test_by_marker():
+            body()
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=200",
+                 "--racecheck-step-budget=3000", "--racecheck-report=r.json")
+    result.assert_outcomes(passed=2)
+    records = read_report(pytester.path / "r.json")
+    by_option = records["test_subject.py::test_by_option"]
+    by_marker = records["test_subject.py::test_by_marker"]
+    assert 1 < int(by_option["schedules_run"]) < int(by_marker["schedules_run"]) < 200
+    assert "step budget of 3,000 scheduling points spent" in str(by_option["note"])

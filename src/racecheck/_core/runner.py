@@ -70,6 +70,8 @@ class Config:
     isolate: bool | None = None
     #: Run every schedule twice and compare (uncontrolled nondeterminism check).
     check_determinism: bool = False
+    #: Scheduling points all the schedules together may take (None: no bound).
+    step_budget: int | None = None
 
 
 @dataclass
@@ -150,6 +152,7 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     start = raw.real_perf_counter()
     failure: Failure | None = None
     runs = 0
+    steps = 0
     notes: list[str] = []
     fork = _use_fork(cfg, notes)
     with _controlled(cfg) as patches:
@@ -160,12 +163,16 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
                     and raw.real_perf_counter() - start > cfg.time_budget):
                 notes.append(f"time budget of {cfg.time_budget:g}s reached")
                 break
+            if index and cfg.step_budget is not None and steps >= cfg.step_budget:
+                notes.append(f"step budget of {cfg.step_budget:,} scheduling points spent")
+                break
             if not _strategy_call(strategy, "begin", index):
                 break
             rseed = _rseed(cfg, strategy, index)
             outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
                                    record=cfg.check_determinism)
             runs += 1
+            steps += outcome.steps
             _raise_errors(outcome, runs - 1)
             if outcome.verdict == "too_long":
                 raise _too_long(cfg, outcome, index)
