@@ -7,6 +7,7 @@ import importlib
 import queue
 import sys
 import threading
+import time
 from types import ModuleType
 from unittest import mock
 
@@ -153,3 +154,39 @@ def test_a_c_simple_queue_of_a_fresh_import_waits_in_the_scheduler() -> None:
 
     assert racecheck.check(body, schedules=50, seed=0, watchdog=2).ok
     assert FRESH_QUEUE.SimpleQueue is c_class  # put back
+
+
+def test_a_long_computation_does_not_time_out_a_five_second_wait() -> None:
+    """pykka's logging tests: the actor logged through many handlers (thousands of points
+    alone) while the test waited ``event.wait(5)``; racecheck let the wait time out as if
+    every 2,000 points were a spin, and the test's assertion failed on correct code."""
+    def body() -> None:
+        done = threading.Event()
+        items: list[int] = []
+
+        def worker() -> None:
+            for i in range(3_000):
+                items.append(i)
+            done.set()
+
+        threading.Thread(target=worker).start()
+        assert done.wait(5)
+        assert len(items) == 3_000
+
+    assert racecheck.check(body, schedules=20, seed=0).ok
+
+
+def test_a_poll_loop_still_lets_a_sleeper_wake() -> None:
+    """A spin that only time can end (the same states again) times the sleeper out."""
+    def body() -> None:
+        flag: list[bool] = []
+
+        def sleeper() -> None:
+            time.sleep(1)
+            flag.append(True)
+
+        threading.Thread(target=sleeper).start()
+        while not flag:
+            pass
+
+    assert racecheck.check(body, schedules=5, seed=0).ok
