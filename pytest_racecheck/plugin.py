@@ -1141,7 +1141,8 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config
     if report.passed:
         return "passed", ".", (f"PASSED (racecheck: {counted})", {"green": True})
     verdict = props["racecheck_verdict"]
-    what = "pass" if verdict == "pass" else f"race found: {verdict}"
+    what = ("pass" if verdict == "pass" else "exploration stopped" if verdict == "error"
+            else f"race found: {verdict}")
     return "failed", "F", (f"FAILED (racecheck: {what}, {counted})", {"red": True})
 
 

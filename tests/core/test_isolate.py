@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,56 @@ def test_children_send_their_code_analyses_back_for_the_next_children() -> None:
             instrument._point_offsets(other, globals())[0])
     finally:
         instrument._learned.pop(id(other), None)
+
+
+def _report_and_linger(path: str, ready: int) -> None:
+    import time
+
+    from racecheck._core import isolate
+
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()} {isolate._pipe_fd is None}\n")
+    os.write(ready, b"x")
+    time.sleep(60)
+
+
+def test_a_process_a_schedule_leaves_running_holds_no_pipe_and_dies_with_it(
+        tmp_path: Path) -> None:
+    """pyrate-limiter's MultiprocessBucket: a Manager's server process outlived each schedule
+    holding the pipe to the parent, which then waited 5 s for every schedule to close it."""
+    import multiprocessing
+
+    path = str(tmp_path / "pids")
+
+    def body() -> None:
+        r, w = os.pipe()
+        worker = multiprocessing.get_context("fork").Process(
+            target=_report_and_linger, args=(path, w), daemon=True)
+        worker.start()
+        os.read(r, 1)  # the worker wrote its line
+        done = threading.Event()
+        threading.Thread(target=done.set).start()
+        done.wait()
+
+    assert racecheck.check(body, schedules=3, seed=0, isolate=True).ok
+    with open(path) as f:
+        lines = f.read().split()
+    pids, closed = lines[0::2], lines[1::2]
+    assert len(pids) == 3 and closed == ["True"] * 3
+    for pid in pids:  # killed with its schedule's process group: soon gone, or a zombie
+        assert _ends(int(pid)), f"process {pid} outlived its schedule"
+
+
+def _ends(pid: int) -> bool:
+    import time
+
+    for _ in range(200):  # SIGKILL is delivered asynchronously
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                state = next(line for line in status if line.startswith("State:"))
+        except FileNotFoundError:
+            return True
+        if "Z" in state or "X" in state:
+            return True
+        time.sleep(0.01)
+    return False

@@ -82,6 +82,10 @@ def _after_fork_in_child() -> None:
     global runner_view
     registry.clear()
     runner_view = None
+    if in_child:
+        from .isolate import forked_from_child
+
+        forked_from_child()
 
 
 if hasattr(os, "register_at_fork"):

@@ -187,7 +187,7 @@ def run_in_child(body: Callable[[Send], None], silence_limit: float,
         code = 0
         try:
             os.close(read_end)
-            _in_child()
+            _in_child(write_end)
             body(_sender(write_end))
         except BaseException as exc:
             try:
@@ -206,16 +206,44 @@ def run_in_child(body: Callable[[Send], None], silence_limit: float,
     finally:
         os.close(read_end)
         _, result.status = os.waitpid(pid, 0)
+        _kill_group(pid)  # what the schedule started and left (a Manager's server process)
     return result
 
 
-def _in_child() -> None:
+#: In a schedule's child: the write end of the pipe to the parent.
+_pipe_fd: int | None = None
+
+
+def _in_child(pipe_fd: int) -> None:
     import faulthandler
 
     from . import execution
 
+    global _pipe_fd
+    _pipe_fd = pipe_fd
+    try:
+        os.setpgid(0, 0)  # its own process group: whatever it leaves is killed with it
+    except OSError:
+        pass
     faulthandler.disable()  # a crash is reported by the parent; no stack dump noise
     execution.in_child = True
+
+
+def forked_from_child() -> None:
+    """In a process a schedule forked (a process pool's worker, a Manager's server).
+
+    It must not hold the pipe to the parent open: the parent reads until the
+    pipe closes, and a Manager's server process outlives the schedule (its
+    shutdown runs at exit, which a child skips), so every schedule waited for
+    the silence limit.
+    """
+    global _pipe_fd
+    if _pipe_fd is not None:
+        try:
+            os.close(_pipe_fd)
+        except OSError:
+            pass
+        _pipe_fd = None
 
 
 def _sender(fd: int) -> Send:
@@ -260,6 +288,14 @@ def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
+        pass
+
+
+def _kill_group(pid: int) -> None:
+    """Kill what is left of a schedule child's process group (it made its own)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass
 
 
