@@ -190,3 +190,28 @@ def test_a_poll_loop_still_lets_a_sleeper_wake() -> None:
             pass
 
     assert racecheck.check(body, schedules=5, seed=0).ok
+
+
+def test_a_schedule_that_keeps_progressing_for_long_is_too_long_not_silent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """diskcache's fanout stress: 16 threads x 1,000 sqlite writes ran for minutes; the child
+    sent nothing while it ran, and the parent killed it as silent after 30 s (a 'hang')."""
+    from racecheck._core import runner
+
+    monkeypatch.setattr(runner, "SCHEDULE_SECONDS", 1.0)
+
+    def body() -> None:
+        def grind() -> None:
+            for _ in range(100_000):
+                sum(range(20_000))  # one point, real time spent in C
+
+        ts = [threading.Thread(target=grind) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    with pytest.raises(racecheck.NotExplorable) as info:
+        racecheck.check(body, schedules=3, seed=0, watchdog=0.2)
+    assert "ran for 1s of real time" in str(info.value)
+    assert "too long to explore" in info.value.reason

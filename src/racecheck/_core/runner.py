@@ -264,8 +264,8 @@ def _too_long(cfg: Config, outcome: Outcome, index: int) -> NotExplorable:
         "threads, iterations or seconds (a stress loop of 2-3 threads and a few operations "
         "each finds the same races), or raise max_steps= (pytest: --racecheck-max-steps, or "
         "@pytest.mark.racecheck(max_steps=N))",
-        reason=f"too long to explore (more than {cfg.max_steps} scheduling points per "
-               "schedule, still progressing)",
+        reason=f"too long to explore (more than {cfg.max_steps} scheduling points or "
+               f"{max(SCHEDULE_SECONDS, 4 * cfg.watchdog):g}s per schedule, still progressing)",
         schedules_run=index,
     )
 
@@ -584,7 +584,8 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
         _phase(send, "setup")
         state = cfg.setup() if cfg.setup is not None else None
         _phase(send, "run")
-        outcome = _run_threads(cfg, ex, state, patches)
+        outcome = _run_threads(cfg, ex, state, patches,
+                               beat=(lambda: send({"phase": "run"})) if send is not None else None)
         if outcome.verdict is None and cfg.invariant is not None:
             _phase(send, "invariant")
             outcome.verdict, outcome.message, outcome.exception = _check_invariant(
@@ -624,7 +625,8 @@ def _phase(send: isolate.Send | None, name: str) -> None:
         send({"phase": name})
 
 
-def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None) -> Outcome:
+def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None,
+                 beat: Callable[[], object] | None = None) -> Outcome:
     try:
         for i, body in enumerate(cfg.threads):
             call = _bind(body, state, cfg.setup is not None)
@@ -635,7 +637,7 @@ def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None
         _join_threads(ex, 1.0)
         raise
     try:
-        _wait(ex, cfg.watchdog, patches)
+        _wait(ex, cfg.watchdog, patches, beat)
     finally:
         _release_leftovers(ex)
     return Outcome(ex.verdict, ex.message, ex.exception,
@@ -681,14 +683,36 @@ def _numpy_bool(value: object) -> bool:
     return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
 
 
-def _wait(ex: Execution, watchdog: float, patches: Patches | None = None) -> None:
-    """Wait for the execution to end; the runner doubles as watchdog and Ctrl-C handler."""
+#: Real seconds one schedule may take while making progress before it is too long
+#: to explore (at least; four watchdogs when that is more).
+SCHEDULE_SECONDS = 20.0
+
+
+def _wait(ex: Execution, watchdog: float, patches: Patches | None = None,
+          beat: Callable[[], object] | None = None) -> None:
+    """Wait for the execution to end; the runner doubles as watchdog and Ctrl-C handler.
+
+    ``beat`` tells a parent process that the schedule is alive and progressing
+    (a long schedule is not a silent one).
+    """
     last_steps = -1
-    last_change = raw.real_perf_counter()
+    start = last_change = last_beat = raw.real_perf_counter()
     checked_stall = -1
+    limit = max(SCHEDULE_SECONDS, 4 * watchdog)
     try:
         while not ex.done.acquire(True, 0.02):
             now = raw.real_perf_counter()
+            if beat is not None and now - last_beat > 1.0 and ex.steps != last_steps:
+                last_beat = now
+                beat()
+            if now - start > limit and ex.steps != last_steps:
+                per_point = (now - start) / max(ex.steps, 1)
+                slow = (f", {per_point * 1000:.1f} ms each: most of it inside calls racecheck "
+                        "cannot see into, such as a database's own locks held by a parked "
+                        "thread" if per_point > 0.0005 else "")
+                ex.fail("too_long", f"ran for {limit:g}s of real time ({ex.steps} scheduling "
+                                    f"points{slow}) without ending and was still making progress")
+                break
             if ex.steps != last_steps or ex.external_wait:
                 # Progress, or the scheduler itself waits for real I/O (with its own limit).
                 last_steps, last_change = ex.steps, now
