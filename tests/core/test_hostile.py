@@ -364,24 +364,16 @@ def a_sleep_function_captured_in_an_object_sleeps_in_virtual_time() -> None:
     assert RUNTIME.sleep_func is time.sleep  # put back afterwards
 
 
-@case()
-def threads_taking_a_file_lock_in_turn_wait_in_the_scheduler() -> None:
-    """fcntl.flock blocks in C; two open files of one path exclude each other even in one
-    process.  Parked holders must not leave the other thread blocked for real."""
-    import fcntl
-    import tempfile
-
-    path = tempfile.mktemp(prefix="racecheck-flock-")
-
+def _in_and_out(path: str, take: Callable[[str, Any], None]) -> Callable[[], None]:
+    """Two threads log "in" then "out" under ``take(name, file)``; the log must not mix."""
     def body() -> None:
         log: list[str] = []
 
         def worker(name: str) -> None:
             with open(path, "a") as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
+                take(name, f)
                 log.append(name + " in")
                 log.append(name + " out")
-                fcntl.flock(f, fcntl.LOCK_UN)
 
         ts = [threading.Thread(target=worker, args=(n,)) for n in "ab"]
         for t in ts:
@@ -390,7 +382,19 @@ def threads_taking_a_file_lock_in_turn_wait_in_the_scheduler() -> None:
             t.join()
         assert log in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
 
+    return body
+
+
+@case()
+def threads_taking_a_file_lock_in_turn_wait_in_the_scheduler() -> None:
+    """fcntl.flock blocks in C; two open files of one path exclude each other even in one
+    process.  Parked holders must not leave the other thread blocked for real."""
+    import fcntl
+    import tempfile
+
+    path = tempfile.mktemp(prefix="racecheck-flock-")
     try:
+        body = _in_and_out(path, lambda name, f: fcntl.flock(f, fcntl.LOCK_EX))
         passes(racecheck.check(body, schedules=40, seed=3, watchdog=2))
     finally:
         os.unlink(path)
@@ -403,27 +407,14 @@ def a_file_lock_race_is_found() -> None:
     import fcntl
     import tempfile
 
+    def take(name: str, f: Any) -> None:
+        if name == "a":
+            fcntl.lockf(f, fcntl.LOCK_EX)
+
     path = tempfile.mktemp(prefix="racecheck-flock-")
-
-    def body() -> None:
-        log: list[str] = []
-
-        def worker(name: str, locked: bool) -> None:
-            with open(path, "a") as f:
-                if locked:
-                    fcntl.lockf(f, fcntl.LOCK_EX)
-                log.append(name + " in")
-                log.append(name + " out")
-
-        ts = [threading.Thread(target=worker, args=(n, n == "a")) for n in "ab"]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        assert log in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
-
     try:
-        failure_of(racecheck.explore([body], schedules=100, seed=3, watchdog=2), "violation")
+        failure_of(racecheck.explore([_in_and_out(path, take)], schedules=100, seed=3,
+                                     watchdog=2), "violation")
     finally:
         os.unlink(path)
 

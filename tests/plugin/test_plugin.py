@@ -117,6 +117,11 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_inprocess("-p", "no:randomly", "--racecheck-seed=1", *args)
 
 
+def run_apart(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """An inner session in a process of its own (no thread of this suite's keeps it company)."""
+    return pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1", *args)
+
+
 def summary_line(result: pytest.RunResult, nodeid: str) -> str:
     lines = [ln for ln in result.outlines if ln.startswith(nodeid + "  ")]
     assert lines, f"no racecheck summary line for {nodeid}:\n" + result.stdout.str()
@@ -889,8 +894,7 @@ def test_function_fixtures_are_set_up_and_torn_down_in_every_schedule(
     make(pytester, FIXTURES_PER_SCHEDULE)
     # A process of its own: threads other tests of this suite left running would keep
     # the schedules in-process (covered by the in-process test below).
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
-                                           "--racecheck", "--racecheck-schedules=30")
+    result = run_apart(pytester, "--racecheck", "--racecheck-schedules=30")
     result.assert_outcomes(passed=3)
     assert "3 tests explored" in result.stdout.str()
 
@@ -950,9 +954,8 @@ def test_the_plain_runs_fixtures_are_torn_down_before_schedules_run(
     """pykka: the plain run's actor stayed registered, so each schedule's stop_all waited
     for a thread the schedule's process did not have (a false deadlock)."""
     make(pytester, REGISTRY)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
-                                           "--racecheck", "--racecheck-schedules=20",
-                                           "--racecheck-report=r.json")
+    result = run_apart(pytester, "--racecheck", "--racecheck-schedules=20",
+                       "--racecheck-report=r.json")
     result.assert_outcomes(passed=1)
     record = read_report(pytester.path / "r.json")["test_subject.py::test_ask_an_actor"]
     assert record["verdict"] == "pass" and record["schedules_run"] == 20
@@ -971,9 +974,8 @@ def test_fresh_fixtures_when_the_schedules_run_in_this_process(pytester: pytest.
             stop.set()
             t.join()
     """)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
-                                           "--racecheck", "--racecheck-schedules=20",
-                                           "--racecheck-report=r.json")
+    result = run_apart(pytester, "--racecheck", "--racecheck-schedules=20",
+                       "--racecheck-report=r.json")
     result.assert_outcomes(passed=3)
     for record in read_report(pytester.path / "r.json").values():
         assert "schedules ran in this process" in str(record["note"])
@@ -1074,8 +1076,7 @@ TEARDOWN_AFTER_FAILURE = """
 def test_the_interleaving_ends_where_the_test_failed_not_after_its_teardown(
         pytester: pytest.Pytester) -> None:
     make(pytester, TEARDOWN_AFTER_FAILURE)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
-                                           "--racecheck", "--racecheck-schedules=50")
+    result = run_apart(pytester, "--racecheck", "--racecheck-schedules=50")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     interleaving = out.split("Interleaving (", 1)[1].split("Exception in main", 1)[0]
@@ -1144,9 +1145,8 @@ def test_async_tests_run_their_event_loop_in_the_schedule(pytester: pytest.Pytes
     pytest.importorskip("pytest_asyncio")
     pytest.importorskip("anyio")
     make(pytester, ASYNC_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
-                                           "--racecheck", "--racecheck-schedules=30",
-                                           "--racecheck-report=r.json")
+    result = run_apart(pytester, "--racecheck", "--racecheck-schedules=30",
+                       "--racecheck-report=r.json")
     result.assert_outcomes(passed=1, failed=2)
     records = read_report(pytester.path / "r.json")
     assert records["test_subject.py::test_to_thread_lost_update"]["verdict"] == "violation"
@@ -1198,9 +1198,8 @@ def test_a_stopwatch_stress_test_and_a_file_lock_are_explored(pytester: pytest.P
     """Loops on a stopwatch end in virtual time; a flock held by a parked thread is waited
     for in the scheduler, not for real (it was a watchdog hang)."""
     make(pytester, STOPWATCH_AND_FILE_LOCK)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
-                                           "--racecheck", "--racecheck-schedules=20",
-                                           "--racecheck-watchdog=2", "--racecheck-report=r.json")
+    result = run_apart(pytester, "--racecheck", "--racecheck-schedules=20",
+                       "--racecheck-watchdog=2", "--racecheck-report=r.json")
     result.assert_outcomes(passed=2)
     records = read_report(pytester.path / "r.json")
     for name in ("test_hammer_a_lock_for_a_second", "test_appends_under_a_file_lock"):
@@ -1209,9 +1208,8 @@ def test_a_stopwatch_stress_test_and_a_file_lock_are_explored(pytester: pytest.P
     # Without the lock the same ledger loses an update.
     make(pytester, STOPWATCH_AND_FILE_LOCK.replace("fcntl.flock(f, fcntl.LOCK_EX)", "pass")
          .replace("fcntl.flock(f, fcntl.LOCK_UN)", "pass"))
-    racy = pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1",
-                                         "--racecheck", "--racecheck-schedules=50",
-                                         "-k", "file_lock")
+    racy = run_apart(pytester, "--racecheck", "--racecheck-schedules=50",
+                     "-k", "file_lock")
     racy.assert_outcomes(failed=1)
     assert "race found: violation" in racy.stdout.str()
 
