@@ -109,12 +109,10 @@ class Patches:
         self._cell_undo: list[tuple[Any, Any, Any]] = []
         self._wrappers: dict[int, Any] = {}  # id(real lock) -> its one wrapper
         self._reps: dict[int, tuple[Any, Any]] = {}  # see _replacements
-        self.installed = False
 
     # ----------------------------------------------------------------- install
 
     def install(self) -> None:
-        self.installed = True
         try:
             self._install()
         except BaseException:
@@ -445,7 +443,6 @@ class Patches:
                 delattr(target, name)
             else:
                 setattr(target, name, old)
-        self.installed = False
         self._wrappers.clear()
 
 

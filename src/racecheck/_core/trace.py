@@ -240,13 +240,6 @@ class Recorder:
         except Exception:
             pass
 
-    def sync(self, mt: ManagedThread, what: str, frame: Any) -> None:
-        """A step taken inside a racecheck shim (acquire, sleep, start...)."""
-        self._flush(mt)
-        lineno = frame.f_lineno if frame is not None else 0
-        filename = frame.f_code.co_filename if frame is not None else "?"
-        self.trace.steps.append(Step(mt.tid, mt.name, filename, lineno, "SYNC", what))
-
     def blocked(self, mt: ManagedThread, resource: Resource) -> None:
         self._flush(mt)
         if self.trace.steps and self.trace.steps[-1].tid == mt.tid:

@@ -1,0 +1,39 @@
+"""The public surface: what ``racecheck`` and ``racecheck.strategies`` export, exactly.
+
+A name added to or dropped from ``__all__`` is an API change; this test makes
+it a deliberate one (update the sets below, the README and the CHANGELOG).
+"""
+
+from __future__ import annotations
+
+import racecheck
+import racecheck.strategies
+
+PUBLIC = {
+    "DeadlockFound", "Failure", "InvalidArgument", "InvalidToken", "NestedExploration",
+    "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged", "Result", "UsageError",
+    "__version__", "check", "explore", "racecheck", "replay",
+}
+
+STRATEGIES = {"PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
+              "ScheduleSummary", "Strategy", "make_strategy"}
+
+
+def test_racecheck_exports_exactly_its_public_names() -> None:
+    assert set(racecheck.__all__) == PUBLIC
+    for name in racecheck.__all__:
+        assert getattr(racecheck, name) is not None
+
+
+def test_strategies_export_exactly_their_public_names() -> None:
+    assert set(racecheck.strategies.__all__) == STRATEGIES
+    for name in racecheck.strategies.__all__:
+        assert getattr(racecheck.strategies, name) is not None
+
+
+def test_every_error_is_a_racecheck_error() -> None:
+    errors = [getattr(racecheck, n) for n in PUBLIC
+              if isinstance(getattr(racecheck, n), type)
+              and issubclass(getattr(racecheck, n), BaseException)]
+    assert errors and all(issubclass(e, racecheck.RacecheckError) for e in errors)
+    assert issubclass(racecheck.NotExplorable, racecheck.UsageError)
