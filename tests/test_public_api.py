@@ -15,7 +15,7 @@ PUBLIC = {
     "__version__", "check", "explore", "racecheck", "replay",
 }
 
-STRATEGIES = {"PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
+STRATEGIES = {"Access", "ChoicePoint", "PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
               "ScheduleSummary", "Strategy", "make_strategy"}
 
 

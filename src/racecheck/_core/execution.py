@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import threading
 
     from ..strategies.base import Strategy
+    from .access import Access
     from .isolate import ChoiceLog
     from .trace import Recorder
 
@@ -174,6 +175,8 @@ class ManagedThread(Resource):
         self.streak = 0  # points run in a row (spin detection, _core/spin.py)
         self.yielded = False  # gave way: left out of choices while others can run
         self.probe: SpinProbe | None = None
+        #: What it will touch when it runs next (only when the strategy wants accesses).
+        self.pending: Access | None = None
 
     def holders(self) -> list[ManagedThread]:
         return [] if self.status == FINISHED else [self]
@@ -203,6 +206,8 @@ class Execution:
         watchdog: float = 5.0,
     ) -> None:
         self.strategy = strategy
+        #: The strategy decides from pending accesses (``ChoicePoint.pending``).
+        self.wants_accesses = bool(getattr(strategy, "wants_accesses", False))
         self.on_end = on_end
         # In a schedule's forked child, an ended schedule's threads are never
         # unwound: they stay parked, the child reports and exits, and no handler
@@ -476,7 +481,14 @@ class Execution:
 
     def _choose(self, options: list[int], current: int) -> int:
         try:
-            choice = self.strategy.choose(options, current)
+            if self.wants_accesses:
+                from ..strategies.base import ChoicePoint
+
+                point = ChoicePoint(tuple(options), current,
+                                    {tid: self.threads[tid].pending for tid in options})
+                choice = self.strategy.choose_point(point)
+            else:
+                choice = self.strategy.choose(options, current)
         except ReplayDiverged as exc:
             self.fail("diverged", str(exc), exc=exc)
             raise self.halt() from None

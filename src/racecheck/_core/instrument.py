@@ -30,6 +30,7 @@ import types
 from typing import Any
 
 from . import raw
+from .access import decode
 from .execution import ManagedThread, registry
 
 _POINT_NAMES = {
@@ -169,6 +170,12 @@ _DISABLE = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
 def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
     """A managed thread reached a point (both backends end here)."""
     ex = mt.ex
+    if ex.wants_accesses:
+        mt.busy += 1
+        try:
+            mt.pending = decode(frame, offset)
+        finally:
+            mt.busy -= 1
     if ex.recorder is not None and not ex.aborted:  # never record racecheck's unwinding
         mt.busy += 1
         try:
@@ -250,7 +257,7 @@ class _MonitoringBackend(_Backend):
         if mt is None or mt.busy:
             return None
         ex = mt.ex
-        if ex.recorder is None and offset not in entry[2]:
+        if ex.recorder is None and offset not in entry[2] and not ex.wants_accesses:
             ex.point(mt)
         else:
             _reach(mt, sys._getframe(1), offset, offset in entry[2])
@@ -286,7 +293,7 @@ class _SettraceBackend(_Backend):
                 mt = _managed(_get_ident())
                 if mt is not None and not mt.busy:
                     ex = mt.ex
-                    if ex.recorder is None and offset not in entry[2]:
+                    if ex.recorder is None and offset not in entry[2] and not ex.wants_accesses:
                         ex.point(mt)
                     else:
                         _reach(mt, frame, offset, offset in entry[2])

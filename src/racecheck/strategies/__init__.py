@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from .._core.access import Access
 from ..errors import InvalidArgument
-from .base import ScheduleSummary, Strategy
+from .base import ChoicePoint, ScheduleSummary, Strategy
 from .pct import PCTStrategy
 from .portfolio import PortfolioStrategy
 from .random import RandomStrategy
 from .replay import ReplayStrategy
 
-__all__ = ["PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
-           "ScheduleSummary", "Strategy", "make_strategy"]
+__all__ = ["Access", "ChoicePoint", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
+           "ReplayStrategy", "ScheduleSummary", "Strategy", "make_strategy"]
 
 NAMES = ("portfolio", "random", "pct")
 

@@ -10,8 +10,12 @@ after Shuttle's three-method ``Scheduler`` trait.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .._core.access import Access
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,30 @@ class ScheduleSummary:
         return self.verdict is not None
 
 
+@dataclass(frozen=True)
+class ChoicePoint:
+    """A scheduling point where more than one thread could run.
+
+    ``pending`` maps each option to the access it will make when it runs (see
+    ``racecheck._core.access.Access``; None when unknown), and is filled only
+    for strategies whose ``wants_accesses`` is true: decoding costs time at
+    every point, and uniform random and PCT do not need it.
+    """
+
+    options: tuple[int, ...]
+    #: The thread that reached the point, or -1 when it cannot continue.
+    current: int
+    pending: Mapping[int, Access | None] = field(default_factory=dict)
+
+
 class Strategy(abc.ABC):
     """Decides, at every choice point of every schedule, which thread runs next."""
 
     #: The name users pass as ``strategy=``.
     name: str = ""
+    #: True: the scheduler decodes every runnable thread's pending access and
+    #: calls :meth:`choose_point` with it (slower; for conflict-aware search).
+    wants_accesses: ClassVar[bool] = False
 
     @abc.abstractmethod
     def begin(self, index: int) -> bool:
@@ -53,6 +76,13 @@ class Strategy(abc.ABC):
         ``current`` is the id of the thread that reached the point, or -1 when
         it cannot continue (it blocked or finished).
         """
+
+    def choose_point(self, point: ChoicePoint) -> int:
+        """Return one of ``point.options``; by default :meth:`choose` decides.
+
+        Called instead of :meth:`choose` when ``wants_accesses`` is true.
+        """
+        return self.choose(point.options, point.current)
 
     def end(self, summary: ScheduleSummary) -> None:  # noqa: B027 - optional hook
         """Called after each schedule with what it did.

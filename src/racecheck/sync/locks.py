@@ -21,6 +21,7 @@ import threading
 from typing import Any
 
 from .._core import raw
+from .._core.access import sync as sync_access
 from .._core.execution import ManagedThread, Resource, current
 
 _RealRLock: Any = _thread.RLock
@@ -120,6 +121,8 @@ class _CoopBase(Resource):
 
     def _acquire_managed(self, mt: ManagedThread, blocking: bool, timeout: float) -> bool:
         ex = mt.ex
+        if ex.wants_accesses:
+            mt.pending = sync_access(self._real, "acquire")
         ex.point(mt)
         deadline = None if timeout < 0 else ex.clock + timeout
         while True:
@@ -185,6 +188,8 @@ class Lock(_CoopBase):
                     return
             else:
                 try:
+                    if mt.ex.wants_accesses:
+                        mt.pending = sync_access(self._real, "release")
                     mt.ex.point(mt)
                 except BaseException:
                     # The schedule ended while this thread was parked here: release
@@ -238,6 +243,8 @@ class RLock(_CoopBase):
                     return  # see Lock.release: Abort ended its wait to re-take the lock
             else:
                 try:
+                    if mt.ex.wants_accesses:
+                        mt.pending = sync_access(self._real, "release")
                     mt.ex.point(mt)
                 except BaseException:
                     if self._real._is_owned():  # see Lock.release
