@@ -56,3 +56,12 @@ def test_run_quick_finds_the_race_and_raises_no_false_alarm(tmp_path: Path) -> N
     for r in fixed:
         if r["tool"].startswith("rc-") or r["tool"] in ("plain", "barrier", "sleep"):
             assert not r["found"], r  # no false alarm
+
+
+def test_overhead_quick_runs_and_reports_a_point_cost() -> None:
+    """bench/overhead.py end to end at tiny sizes (it once divided by zero: its timing
+    hooks ran in forked children and never came back)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "overhead.py"), "--quick"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "a point" in proc.stdout and "ns" in proc.stdout
