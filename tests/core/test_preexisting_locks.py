@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 import racecheck
+from racecheck.strategies import RandomStrategy
 
 from . import preexisting_locks as mod
 
@@ -157,3 +160,32 @@ def test_a_lock_found_only_when_a_thread_stalls_on_it_is_taken_over() -> None:
     result = racecheck.check(body, schedules=50, seed=2, watchdog=30)
     assert result.ok and result.schedules_run == 50
     assert hidden.get_account().lock is real  # restored afterwards
+
+
+class CountingBegins(RandomStrategy):
+    """Uniform random, counting begin() calls (a search stack would move once per call)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.begins = 0
+
+    def begin(self, index: int) -> bool:
+        self.begins += 1
+        return super().begin(index)
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_a_schedule_retried_after_a_stall_begins_once(isolate: bool) -> None:
+    """Issue 12: a retried schedule called the strategy's begin() again."""
+    from . import hidden_lock_module as hidden
+
+    def body() -> None:
+        hidden.get_account().balance = 0
+        _start_and_join(hidden.get_account().deposit)
+        assert hidden.get_account().balance == 2
+
+    strategy = CountingBegins(3)
+    result = racecheck.check(body, schedules=20, seed=3, watchdog=30, strategy=strategy,
+                             isolate=isolate)
+    assert result.ok and result.schedules_run == 20
+    assert strategy.begins == 20

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import racecheck
+import racecheck.strategies
 from racecheck.strategies import Access
 
 from .conflict_first import ConflictFirst
@@ -66,3 +67,31 @@ def test_it_finds_the_lost_update_at_once_and_passes_the_fix() -> None:
                               invariant=two_increments, schedules=50, seed=0,
                               strategy=ConflictFirst(0))
     assert fixed.ok and fixed.schedules_run == 50
+
+
+class Summaries(ConflictFirst):
+    """Keeps every ScheduleSummary end() receives (end runs in this process)."""
+
+    wants_accesses = False
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.summaries: list[racecheck.strategies.ScheduleSummary] = []
+
+    def end(self, summary: racecheck.strategies.ScheduleSummary) -> None:
+        self.summaries.append(summary)
+
+
+def test_end_gets_every_choice_with_its_current_thread() -> None:
+    """Preemptions are countable: a choice of another thread than the one that could go on."""
+    strategy = Summaries(seed=4)
+    racecheck.explore([increment_locked, increment_locked], setup=Box, invariant=two_increments,
+                      schedules=20, seed=4, strategy=strategy)
+    assert len(strategy.summaries) == 20
+    for summary in strategy.summaries:
+        assert len(summary.currents) == len(summary.choices) > 0
+        expected = sum(1 for c, cur in zip(summary.choices, summary.currents, strict=True)
+                       if cur != -1 and c != cur)
+        assert summary.preemptions == expected
+    assert any(s.preemptions > 0 for s in strategy.summaries)
+    assert any(-1 in s.currents for s in strategy.summaries)  # a blocked thread handed on

@@ -240,6 +240,9 @@ class Execution:
         self.judge: LengthJudge | None = None  # past max_steps (see _too_long)
         self.unseen = False  # the verdict rests on a wait racecheck cannot see into
         self.choices: list[int] = []
+        #: The thread that reached each choice point (-1: it could not go on), so a
+        #: choice of another thread that could have continued is a preemption.
+        self.currents: list[int] = []
         self.current: ManagedThread | None = None
         self.done = raw.allocate_lock()
         self.done.acquire()
@@ -512,6 +515,7 @@ class Execution:
             self.fail("internal", str(error), exc=error)
             raise self.halt()
         self.choices.append(choice)
+        self.currents.append(current)
         if self.choice_log is not None:
             self.choice_log.choice(choice)
         return choice

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InternalError, NestedExploration, NotExplorable, UsageError
-from ..strategies.base import ScheduleSummary, Strategy
+from ..strategies.base import ChoicePoint, ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
 from . import determinism, execution, instrument, isolate, raw
 from . import watchdog as watchdog_
@@ -93,6 +93,8 @@ class Outcome:
     wrap: list[int] = field(default_factory=list)
     #: The verdict rests on a wait racecheck cannot see into (Failure.unseen).
     unseen: bool = False
+    #: The thread that reached each choice point (see Execution.currents).
+    currents: list[int] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
         exc = self.exception
@@ -103,7 +105,7 @@ class Outcome:
             "blocked": self.blocked, "notes": self.notes, "steps": self.steps,
             "trace": self.trace.to_data() if self.trace is not None else None,
             "traceback_text": self.traceback_text or _format(exc), "wrap": self.wrap,
-            "unseen": self.unseen,
+            "unseen": self.unseen, "currents": self.currents,
         }
 
     @classmethod
@@ -118,6 +120,7 @@ class Outcome:
             steps=int(data["steps"]), trace=Trace.from_data(trace) if trace else None,
             traceback_text=str(data.get("traceback_text") or ""),
             wrap=[int(i) for i in data.get("wrap", [])], unseen=bool(data.get("unseen")),
+            currents=[int(c) for c in data.get("currents", [])],
         )
 
 
@@ -179,7 +182,8 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
             if isinstance(strategy, ReplayStrategy):
                 _check_replay_used(strategy, outcome)
             _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
-                                                            tuple(outcome.choices)))
+                                                            tuple(outcome.choices),
+                                                            tuple(outcome.currents)))
             if cfg.progress is not None:
                 cfg.progress(runs, cfg.schedules)
             notes.extend(n for n in outcome.notes if n not in notes)
@@ -454,24 +458,62 @@ def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, 
     the lock under control.  The attempt that stalled is discarded.
     """
     outcome: Outcome | None = None
+    attempt: Strategy = strategy
     for _attempt in range(MAX_RETRIES + 1):
         if fork:
-            outcome = _run_forked(cfg, strategy, index, patches, rseed, record)
+            outcome = _run_forked(cfg, attempt, index, patches, rseed, record)
         else:
-            outcome = determinism.run_twice(cfg, strategy, patches, rseed, record) \
-                if cfg.check_determinism else run_one(cfg, strategy, _recorder(record), None,
+            outcome = determinism.run_twice(cfg, attempt, patches, rseed, record) \
+                if cfg.check_determinism else run_one(cfg, attempt, _recorder(record), None,
                                                       patches, rseed=rseed)
         if outcome.verdict != "retry":
             return outcome
         if fork:
+            # The child's choices never reached this process's strategy: it is still
+            # where begin(index) left it, and makes the same choices again.  A
+            # strategy's begin() runs once per schedule (a search stack moves once).
             patches.take_over(set(outcome.wrap))
-        strategy.begin(index)
+        else:
+            attempt = _Continue(outcome.choices, strategy)  # what ran, then the strategy
     assert outcome is not None
     outcome.verdict = "hang"
     outcome.unseen = True
     outcome.message = (f"the schedule kept stalling on locks racecheck could not take over "
                        f"({MAX_RETRIES} retries): {outcome.message}")
     return outcome
+
+
+class _Continue(Strategy):
+    """A retried in-process schedule: the choices it made, then its strategy's.
+
+    In this process the strategy already made those choices (its state moved
+    on); calling its ``begin`` again to repeat them would move a search stack
+    twice.
+    """
+
+    def __init__(self, prefix: Sequence[int], strategy: Strategy) -> None:
+        self.prefix = list(prefix)
+        self.strategy = strategy
+        self.name = strategy.name
+        self.wants_accesses = strategy.wants_accesses  # type: ignore[misc]
+
+    def begin(self, index: int) -> bool:
+        return True
+
+    def _next(self, options: Sequence[int]) -> int | None:
+        # The lock taken over adds points: once the prefix no longer fits, drop it.
+        if self.prefix and self.prefix[0] in options:
+            return self.prefix.pop(0)
+        self.prefix.clear()
+        return None
+
+    def choose(self, options: Sequence[int], current: int) -> int:
+        choice = self._next(options)
+        return self.strategy.choose(options, current) if choice is None else choice
+
+    def choose_point(self, point: ChoicePoint) -> int:
+        choice = self._next(point.options)
+        return self.strategy.choose_point(point) if choice is None else choice
 
 
 def _recorder(record: bool) -> Recorder | None:
@@ -540,7 +582,7 @@ def _crashed(cfg: Config, strategy: Strategy, index: int, patches: Patches, rsee
     """The child died without an outcome: run the schedule again, logging every choice."""
     with tempfile.TemporaryFile() as scratch:
         log = ChoiceLog(scratch.fileno())
-        strategy.begin(index)
+        # No second begin(): the crashed child's choices never reached this strategy.
         again = _run_forked(cfg, strategy, index, patches, rseed, record, log)
     if again.verdict != "crash":
         again.notes.append(f"a first run of this schedule crashed ({child.how_it_ended()})")
@@ -643,7 +685,8 @@ def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None
     return Outcome(ex.verdict, ex.message, ex.exception,
                    ex.failed_thread.name if ex.failed_thread is not None else None,
                    list(ex.choices), ex.cycle or list(ex.hidden_cycle), ex.blocked_report,
-                   list(ex.notes), ex.steps, wrap=list(ex.took_over), unseen=ex.unseen)
+                   list(ex.notes), ex.steps, wrap=list(ex.took_over), unseen=ex.unseen,
+                   currents=list(ex.currents))
 
 
 def _bind(body: Callable[..., object], state: Any, with_state: bool) -> Callable[[], object]:

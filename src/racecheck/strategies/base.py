@@ -29,10 +29,18 @@ class ScheduleSummary:
     steps: int
     #: The thread chosen at every choice point, in order.
     choices: tuple[int, ...]
+    #: The thread that reached each of those points (-1: it blocked or finished).
+    currents: tuple[int, ...] = ()
 
     @property
     def failed(self) -> bool:
         return self.verdict is not None
+
+    @property
+    def preemptions(self) -> int:
+        """Choices of another thread where the running one could have gone on."""
+        return sum(1 for chosen, cur in zip(self.choices, self.currents, strict=False)
+                   if cur != -1 and chosen != cur)
 
 
 @dataclass(frozen=True)
