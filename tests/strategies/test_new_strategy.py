@@ -95,3 +95,24 @@ def test_end_gets_every_choice_with_its_current_thread() -> None:
         assert summary.preemptions == expected
     assert any(s.preemptions > 0 for s in strategy.summaries)
     assert any(-1 in s.currents for s in strategy.summaries)  # a blocked thread handed on
+
+
+def test_container_methods_and_items_are_accesses_to_the_container() -> None:
+    """``items.append`` and ``d[k] = v`` touch the container: a check-then-act on a dict."""
+    cache: dict[str, int] = {}
+    log: list[str] = []
+
+    def fill(_: object) -> None:
+        if "k" not in cache:
+            cache["k"] = len(log)
+            log.append("filled")
+
+    strategy = ConflictFirst(seed=5)
+    racecheck.explore([fill, fill], setup=lambda: cache.clear() or log.clear(),
+                      schedules=3, seed=5, strategy=strategy, isolate=False)
+    on_cache = {a.kind for a in strategy.seen if a.target == id(cache)}
+    on_log = {a.kind for a in strategy.seen if a.target == id(log)}
+    assert on_cache == {"read", "write"} and "write" in on_log
+    write = next(a for a in strategy.seen if a.target == id(cache) and a.kind == "write")
+    read = next(a for a in strategy.seen if a.target == id(cache) and a.kind == "read")
+    assert write.name is None and write.conflicts(read)

@@ -10,12 +10,15 @@ write, a call, an iteration or a synchronisation operation (the shims in
 recorder finds them (``trace._operand``): the object a plain name load
 pushed; an operand computed on the stack is unknown (``target is None``).
 
-Container mutations done by C methods (``items.append(x)``) are calls on
-the container: ``Access("call", id(items), "append")``.
+Container mutations done by C methods (``items.append(x)``) are writes to
+the whole container (``Access("write", id(items), None)``), its other
+methods and item reads (``d[k]``) reads of it: ``name`` None conflicts with
+any access to the same target.
 """
 
 from __future__ import annotations
 
+import collections
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +34,17 @@ _WRITES = frozenset({"STORE_ATTR", "DELETE_ATTR", "STORE_GLOBAL", "DELETE_GLOBAL
 _GLOBALS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL", "DELETE_GLOBAL",
                       "STORE_NAME", "DELETE_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
 _ATTRS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"})
+_ITEMS = frozenset({"BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR", "CONTAINS_OP"})
+
+#: Builtin containers whose C methods read or change them in one step.
+_CONTAINERS = (list, dict, set, bytearray, collections.deque, collections.OrderedDict,
+               collections.defaultdict)
+#: Their methods that change them; any other method of theirs only reads.
+_MUTATORS = frozenset({"append", "appendleft", "extend", "extendleft", "insert", "pop",
+                       "popleft", "popitem", "remove", "clear", "update", "setdefault", "add",
+                       "discard", "sort", "reverse", "rotate", "move_to_end",
+                       "difference_update", "intersection_update",
+                       "symmetric_difference_update", "__setitem__", "__delitem__"})
 
 
 @dataclass(frozen=True)
@@ -82,8 +96,16 @@ def decode(frame: Any, offset: int) -> Access | None:
         return Access("write" if op in _WRITES else "read", id(frame.f_globals), name, op)
     if op in _ATTRS:
         obj, _label = _operand(frame, info.operand.get(offset))
+        if obj is _NOTHING:
+            return Access("write" if op in _WRITES else "read", None, name, op)
+        if type(obj) in _CONTAINERS and op in ("LOAD_ATTR", "LOAD_METHOD"):
+            # items.append(x): the C method is the access, to the whole container.
+            return Access("write" if name in _MUTATORS else "read", id(obj), None, op)
+        return Access("write" if op in _WRITES else "read", id(obj), name, op)
+    if op in _ITEMS:
+        obj, _label = _operand(frame, info.operand.get(offset))
         target = id(obj) if obj is not _NOTHING else None
-        return Access("write" if op in _WRITES else "read", target, name, op)
+        return Access("write" if op in _WRITES else "read", target, None, op)
     if op in _READS or op in _WRITES:
         return Access("write" if op in _WRITES else "read", None, name, op)
     if op == "FOR_ITER":

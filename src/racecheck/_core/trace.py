@@ -99,7 +99,7 @@ _STACK_SHUFFLE = {"DUP_TOP": ("copy", 1), "COPY": ("copy", None), "SWAP": ("swap
 
 
 def _operands(instrs: list[dis.Instruction]) -> dict[int, dis.Instruction | None]:
-    """For attribute instructions: which instruction pushed the object they act on.
+    """For attribute and item instructions: which instruction pushed the object they act on.
 
     A small abstract interpretation of each basic block: every stack slot
     remembers the instruction that pushed it (stack shuffles keep identities),
@@ -115,6 +115,10 @@ def _operands(instrs: list[dis.Instruction]) -> dict[int, dis.Instruction | None
         op = ins.opname
         if op in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"):
             result[ins.offset] = stack[-1] if stack else None
+        elif op in ("BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR"):
+            result[ins.offset] = stack[-2] if len(stack) >= 2 else None  # the container
+        elif op == "CONTAINS_OP":
+            result[ins.offset] = stack[-1] if stack else None  # ``x in container``
         shuffle = _STACK_SHUFFLE.get(op)
         if shuffle is not None:
             kind, n = shuffle
