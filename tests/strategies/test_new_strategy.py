@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import racecheck
@@ -116,3 +117,28 @@ def test_container_methods_and_items_are_accesses_to_the_container() -> None:
     write = next(a for a in strategy.seen if a.target == id(cache) and a.kind == "write")
     read = next(a for a in strategy.seen if a.target == id(cache) and a.kind == "read")
     assert write.name is None and write.conflicts(read)
+
+
+def test_a_renderer_from_the_traces_public_data() -> None:
+    """Issue 12: the trace is data; a renderer outside racecheck draws it."""
+    from .columns import render
+
+    result = racecheck.explore([increment, increment], setup=Box, invariant=two_increments,
+                               schedules=50, seed=0)
+    failure = result.failure
+    assert failure is not None and failure.trace is not None
+    trace = failure.trace
+    kinds = {s.kind for s in trace.steps}
+    assert {"read", "write"} <= kinds
+    assert trace.lost_update_steps, "the lost update names its two writes by step index"
+    losing, lost = trace.lost_update_steps[0]
+    assert trace.steps[losing].kind == trace.steps[lost].kind == "write"
+    assert trace.steps[losing].tid != trace.steps[lost].tid
+    assert any(s.preempted for s in trace.steps)
+    text = render(trace)
+    assert "T1" in text and "T2" in text
+    assert "box.x = 1" in text
+    losing_line = next(ln for ln in text.splitlines() if "!" in ln)
+    lost_line_no = int(re.search(r"\(loses (\d+)\)", losing_line).group(1))  # type: ignore[union-attr]
+    lost_line = text.splitlines()[lost_line_no]
+    assert "box.x = 1" in lost_line and lost_line != losing_line

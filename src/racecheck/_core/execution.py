@@ -516,6 +516,8 @@ class Execution:
             raise self.halt()
         self.choices.append(choice)
         self.currents.append(current)
+        if self.recorder is not None:
+            self.recorder.choice(current, choice)
         if self.choice_log is not None:
             self.choice_log.choice(choice)
         return choice

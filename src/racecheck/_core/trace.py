@@ -37,6 +37,16 @@ _repr.maxdict = 4
 
 @dataclass
 class Step:
+    """One scheduling point of one thread.
+
+    ``access`` and ``note`` are the report's English; a renderer uses the data
+    fields: ``kind`` (read, write, lookup, call, item-read, item-write,
+    iterate, test, lib), ``target`` (``self.value``, a global's name), ``value``
+    (a short repr of the value read or written, never the object's own
+    ``repr``), ``chosen`` (the thread got the baton at a choice point here) and
+    ``preempted`` (it got it from a thread that could have gone on).
+    """
+
     tid: int
     thread: str
     filename: str
@@ -44,24 +54,45 @@ class Step:
     op: str
     access: str = ""  # "reads self.value -> 0", "writes db_value = 1", "calls append"
     note: str = ""  # "lost update: ..." when this write lost another thread's write
+    kind: str = ""
+    target: str = ""
+    value: str = ""
+    chosen: bool = False
+    preempted: bool = False
+
+
+#: Step fields in the order ``Trace.to_data`` writes them.
+_STEP_FIELDS = ("tid", "thread", "filename", "lineno", "op", "access", "note", "kind", "target",
+                "value", "chosen", "preempted")
 
 
 @dataclass
 class Trace:
     steps: list[Step] = field(default_factory=list)
     lost_updates: list[str] = field(default_factory=list)
+    #: Each lost update as (index of the losing write, index of the write it lost).
+    lost_update_steps: list[tuple[int, int]] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
         """Plain JSON-able data (how a trace crosses from a schedule's child process)."""
-        return {"steps": [[s.tid, s.thread, s.filename, s.lineno, s.op, s.access, s.note]
-                          for s in self.steps],
-                "lost_updates": list(self.lost_updates)}
+        return {"steps": [[getattr(s, f) for f in _STEP_FIELDS] for s in self.steps],
+                "lost_updates": list(self.lost_updates),
+                "lost_update_steps": [list(p) for p in self.lost_update_steps]}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Trace:
-        steps = [Step(int(t), str(n), str(f), int(ln), str(op), str(a), str(note))
-                 for t, n, f, ln, op, a, note in data.get("steps", [])]
-        return cls(steps, [str(x) for x in data.get("lost_updates", [])])
+        steps = []
+        for row in data.get("steps", []):
+            values = dict(zip(_STEP_FIELDS, row, strict=False))
+            steps.append(Step(int(values["tid"]), str(values["thread"]),
+                              str(values["filename"]), int(values["lineno"]),
+                              str(values["op"]), str(values.get("access", "")),
+                              str(values.get("note", "")), str(values.get("kind", "")),
+                              str(values.get("target", "")), str(values.get("value", "")),
+                              bool(values.get("chosen", False)),
+                              bool(values.get("preempted", False))))
+        pairs = [(int(a), int(b)) for a, b in data.get("lost_update_steps", [])]
+        return cls(steps, [str(x) for x in data.get("lost_updates", [])], pairs)
 
 
 _LOADS_OBJ = frozenset({"LOAD_FAST", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF",
@@ -191,8 +222,11 @@ class Recorder:
     def __init__(self) -> None:
         self.trace = Trace()
         self._codes: dict[int, tuple[Any, _CodeInfo]] = {}
-        self._pending: dict[int, tuple[Step, Any, str, tuple[Any, ...] | None]] = {}
-        self._version: dict[tuple[Any, ...], tuple[int, int, str]] = {}  # key -> (n, tid, text)
+        self._pending: dict[int, tuple[Step, Any, str, tuple[Any, ...] | None, int]] = {}
+        # key -> (version, tid, thread name, index of the write's step)
+        self._version: dict[tuple[Any, ...], tuple[int, int, str, int]] = {}
+        #: (thread id, preempted) of the thread a choice point just gave the baton to.
+        self._chosen: tuple[int, bool] | None = None
         self._seen: dict[tuple[int, tuple[Any, ...]], int] = {}  # (tid, key) -> version read
         self._counter = 0
         self.harness = raw.harness_dirs()
@@ -226,8 +260,8 @@ class Recorder:
                 harness = harness or caller.f_code.co_filename.startswith(self.harness)
                 caller = caller.f_back
             if caller is not None and not caller.f_code.co_filename.startswith(raw.OWN_DIRS):
-                self.trace.steps.append(Step(mt.tid, mt.name, caller.f_code.co_filename,
-                                             caller.f_lineno or 0, "LIB"))
+                self._append(Step(mt.tid, mt.name, caller.f_code.co_filename,
+                                  caller.f_lineno or 0, "LIB", kind="lib"))
                 return
             if harness:
                 return  # pytest setting up or tearing down a schedule's fixtures
@@ -236,7 +270,7 @@ class Recorder:
         lineno = info.lines.get(offset, frame.f_lineno or 0)
         op = ins.opname if ins is not None else "?"
         step = Step(mt.tid, mt.name, code.co_filename, lineno, op)
-        self.trace.steps.append(step)
+        self._append(step)
         if ins is None:
             return
         try:
@@ -251,6 +285,17 @@ class Recorder:
             extra = f"blocks on {resource.describe()}"
             last.note = f"{last.note}; {extra}" if last.note else extra
 
+    def _append(self, step: Step) -> None:
+        chosen = self._chosen
+        if chosen is not None and chosen[0] == step.tid:
+            step.chosen, step.preempted = True, chosen[1]
+            self._chosen = None
+        self.trace.steps.append(step)
+
+    def choice(self, current: int, chosen: int) -> None:
+        """A choice point gave the baton to ``chosen`` (marked on its next step)."""
+        self._chosen = (chosen, current != -1 and chosen != current)
+
     def finish(self, failed_thread: str | None = None) -> None:
         """Close the trace; when ``failed_thread`` raised, end it where its body raised."""
         for tid in list(self._pending):
@@ -258,7 +303,9 @@ class Recorder:
         if self.raised_at is not None and self.raised_at[0] == failed_thread:
             # What follows is the harness's teardown after the failure (fixtures
             # stopping their threads): the interleaving ends at the failure.
-            del self.trace.steps[self.raised_at[1]:]
+            cut = self.raised_at[1]
+            del self.trace.steps[cut:]
+            self.trace.lost_update_steps = [p for p in self.trace.lost_update_steps if p[0] < cut]
 
     # -------------------------------------------------------------- describing
 
@@ -285,6 +332,7 @@ class Recorder:
                 value = _instance_attr(obj, name)
                 if value is _NOTHING or callable(value):
                     step.access = f"looks up {label}.{name}"
+                    step.kind, step.target = "lookup", f"{label}.{name}"
                 else:
                     self._read(mt, step, ("a", id(obj), name), f"{label}.{name}", value)
         elif op == "STORE_ATTR" and name:
@@ -293,20 +341,22 @@ class Recorder:
                 self._later(mt, step, ("a", id(obj), name), f"{label}.{name}",
                             lambda: _instance_attr(obj, name))
         elif op.startswith("CALL"):
-            step.access = "calls"
+            step.access, step.kind = "calls", "call"
         elif op in ("BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR"):
             step.access = {"BINARY_SUBSCR": "reads an item", "STORE_SUBSCR": "writes an item",
                            "DELETE_SUBSCR": "deletes an item"}[op]
+            step.kind = "item-read" if op == "BINARY_SUBSCR" else "item-write"
         elif op == "CONTAINS_OP":
-            step.access = "tests membership"
+            step.access, step.kind = "tests membership", "test"
         elif op == "FOR_ITER":
-            step.access = "iterates"
+            step.access, step.kind = "iterates", "iterate"
 
     def _read(self, mt: ManagedThread, step: Step, key: tuple[Any, ...] | None, label: str,
               value: Any) -> None:
         if value is _NOTHING:
             return
         step.access = f"reads {label} -> {_one_line(value)}"
+        step.kind, step.target, step.value = "read", label, _one_line(value)
         if key is None:
             return
         version = self._version.get(key)
@@ -315,10 +365,13 @@ class Recorder:
     def _later(self, mt: ManagedThread, step: Step, key: tuple[Any, ...] | None, label: str,
                getter: Any) -> None:
         step.access = f"writes {label}"
-        self._pending[mt.tid] = (step, getter, label, key)
+        step.kind, step.target = "write", label
+        self._pending[mt.tid] = (step, getter, label, key, len(self.trace.steps) - 1)
 
     def _flush(self, mt: ManagedThread) -> None:
-        # mt's store ran right after its point, and mt kept the baton until now.
+        # A thread's store runs right after its point, while it keeps the baton, so it
+        # has happened by the thread's next step (or its end): never earlier, since a
+        # choice at the point may hand the baton on before the store runs.
         if mt.tid in self._pending:
             self._flush_tid(mt.tid)
 
@@ -326,13 +379,14 @@ class Recorder:
         self._flush(mt)
 
     def _flush_tid(self, tid: int) -> None:
-        step, getter, label, key = self._pending.pop(tid)
+        step, getter, label, key, index = self._pending.pop(tid)
         try:
             value = getter()
         except Exception:
             value = _NOTHING
         if value is not _NOTHING:
             step.access = f"writes {label} = {_one_line(value)}"
+            step.value = _one_line(value)
         if key is None:
             return
         previous = self._version.get(key)
@@ -346,8 +400,9 @@ class Recorder:
                     f"before {previous[2]} wrote {label}")
             step.note = text
             self.trace.lost_updates.append(text)
+            self.trace.lost_update_steps.append((index, previous[3]))
         self._counter += 1
-        self._version[key] = (self._counter, tid, step.thread)
+        self._version[key] = (self._counter, tid, step.thread, index)
 
 
 _SCALARS = (int, float, complex, str, bytes, bool, type(None))
