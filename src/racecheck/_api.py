@@ -13,7 +13,7 @@ from ._core.outcome import Result
 from ._core.schedule import PYTHON_TAG, Schedule
 from ._settings import DEFAULTS
 from .errors import DeadlockFound, InvalidArgument, RaceFound, ReplayDiverged
-from .strategies import make_strategy
+from .strategies import Strategy, make_strategy
 from .strategies.replay import ReplayStrategy
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,7 +26,7 @@ def explore(
     invariant: Callable[..., object] | None = None,
     teardown: Callable[..., object] | None = None,
     schedules: int | None = None,
-    strategy: object = None,
+    strategy: str | Strategy | None = None,
     seed: int | None = None,
     time_budget: float | None = None,
     max_steps: int | None = None,
@@ -65,7 +65,7 @@ def explore(
     return _explore(cfg, strategy)
 
 
-def _explore(cfg: runner.Config, strategy: object) -> Result:
+def _explore(cfg: runner.Config, strategy: str | Strategy | None) -> Result:
     strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy, _seed(cfg))
     return runner.explore(cfg, strat)
 
@@ -114,7 +114,7 @@ def check(
     fn: Callable[[], object],
     *,
     schedules: int | None = None,
-    strategy: object = None,
+    strategy: str | Strategy | None = None,
     seed: int | None = None,
     time_budget: float | None = None,
     max_steps: int | None = None,
@@ -166,7 +166,7 @@ def raise_for(result: Result) -> None:
 def racecheck(fn: F) -> F: ...
 @overload
 def racecheck(
-    fn: None = None, *, schedules: int | None = ..., strategy: object = ...,
+    fn: None = None, *, schedules: int | None = ..., strategy: str | Strategy | None = ...,
     seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
     replay: str | None = ..., isolate: bool | None = ..., eager_timeouts: bool = ...,
     max_threads: int | None = ...,
@@ -177,7 +177,7 @@ def racecheck(
     fn: Any = None,
     *,
     schedules: int | None = None,
-    strategy: object = None,
+    strategy: str | Strategy | None = None,
     seed: int | None = None,
     time_budget: float | None = None,
     max_steps: int | None = None,

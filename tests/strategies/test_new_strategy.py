@@ -142,3 +142,36 @@ def test_a_renderer_from_the_traces_public_data() -> None:
     lost_line_no = int(re.search(r"\(loses (\d+)\)", losing_line).group(1))  # type: ignore[union-attr]
     lost_line = text.splitlines()[lost_line_no]
     assert "box.x = 1" in lost_line and lost_line != losing_line
+
+
+class TimedSeen(ConflictFirst):
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.timed: set[int] = set()
+
+    def choose_point(self, point: racecheck.strategies.ChoicePoint) -> int:
+        assert set(point.timed) <= set(point.options)
+        self.timed.update(point.timed)
+        return super().choose_point(point)
+
+
+def test_a_choice_point_says_which_options_are_timeouts() -> None:
+    """Under eager_timeouts a sleeper is an option; choosing it ends the sleep now."""
+    import time
+
+    def sleeper(box: Box) -> None:
+        time.sleep(5)
+        box.x += 1
+
+    def worker(box: Box) -> None:
+        for _ in range(3):
+            box.x += 1
+
+    strategy = TimedSeen(seed=6)
+    racecheck.explore([sleeper, worker], setup=Box, schedules=10, seed=6, strategy=strategy,
+                      eager_timeouts=True, isolate=False)
+    assert strategy.timed == {0}  # T1, the sleeper
+    plain = TimedSeen(seed=6)
+    racecheck.explore([sleeper, worker], setup=Box, schedules=10, seed=6, strategy=plain,
+                      isolate=False)
+    assert plain.timed == set()

@@ -487,8 +487,10 @@ class Execution:
             if self.wants_accesses:
                 from ..strategies.base import ChoicePoint
 
+                timed = tuple(t.tid for t in self.timed if t.tid in options
+                              and t.status == BLOCKED) if self.eager_timeouts else ()
                 point = ChoicePoint(tuple(options), current,
-                                    {tid: self.threads[tid].pending for tid in options})
+                                    {tid: self.threads[tid].pending for tid in options}, timed)
                 choice = self.strategy.choose_point(point)
             else:
                 choice = self.strategy.choose(options, current)

@@ -57,6 +57,9 @@ class ChoicePoint:
     #: The thread that reached the point, or -1 when it cannot continue.
     current: int
     pending: Mapping[int, Access | None] = field(default_factory=dict)
+    #: Options that are timed waits (a sleep, a wait with a timeout) whose choice
+    #: makes the wait time out now; only under ``eager_timeouts``.
+    timed: tuple[int, ...] = ()
 
 
 class Strategy(abc.ABC):
