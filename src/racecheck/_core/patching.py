@@ -243,17 +243,31 @@ class Patches:
             ):
                 self._patch_defaults(value.__func__, reps)
 
-    def _patch_value(self, namespace: dict[str, Any], key: str, value: Any,
-                     reps: dict[int, tuple[Any, Any]], modname: str) -> None:
+    def _stand_in(self, value: Any, reps: dict[int, tuple[Any, Any]], label: str) -> Any:
+        """What goes in place of ``value`` for the exploration, or _MISSING.
+
+        A real function racecheck shims (``time.sleep`` bound before patching,
+        kept on an object: pykka's ``Runtime(sleep_func=time.sleep)``) gets its
+        shim, a real lock its one cooperative wrapper.
+        """
         hit = reps.get(id(value))
         if hit is not None and hit[0] is value:
-            new = hit[1]
-        elif type(value) is _RealLockType or type(value) is _RealRLockType:
-            new = self._wrap_lock(value, f"{modname}.{key}")
-        else:
-            return
-        namespace[key] = new
-        self._dict_undo.append((namespace, key, value, new))
+            return hit[1]
+        if type(value) is _RealLockType or type(value) is _RealRLockType:
+            return self._wrap_lock(value, label)
+        return _MISSING
+
+    def _patch_value(self, namespace: dict[Any, Any], key: Any, value: Any,
+                     reps: dict[int, tuple[Any, Any]], prefix: str) -> None:
+        new = self._stand_in(value, reps, f"{prefix}.{key}")
+        if new is not _MISSING:
+            namespace[key] = new
+            self._dict_undo.append((namespace, key, value, new))
+
+    def _patch_dict(self, attrs: dict[Any, Any], label: str) -> None:
+        """Patch the values of a dict or an object's ``__dict__`` (see ``_stand_in``)."""
+        for key, value in list(attrs.items()):
+            self._patch_value(attrs, key, value, self._reps, label)
 
     def scan_roots(self, roots: list[Any], limit: int = 5000,
                    labels: list[str] | None = None) -> list[Any]:
@@ -284,16 +298,12 @@ class Patches:
                         value = cell.cell_contents
                     except ValueError:
                         continue
-                    if type(value) is _RealLockType or type(value) is _RealRLockType:
-                        new = self._wrap_lock(value, f"{label}.{name}")
-                        cell.cell_contents = new
-                        self._cell_undo.append((cell, value, new))
-                    elif id(value) in reps and reps[id(value)][0] is value:
-                        new = reps[id(value)][1]
-                        cell.cell_contents = new
-                        self._cell_undo.append((cell, value, new))
-                    else:
+                    new = self._stand_in(value, reps, f"{label}.{name}")
+                    if new is _MISSING:
                         children.append((value, name))
+                    else:
+                        cell.cell_contents = new
+                        self._cell_undo.append((cell, value, new))
                 children.extend((d, "default") for d in obj.__defaults__ or ())
             elif isinstance(obj, functools.partial):
                 children.append((obj.func, label))
@@ -303,35 +313,19 @@ class Patches:
                 children.append((obj.__self__, "self"))
                 children.append((obj.__func__, obj.__func__.__name__))
             elif isinstance(obj, dict):
-                self._wrap_dict_locks(obj, label)
-                self._patch_captured(obj, reps)
+                self._patch_dict(obj, label)
                 children.extend((v, f"{label}[{k!r}]") for k, v in list(obj.items())[:500])
             elif isinstance(obj, (list, tuple, set, frozenset)):
                 children.extend((v, label) for v in list(obj)[:500])
             elif not isinstance(obj, _NOT_INSTANCES) and not _ours(obj):
                 attrs = getattr(obj, "__dict__", None)
                 if isinstance(attrs, dict):
-                    self._wrap_dict_locks(attrs, label)
-                    self._patch_captured(attrs, reps)
+                    self._patch_dict(attrs, label)
                     children.extend((v, f"{label}.{k}") for k, v in list(attrs.items())[:200])
             frontier.extend((child, name, depth + 1) for child, name in children)
         made = ([entry[3] for entry in self._dict_undo[dicts_before:]]
                 + [entry[2] for entry in self._cell_undo[cells_before:]])
         return [new for new in made if isinstance(new, locks._CoopBase)]
-
-    def _patch_captured(self, attrs: dict[Any, Any], reps: dict[int, tuple[Any, Any]]) -> None:
-        """Stand in for real ``time.sleep`` & co. kept in a dict or on an object.
-
-        ``Runtime(sleep_func=time.sleep)`` in a test suite's conftest keeps the real
-        function where no module scan finds it; the actor it configures then
-        sleeps for real while holding the baton, and a timeout races that could
-        not happen (pykka's ``test_ask_can_timeout_if_blocked_too_long``).
-        """
-        for key, value in list(attrs.items()):
-            hit = reps.get(id(value))
-            if hit is not None and hit[0] is value:
-                attrs[key] = hit[1]
-                self._dict_undo.append((attrs, key, value, hit[1]))
 
     def take_over(self, ids: set[int]) -> int:
         """Wrap the real locks with these ids wherever a dict or a cell holds them.
@@ -365,13 +359,6 @@ class Patches:
                     self._cell_undo.append((obj, value, new))
         return len(self._dict_undo) + len(self._cell_undo) - before
 
-    def _wrap_dict_locks(self, attrs: dict[Any, Any], label: str) -> None:
-        for key, value in list(attrs.items()):
-            if type(value) is _RealLockType or type(value) is _RealRLockType:
-                new = self._wrap_lock(value, f"{label}.{key}")
-                attrs[key] = new
-                self._dict_undo.append((attrs, key, value, new))
-
     def _scan_instance(self, obj: Any, label: str) -> None:
         """Wrap real locks stored on a module-level object (``REGISTRY = Registry()``)."""
         if isinstance(obj, _NOT_INSTANCES) or _ours(obj):
@@ -382,8 +369,7 @@ class Patches:
             return
         if isinstance(attrs, dict) and len(attrs) <= 200 and not _is_quiet(obj, len(attrs)):
             before = self._hits()
-            self._wrap_dict_locks(attrs, label)
-            self._patch_captured(attrs, self._reps)
+            self._patch_dict(attrs, label)
             if self._hits() == before:
                 _quiet[id(obj)] = (obj, len(attrs))
 
