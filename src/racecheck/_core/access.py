@@ -19,11 +19,10 @@ any access to the same target.
 from __future__ import annotations
 
 import collections
-import types
 from dataclasses import dataclass
 from typing import Any
 
-from .trace import _NOTHING, _CodeInfo, _operand
+from .trace import _NOTHING, _operand, code_info
 
 _READS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF",
                     "LOAD_CLASSDEREF", "BINARY_SUBSCR", "BINARY_SLICE", "CONTAINS_OP",
@@ -76,17 +75,9 @@ class Access:
                                                   or self.name is None or other.name is None)
 
 
-_infos: dict[int, tuple[types.CodeType, _CodeInfo]] = {}
-
-
 def decode(frame: Any, offset: int) -> Access | None:
     """The access of the instruction at ``offset`` in ``frame`` (None if it touches nothing)."""
-    code = frame.f_code
-    hit = _infos.get(id(code))
-    if hit is None or hit[0] is not code:
-        hit = (code, _CodeInfo(code))
-        _infos[id(code)] = hit
-    info = hit[1]
+    info = code_info(frame.f_code)
     ins = info.instrs.get(offset)
     if ins is None:
         return None

@@ -125,6 +125,19 @@ class _CodeInfo:
         self.operand = _operands(instrs)
 
 
+#: id(code) -> (code, its decoded instructions): kept alive so ids stay unique.
+_infos: dict[int, tuple[types.CodeType, _CodeInfo]] = {}
+
+
+def code_info(code: types.CodeType) -> _CodeInfo:
+    """The decoded instructions of ``code`` (cached; the recorder and ``access`` share it)."""
+    hit = _infos.get(id(code))
+    if hit is None or hit[0] is not code:
+        hit = (code, _CodeInfo(code))
+        _infos[id(code)] = hit
+    return hit[1]
+
+
 _STACK_SHUFFLE = {"DUP_TOP": ("copy", 1), "COPY": ("copy", None), "SWAP": ("swap", None),
                   "ROT_TWO": ("swap", 2)}
 
@@ -221,7 +234,6 @@ class Recorder:
 
     def __init__(self) -> None:
         self.trace = Trace()
-        self._codes: dict[int, tuple[Any, _CodeInfo]] = {}
         self._pending: dict[int, tuple[Step, Any, str, tuple[Any, ...] | None, int]] = {}
         # key -> (version, tid, thread name, index of the write's step)
         self._version: dict[tuple[Any, ...], tuple[int, int, str, int]] = {}
@@ -232,13 +244,6 @@ class Recorder:
         self.harness = raw.harness_dirs()
         #: (thread name, steps so far) when a harness saw the body raise (``body_raised``).
         self.raised_at: tuple[str, int] | None = None
-
-    def _info(self, code: types.CodeType) -> _CodeInfo:
-        hit = self._codes.get(id(code))
-        if hit is None or hit[0] is not code:
-            hit = (code, _CodeInfo(code))
-            self._codes[id(code)] = hit
-        return hit[1]
 
     # ---------------------------------------------------------------- events
 
@@ -265,7 +270,7 @@ class Recorder:
                 return
             if harness:
                 return  # pytest setting up or tearing down a schedule's fixtures
-        info = self._info(code)
+        info = code_info(code)
         ins = info.instrs.get(offset)
         lineno = info.lines.get(offset, frame.f_lineno or 0)
         op = ins.opname if ins is not None else "?"
