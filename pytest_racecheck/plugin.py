@@ -17,13 +17,12 @@ How a test runs (``pytest_pyfunc_call`` below):
    failure database, like Hypothesis' example database), then the
    exploration runs under the test's own seed.
 
-Fixtures: every schedule runs in a forked child, where the test's
-function-scoped fixtures are set up again, the body runs, and they are torn
-down, all inside the schedule (``_with_fresh_fixtures``); pytest has no
-public API for this, so it resets the fixtures' caches the way
-pytest-rerunfailures does, which is safe there because the child's changes
-never reach the test process.  ``fixtures="test"`` (or in-process schedules)
-reuses the fixtures the test was set up with.
+Fixtures: the fixtures the test was set up with are torn down after the
+plain run (``_finish_function_fixtures``); then every schedule sets the
+test's function-scoped fixtures up again, runs the body, and tears them down,
+all inside the schedule (``_with_fresh_fixtures``), as pytest-rerunfailures
+re-runs an item's setup (pytest has no public API for it).
+``fixtures="test"`` reuses the fixtures the test was set up with.
 
 Seeds: one run seed is chosen per session (random unless given, printed in
 the header, kept in ``config.cache`` for ``--racecheck-seed=last``, handed to
@@ -41,6 +40,7 @@ scheduler and its shims load inside hooks, only once a test is explored.
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import json
@@ -526,7 +526,6 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
                                  settings.fixtures == "schedule")
         each.__name__ = original.__name__  # type: ignore[attr-defined]
     run = _Run(pyfuncitem, state, settings, plain, plain_first=marker is None, each=each)
-    original_obj = original
 
     @functools.wraps(original)
     def explored(*args: Any, **kwargs: Any) -> object:
@@ -537,7 +536,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, object, o
     try:
         return (yield)
     finally:
-        pyfuncitem.obj = original_obj
+        pyfuncitem.obj = original
 
 
 def _bare_async_test(item: pytest.Function) -> str:
@@ -547,7 +546,7 @@ def _bare_async_test(item: pytest.Function) -> str:
     a runner its async fixtures share.  racecheck runs the coroutine in an
     asyncio loop of its own: not for other backends, nor with async fixtures.
     """
-    backend = item.funcargs.get("anyio_backend") if hasattr(item, "funcargs") else None
+    backend = item.funcargs.get("anyio_backend")
     name = backend[0] if isinstance(backend, (tuple, list)) and backend else backend
     if backend is None:
         return "an async def test that no plugin runs"
@@ -983,7 +982,7 @@ def _with_fresh_fixtures(item: pytest.Function, function: Callable[..., object],
     (``_finish_function_fixtures``), in a forked child and in this process alike.
     """
     __tracebackhide__ = True
-    _forget_function_fixtures(item)
+    _clear_captured_logs(item)
     finalizers = item.session._setupstate.stack[item][0]
     mark = len(finalizers)
     try:
@@ -1014,11 +1013,6 @@ def _with_fresh_fixtures(item: pytest.Function, function: Callable[..., object],
             raise errors[0]
 
 
-#: pytest's function fixtures whose teardown undoes a change to the process.
-_UNDONE_BY_TEARDOWN = frozenset({"monkeypatch", "caplog", "capsys", "capsysbinary", "capfd",
-                                 "capfdbinary", "recwarn"})
-
-
 def _pytest_own(finalize: Callable[[], object]) -> bool:
     """Whether a finalizer tears down one of pytest's own fixtures."""
     fixturedef = getattr(getattr(finalize, "func", None), "__self__", None)
@@ -1026,27 +1020,12 @@ def _pytest_own(finalize: Callable[[], object]) -> bool:
     return module.startswith("_pytest.")
 
 
-def _forget_function_fixtures(item: pytest.Function) -> None:
-    """In a schedule's child: drop the values the plain run left in function-scoped fixtures.
+def _clear_captured_logs(item: pytest.Function) -> None:
+    """Drop the log records pytest's logging plugin captured so far in this call phase.
 
-    pytest's own fixtures that patch the process (monkeypatch, caplog's levels,
-    capsys) are torn down, which undoes what they did; the others are only
-    forgotten, since their teardown may wait for threads that do not exist in
-    the child (an actor framework's "stop every actor").  What the logging
-    plugin captured during the plain run is cleared too: ``caplog.records``
-    reads it.
+    The plugin captures the whole call phase, the plain run and earlier
+    schedules included; ``caplog.records`` reads that capture.
     """
-    for defs in item._fixtureinfo.name2fixturedefs.values():
-        for fixturedef in defs:
-            if fixturedef.scope != "function" or fixturedef.cached_result is None:
-                continue
-            if fixturedef.argname in _UNDONE_BY_TEARDOWN:
-                try:
-                    fixturedef.finish(request=item._request)  # type: ignore[arg-type]
-                except Exception:
-                    pass
-            fixturedef.cached_result = None
-            fixturedef._finalizers.clear()
     try:
         from _pytest.logging import caplog_handler_key
     except ImportError:  # pragma: no cover - another pytest layout
@@ -1186,14 +1165,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             "not_explored": [
                 {"nodeid": nodeid, "reason": why, "outcome": state.outcomes.get(nodeid),
                  **state.unexplored_detail.get(nodeid, {})}
-                for nodeid, why in sorted(state.unexplored.items())
-                if nodeid not in {str(r["nodeid"]) for r in state.records}],
+                for nodeid, why in _not_explored(state).items()],
         }
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _sorted(state: State) -> list[dict[str, Any]]:
     return sorted(state.records, key=lambda r: str(r["nodeid"]))
+
+
+def _not_explored(state: State) -> dict[str, str]:
+    """nodeid -> why, for the tests that ran without a record of an exploration, sorted."""
+    explored = {str(r["nodeid"]) for r in state.records}
+    return {nodeid: why for nodeid, why in sorted(state.unexplored.items())
+            if nodeid not in explored}
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -1209,22 +1194,19 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_line(f"{len(records)} test{'s' if len(records) != 1 else ''} explored, "
                   f"{total} schedule{'s' if total != 1 else ''} run, "
                   f"seed={seed} (replay with --racecheck-seed={seed})")
-    explored = {str(r["nodeid"]) for r in records}
-    reasons: dict[str, int] = {}
-    for nodeid, why in state.unexplored.items():
-        if nodeid not in explored:
-            reasons[why] = reasons.get(why, 0) + 1
-    if reasons:
-        left = sum(reasons.values())
+    not_explored = _not_explored(state)
+    if not_explored:
+        reasons = collections.Counter(not_explored.values())
+        left = len(not_explored)
         tr.write_line(f"{left} test{'s' if left != 1 else ''} not explored: "
-                      + "; ".join(f"{n} {why}" for why, n in sorted(reasons.items(),
-                                                                    key=lambda kv: -kv[1])))
-    for nodeid, detail in sorted(state.unexplored_detail.items()):
-        if nodeid not in explored:
+                      + "; ".join(f"{n} {why}" for why, n in reasons.most_common()))
+    for nodeid, why in not_explored.items():
+        detail = state.unexplored_detail.get(nodeid)
+        if detail is not None:
             n = int(detail.get("schedules_run") or 0)
-            tr.write_line(f"{nodeid}  not explored: {state.unexplored.get(nodeid, '?')} "
+            tr.write_line(f"{nodeid}  not explored: {why} "
                           f"(after {n} schedule{'s' if n != 1 else ''}; "
-                          f"{str(detail.get('detail', '')).splitlines()[0][:300]})")
+                          f"{(str(detail.get('detail', '')).splitlines() or [''])[0][:300]})")
     if failures:
         kinds: dict[str, int] = {}
         for r in failures:
