@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayDiverged
+from ..strategies.base import ChoicePoint
 from . import raw
 from .spin import JUDGE, SPIN_LIMIT, LengthJudge, SpinProbe, user_frames
 
@@ -485,8 +486,6 @@ class Execution:
     def _choose(self, options: list[int], current: int) -> int:
         try:
             if self.wants_accesses:
-                from ..strategies.base import ChoicePoint
-
                 timed = tuple(t.tid for t in self.timed if t.tid in options
                               and t.status == BLOCKED) if self.eager_timeouts else ()
                 point = ChoicePoint(tuple(options), current,

@@ -29,7 +29,7 @@ import threading
 import types
 from typing import Any
 
-from . import raw
+from . import execution, raw
 from .access import decode
 from .execution import ManagedThread, registry
 
@@ -84,7 +84,8 @@ def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
         else:
             offsets, exit_offsets = _point_offsets(code, globals_)
             pts, exits = frozenset(offsets), frozenset(exit_offsets)
-            _new.append(code)
+            if execution.in_child:  # to send back (new_analyses); in-process, _points keeps it
+                _new.append(code)
     _points[id(code)] = (code, pts, exits)
     return pts
 

@@ -269,7 +269,7 @@ def _too_long(cfg: Config, outcome: Outcome, index: int) -> NotExplorable:
         "each finds the same races), or raise max_steps= (pytest: --racecheck-max-steps, or "
         "@pytest.mark.racecheck(max_steps=N))",
         reason=f"too long to explore (more than {cfg.max_steps} scheduling points or "
-               f"{max(SCHEDULE_SECONDS, 4 * cfg.watchdog):g}s per schedule, still progressing)",
+               f"{_schedule_seconds(cfg.watchdog):g}s per schedule, still progressing)",
         schedules_run=index,
     )
 
@@ -492,7 +492,8 @@ class _Continue(Strategy):
     """
 
     def __init__(self, prefix: Sequence[int], strategy: Strategy) -> None:
-        self.prefix = list(prefix)
+        self.prefix = prefix
+        self.next = 0  # index of the next prefix choice; past the end, the strategy's
         self.strategy = strategy
         self.name = strategy.name
         self.wants_accesses = strategy.wants_accesses  # type: ignore[misc]
@@ -502,9 +503,10 @@ class _Continue(Strategy):
 
     def _next(self, options: Sequence[int]) -> int | None:
         # The lock taken over adds points: once the prefix no longer fits, drop it.
-        if self.prefix and self.prefix[0] in options:
-            return self.prefix.pop(0)
-        self.prefix.clear()
+        if self.next < len(self.prefix) and self.prefix[self.next] in options:
+            self.next += 1
+            return self.prefix[self.next - 1]
+        self.next = len(self.prefix)
         return None
 
     def choose(self, options: Sequence[int], current: int) -> int:
@@ -731,6 +733,10 @@ def _numpy_bool(value: object) -> bool:
 SCHEDULE_SECONDS = 20.0
 
 
+def _schedule_seconds(watchdog: float) -> float:
+    return max(SCHEDULE_SECONDS, 4 * watchdog)
+
+
 def _wait(ex: Execution, watchdog: float, patches: Patches | None = None,
           beat: Callable[[], object] | None = None) -> None:
     """Wait for the execution to end; the runner doubles as watchdog and Ctrl-C handler.
@@ -741,7 +747,7 @@ def _wait(ex: Execution, watchdog: float, patches: Patches | None = None,
     last_steps = -1
     start = last_change = last_beat = raw.real_perf_counter()
     checked_stall = -1
-    limit = max(SCHEDULE_SECONDS, 4 * watchdog)
+    limit = _schedule_seconds(watchdog)
     try:
         while not ex.done.acquire(True, 0.02):
             now = raw.real_perf_counter()
