@@ -1184,6 +1184,7 @@ STOPWATCH_AND_FILE_LOCK = """
                 value = int(f.read())
                 f.seek(0)
                 f.write(str(value + 1))
+                f.flush()  # before unlocking: the next holder reads the file, not our buffer
                 fcntl.flock(f, fcntl.LOCK_UN)
         ts = [threading.Thread(target=add_one) for _ in range(2)]
         for t in ts:
@@ -1212,6 +1213,14 @@ def test_a_stopwatch_stress_test_and_a_file_lock_are_explored(pytester: pytest.P
                      "-k", "file_lock")
     racy.assert_outcomes(failed=1)
     assert "race found: violation" in racy.stdout.str()
+    # So does unlocking while the new value still sits in the file object's buffer: the
+    # next holder reads the file before `with` closes (and flushes) it. Plain threads hit
+    # this now and then; it made this very test flaky before the flush was added.
+    make(pytester, STOPWATCH_AND_FILE_LOCK.replace("f.flush()", "pass"))
+    unflushed = run_apart(pytester, "--racecheck", "--racecheck-schedules=50",
+                          "-k", "file_lock")
+    unflushed.assert_outcomes(failed=1)
+    assert "race found: violation" in unflushed.stdout.str()
 
 
 def test_the_step_budget_bounds_a_tests_exploration(pytester: pytest.Pytester) -> None:

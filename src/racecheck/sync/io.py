@@ -69,7 +69,7 @@ class IOWait(Resource):
 
 
 def _cooperative_wait(mt: ManagedThread, poll: Callable[[], Any], ready: Callable[[Any], bool],
-                      timeout: float | None, label: str) -> Any:
+                      timeout: float | None, label: str, kind: type[IOWait] = IOWait) -> Any:
     """The one shape of every wait here: a point, a poll that does not wait, then a wait.
 
     ``poll()`` asks without waiting (run as racecheck's own work: no points);
@@ -90,7 +90,7 @@ def _cooperative_wait(mt: ManagedThread, poll: Callable[[], Any], ready: Callabl
     result = poll_now()
     if ready(result) or (timeout is not None and timeout <= 0):
         return result
-    ex.block(mt, IOWait(label, lambda: ready(poll())),
+    ex.block(mt, kind(label, lambda: ready(poll())),
              None if timeout is None else max(float(timeout), 0.0))
     return poll_now()
 
@@ -202,10 +202,14 @@ def _file_lock(real: Callable[..., Any], name: str) -> Callable[..., Any]:
     nb, un = _fcntl.LOCK_NB, _fcntl.LOCK_UN
 
     def lock(fd: Any, operation: int, *args: Any) -> Any:
-        if not _managed_caller() or operation & nb or operation == un:
+        if not _managed_caller() or operation & nb:
             return real(fd, operation, *args)
         mt = current()
         assert mt is not None
+        if operation == un:
+            result = real(fd, operation, *args)
+            _wake_file_lock_waiters(mt)
+            return result
 
         def attempt() -> bool:
             try:
@@ -214,12 +218,35 @@ def _file_lock(real: Callable[..., Any], name: str) -> Callable[..., Any]:
                 return False
             return True
 
-        _cooperative_wait(mt, attempt, bool, None, f"fcntl.{name}({fd}, {operation})")
+        _cooperative_wait(mt, attempt, bool, None, f"fcntl.{name}({fd}, {operation})",
+                          kind=FileLockWait)
         return None
 
     lock.__name__ = name
     lock.__qualname__ = f"fcntl.{name}"
     return lock
+
+
+class FileLockWait(IOWait):
+    """A managed thread waiting for a file lock (polled again when a managed thread unlocks)."""
+
+
+def _wake_file_lock_waiters(mt: ManagedThread) -> None:
+    """A managed thread unlocked a file: its waiters may run from the next point on.
+
+    External waits are otherwise polled only when nothing else can run, so a
+    waiter could never take the lock in the window between an unlock and what
+    the unlocker does next (closing the file, flushing its buffer): the
+    interleaving of a lost update through an unflushed write.
+    """
+    ex = mt.ex
+    mt.busy += 1
+    try:
+        for t in list(ex.threads):
+            if isinstance(t.waiting_on, FileLockWait) and t.waiting_on.poll():
+                ex.wake(t)
+    finally:
+        mt.busy -= 1
 
 
 def file_lock_patches() -> dict[str, tuple[Any, Callable[..., Any]]]:
