@@ -62,7 +62,7 @@ def test_module_level_lock_is_wrapped_during_and_restored_after() -> None:
 
     def look(s: object) -> None:
         lock = cft._global_shutdown_lock  # type: ignore[attr-defined]
-        assert type(lock).__module__ == "racecheck.sync.locks"  # cooperative, for now
+        assert type(lock).__module__ == "racecheck._sync.locks"  # cooperative, for now
 
     result = racecheck.explore([look], setup=object, schedules=1, seed=1)
     assert result.ok, result.failure

@@ -6,7 +6,7 @@ pending access, not just its id.  ``decode`` turns the instruction a thread
 is parked before into an ``Access``: the object it reads or writes (by
 identity), the attribute, global or item name, and whether it is a read, a
 write, a call, an iteration or a synchronisation operation (the shims in
-``sync/`` report those themselves).  Operands are found the way the trace
+``_sync/`` report those themselves).  Operands are found the way the trace
 recorder finds them (``trace._operand``): the object a plain name load
 pushed; an operand computed on the stack is unknown (``target is None``).
 

@@ -232,11 +232,11 @@ class Execution:
         self.timed: list[ManagedThread] = []
         self.yielded = 0  # threads that gave way (see _core/spin.py)
         # Virtual clock: ``clock`` seconds since the schedule began; the readings
-        # are ``base_* + clock`` (see ``sync/vtime.py`` for how the bases are chosen).
+        # are ``base_* + clock`` (see ``_sync/vtime.py`` for how the bases are chosen).
         self.clock = 0.0
         self.base_time = base_time
         self.base_mono = base_mono
-        self.clock_reads = 0  # reads take time (sync/vtime.py)
+        self.clock_reads = 0  # reads take time (_sync/vtime.py)
         self.steps = 0
         self.judge: LengthJudge | None = None  # past max_steps (see _too_long)
         self.unseen = False  # the verdict rests on a wait racecheck cannot see into

@@ -36,7 +36,7 @@ import time
 import types
 from typing import Any
 
-from ..sync import io, locks, thread, vtime
+from .._sync import io, locks, thread, vtime
 
 _RealLockType: Any = _thread.LockType
 _RealRLockType: Any = _thread.RLock
@@ -473,7 +473,7 @@ def snapshot() -> dict[str, Any]:
         "concurrent.futures.thread": (cft, ("ThreadPoolExecutor", "_global_shutdown_lock")),
         "ThreadPoolExecutor": (cft.ThreadPoolExecutor, ("shutdown",)),
     }
-    from ..sync.io import SELECTOR_CLASSES, SOCKET_READERS
+    from .._sync.io import SELECTOR_CLASSES, SOCKET_READERS
 
     names.update({f"selectors.{cls.__name__}": (cls, ("select",)) for cls in SELECTOR_CLASSES})
     names.update({"select": (select, ("select",)), "os": (os, ("read",)),

@@ -611,7 +611,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
     """Run one schedule under ``strategy``; patches and instrumentation are already on."""
     saved_counter = getattr(threading, "_counter", None)
     threading._counter = _fresh_counter()  # type: ignore[attr-defined]  # same names each schedule
-    from ..sync import vtime
+    from .._sync import vtime
 
     base_time, base_mono = vtime.bases()
     ex = Execution(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
