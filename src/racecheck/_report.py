@@ -40,12 +40,12 @@ def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
     if failure.cycle:
         lines.append("")
         lines.append("Wait-for cycle:")
-        lines.extend(f"  {hop}" for hop in failure.cycle)
+        lines.extend(f"  {edge}" for edge in failure.cycle)
     if failure.blocked:
         lines.append("")
         lines.append("Blocked threads:")
         for entry in failure.blocked:
-            lines.extend(f"  {part}" for part in entry.splitlines())
+            lines.extend(f"  {part}" for part in str(entry).splitlines())
     if failure.trace is not None and failure.trace.steps:
         lines.append("")
         lines.extend(_interleaving(failure.trace.steps))

@@ -144,7 +144,8 @@ def test_every_lock_in_a_deadlock_report_has_its_holder() -> None:
                                setup=Pair, seed=2, schedules=200)
     failure = result.failure
     assert failure is not None and failure.kind == "deadlock"
-    assert failure.blocked and all("held by T" in line for line in failure.blocked)
+    assert failure.blocked and all(b.holders and b.holders[0].startswith("T") for b in failure.blocked)
+    assert all(e.holder in {"T1", "T2"} for e in failure.cycle)
     assert len(failure.cycle) == 2
 
 
@@ -163,8 +164,9 @@ def test_a_lock_held_since_before_the_exploration_says_why_it_has_no_holder() ->
         HELD_BEFORE.release()
     failure = result.failure
     assert failure is not None and failure.kind == "deadlock"
-    assert "HELD_BEFORE" in failure.blocked[0]
-    assert "taken before racecheck took the lock over" in failure.blocked[0]
+    assert "HELD_BEFORE" in failure.blocked[0].resource
+    assert "taken before racecheck took the lock over" in failure.blocked[0].note
+    assert "taken before racecheck took the lock over" in failure.report
 
 
 # ------------------------------------------------------- a report describes one run
@@ -186,8 +188,7 @@ def test_names_from_a_module_counter_agree_across_the_report() -> None:
     with pytest.raises(racecheck.DeadlockFound) as info:
         racecheck.check(body, schedules=200, seed=5)
     failure = info.value.failure
-    names_in_cycle = {word for hop in failure.cycle for word in hop.split() if
-                      word.startswith("Actor-")}
+    names_in_cycle = {edge.waiter for edge in failure.cycle if edge.waiter.startswith("Actor-")}
     assert names_in_cycle
     steps = failure.trace.steps if failure.trace is not None else []
     assert names_in_cycle <= {s.thread for s in steps}

@@ -29,9 +29,9 @@ import threading
 import types
 from typing import Any
 
-from . import execution, raw
+from . import raw, threads
 from .access import decode
-from .execution import ManagedThread, registry
+from .threads import ManagedThread, registry
 
 _POINT_NAMES = {
     "LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_METHOD", "LOAD_SUPER_ATTR",
@@ -84,7 +84,7 @@ def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
         else:
             offsets, exit_offsets = _point_offsets(code, globals_)
             pts, exits = frozenset(offsets), frozenset(exit_offsets)
-            if execution.in_child:  # to send back (new_analyses); in-process, _points keeps it
+            if threads.in_child:  # to send back (new_analyses); in-process, _points keeps it
                 _new.append(code)
     _points[id(code)] = (code, pts, exits)
     return pts

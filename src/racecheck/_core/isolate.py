@@ -217,7 +217,7 @@ _pipe_fd: int | None = None
 def _in_child(pipe_fd: int) -> None:
     import faulthandler
 
-    from . import execution
+    from . import threads
 
     global _pipe_fd
     _pipe_fd = pipe_fd
@@ -226,7 +226,7 @@ def _in_child(pipe_fd: int) -> None:
     except OSError:
         pass
     faulthandler.disable()  # a crash is reported by the parent; no stack dump noise
-    execution.in_child = True
+    threads.in_child = True
 
 
 def forked_from_child() -> None:
@@ -326,7 +326,7 @@ _SCALARS = (int, float, str, bool, type(None))
 
 def encode_exception(exc: BaseException) -> Message:
     """An exception as data: enough to rebuild an object of the same type."""
-    from .execution import exception_text
+    from .threads import exception_text
 
     kind = type(exc)
     return {

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .trace import Trace
+    from .waitfor import Blocked, WaitEdge
 
 #: The verdicts a failing schedule can have.
 KINDS = ("violation", "deadlock", "hang", "crash")
@@ -24,8 +25,10 @@ class Failure:
     exception: BaseException | None = None
     thread_name: str | None = None
     traceback_text: str = ""
-    cycle: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
+    #: The wait-for cycle of a deadlock, one edge per thread.
+    cycle: list[WaitEdge] = field(default_factory=list)
+    #: The threads blocked when the schedule ended (deadlock, hang).
+    blocked: list[Blocked] = field(default_factory=list)
     trace: Trace | None = None
     notes: list[str] = field(default_factory=list)
     replay_line: str = ""

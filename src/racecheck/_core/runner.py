@@ -35,14 +35,16 @@ from typing import Any
 from ..errors import InternalError, NestedExploration, NotExplorable, UsageError
 from ..strategies.base import ChoicePoint, ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
-from . import determinism, execution, instrument, isolate, raw
+from . import determinism, instrument, isolate, raw, threads
 from . import watchdog as watchdog_
-from .execution import Execution, ManagedThread, describe_exception, detach
+from .execution import Execution
 from .isolate import ChoiceLog
 from .outcome import Failure, Result
 from .patching import SKIP_MODULES, Patches
 from .schedule import PYTHON_TAG, Schedule
+from .threads import ManagedThread, describe_exception, detach
 from .trace import Recorder, Trace
+from .waitfor import Blocked, WaitEdge
 
 _active = raw.allocate_lock()
 
@@ -83,8 +85,8 @@ class Outcome:
     exception: BaseException | None
     thread_name: str | None
     choices: list[int]
-    cycle: list[str]
-    blocked: list[str]
+    cycle: list[WaitEdge]
+    blocked: list[Blocked]
     notes: list[str]
     steps: int
     trace: Trace | None = None
@@ -101,8 +103,9 @@ class Outcome:
         return {
             "verdict": self.verdict, "message": self.message,
             "exception": isolate.encode_exception(exc) if exc is not None else None,
-            "thread_name": self.thread_name, "choices": self.choices, "cycle": self.cycle,
-            "blocked": self.blocked, "notes": self.notes, "steps": self.steps,
+            "thread_name": self.thread_name, "choices": self.choices,
+            "cycle": [e.to_data() for e in self.cycle],
+            "blocked": [b.to_data() for b in self.blocked], "notes": self.notes, "steps": self.steps,
             "trace": self.trace.to_data() if self.trace is not None else None,
             "traceback_text": self.traceback_text or _format(exc), "wrap": self.wrap,
             "unseen": self.unseen, "currents": self.currents,
@@ -116,7 +119,8 @@ class Outcome:
             verdict=data["verdict"], message=str(data["message"]),
             exception=isolate.decode_exception(exc_data) if exc_data else None,
             thread_name=data.get("thread_name"), choices=[int(c) for c in data["choices"]],
-            cycle=list(data["cycle"]), blocked=list(data["blocked"]), notes=list(data["notes"]),
+            cycle=[WaitEdge.from_data(row) for row in data["cycle"]],
+            blocked=[Blocked.from_data(row) for row in data["blocked"]], notes=list(data["notes"]),
             steps=int(data["steps"]), trace=Trace.from_data(trace) if trace else None,
             traceback_text=str(data.get("traceback_text") or ""),
             wrap=[int(i) for i in data.get("wrap", [])], unseen=bool(data.get("unseen")),
@@ -390,7 +394,7 @@ def _quiet_abort(previous: Callable[[Any], object]) -> Callable[[Any], object]:
     weakref callback or ``__del__`` (ThreadPoolExecutor's ``weakref_cb``) can
     only report it as "unraisable", which pytest turns into an error.
     """
-    from .execution import Abort
+    from .threads import Abort
 
     def hook(unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, Abort):
@@ -618,12 +622,12 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
                    recorder=recorder, eager_timeouts=cfg.eager_timeouts, choice_log=log,
                    base_time=base_time + clock_shift, base_mono=base_mono + clock_shift,
                    watchdog=cfg.watchdog,
-                   on_end=isolate.silence_output if execution.in_child else None)
+                   on_end=isolate.silence_output if threads.in_child else None)
     state: Any = None
     if log is not None:
         log.schedule(0)
     _reseed(rseed)
-    execution.runner_view = (raw.get_ident(), ex)
+    threads.runner_view = (raw.get_ident(), ex)
     try:
         _phase(send, "setup")
         state = cfg.setup() if cfg.setup is not None else None
@@ -643,7 +647,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
             )
         if outcome.verdict is None and ex.hidden_cycle:
             outcome.notes.append("a timed wait timed out inside a wait-for cycle and the "
-                                 "code recovered: " + "; ".join(ex.hidden_cycle))
+                                 "code recovered: " + "; ".join(map(str, ex.hidden_cycle)))
         if recorder is not None:
             recorder.finish(outcome.thread_name if outcome.verdict == "violation" else None)
             outcome.trace = recorder.trace
@@ -659,7 +663,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
                 else:
                     cfg.teardown()
         finally:
-            execution.runner_view = None
+            threads.runner_view = None
             if saved_counter is not None:
                 threading._counter = saved_counter  # type: ignore[attr-defined]
 

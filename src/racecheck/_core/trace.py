@@ -26,7 +26,7 @@ from . import raw
 if TYPE_CHECKING:
     import types
 
-    from .execution import ManagedThread, Resource
+    from .threads import ManagedThread, Resource
 
 _repr = reprlib.Repr()
 _repr.maxstring = 40
@@ -476,9 +476,9 @@ def _instance_attr(obj: Any, name: str) -> Any:
 
 def body_raised() -> None:
     """A test harness saw the body raise, in the calling managed thread (the plugin's hook)."""
-    from . import execution
+    from . import threads
 
-    mt = execution.registry.get(raw.get_ident())
+    mt = threads.registry.get(raw.get_ident())
     if mt is None:
         return
     recorder = mt.ex.recorder

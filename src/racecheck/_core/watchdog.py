@@ -16,7 +16,8 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from . import raw
-from .execution import user_stack
+from .threads import user_stack
+from .waitfor import Blocked
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -118,9 +119,8 @@ def report_stuck(ex: Execution, watchdog: float) -> None:
     where = user_stack(frame)
     site = where[-1] if where else "an unknown place"
     call = blocking_call(frame)
-    ex.blocked_report = [f"{cur.name if cur else '?'} is blocked in {call} at {site}"] + [
-        f"    {line}" for line in where[-5:]
-    ]
+    ex.blocked_report = [Blocked(cur.name if cur else "?", f"{call} at {site}",
+                                 stack=tuple(where[-5:]), in_call=True)]
     ex.unseen = ex.verdict is None
     ex.fail(
         "hang",

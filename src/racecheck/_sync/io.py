@@ -25,7 +25,7 @@ import socket as _socket
 from collections.abc import Callable
 from typing import Any
 
-from .._core.execution import ManagedThread, Resource, current
+from .._core.threads import ManagedThread, Resource, current
 
 _real_select = _select.select
 _real_os_read = _os.read

@@ -22,7 +22,7 @@ from typing import Any
 
 from .._core import raw
 from .._core.access import sync as sync_access
-from .._core.execution import ManagedThread, Resource, current
+from .._core.threads import ManagedThread, Resource, current
 
 _RealRLock: Any = _thread.RLock
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core import raw
-from .._core.execution import FINISHED, ManagedThread, current
+from .._core.threads import FINISHED, ManagedThread, current
 
 orig_start = threading.Thread.start
 orig_join = threading.Thread.join

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import math
 
-from .._core import execution, raw
-from .._core.execution import Sleep
+from .._core import execution, raw, threads
+from .._core.threads import Sleep
 
-_registry_get = execution.registry.get
+_registry_get = threads.registry.get
 
 
 def bases() -> tuple[float, float]:
@@ -53,7 +53,7 @@ def _execution() -> execution.Execution | None:
         if not mt.busy:
             _tick(ex)
         return ex
-    runner = execution.runner_view
+    runner = threads.runner_view
     if runner is not None and runner[0] == ident:
         return runner[1]
     return None
@@ -78,7 +78,7 @@ def _tick(ex: execution.Execution) -> None:
 
 
 def sleep(secs: float) -> None:
-    mt = execution.current()
+    mt = threads.current()
     if mt is None or mt.busy:
         raw.real_sleep(secs)
         return
