@@ -935,7 +935,7 @@ class _Run:
         if isinstance(notes, list) and notes:
             report += "\n\n" + "\n".join(str(n) for n in notes)
         exc.args = (report,)
-        self._record(ok=False, verdict=failure.kind, token=failure.token,
+        self._record(ok=False, verdict=str(failure.kind), token=failure.token,
                      seed=failure.seed if failure.seed is not None else self.settings.seed,
                      schedule_index=failure.schedule_index, report=report,
                      evidence=f"failed at schedule {failure.schedule_index + 1}")

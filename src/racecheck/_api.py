@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast, overload
 
 from ._core import runner
-from ._core.outcome import Result
+from ._core.outcome import Result, Verdict
 from ._core.schedule import PYTHON_TAG, Schedule
 from ._settings import DEFAULTS
 from .errors import DeadlockFound, InvalidArgument, RaceFound, ReplayDiverged
@@ -97,14 +97,15 @@ def replay(
 
 def _replay(cfg: runner.Config, schedule: Schedule, token: str) -> Result:
     strat = ReplayStrategy(schedule.choices, schedule.rseed)
-    result = runner.explore(cfg, strat)
+    try:
+        result = runner.explore(cfg, strat)
+    except ReplayDiverged as exc:
+        if schedule.python == PYTHON_TAG:
+            raise
+        raise ReplayDiverged(
+            f"{exc} (the token was recorded on Python {schedule.python[0]}."
+            f"{schedule.python[1:]}; bytecode differs between versions)") from None
     failure = result.failure
-    if failure is not None and failure.kind == "diverged":
-        hint = ""
-        if schedule.python != PYTHON_TAG:
-            hint = (f" (the token was recorded on Python {schedule.python[0]}."
-                    f"{schedule.python[1:]}; bytecode differs between versions)")
-        raise ReplayDiverged(f"{failure.message}{hint}")
     if failure is not None:
         failure.token = token
     return result
@@ -157,7 +158,7 @@ def check(
 def raise_for(result: Result) -> None:
     """Raise RaceFound / DeadlockFound for a failed Result."""
     if result.failure is not None:
-        if result.failure.kind == "deadlock":
+        if result.failure.kind == Verdict.DEADLOCK:
             raise DeadlockFound(result.failure)
         raise RaceFound(result.failure)
 

@@ -14,6 +14,7 @@ import os
 import sysconfig
 from typing import TYPE_CHECKING
 
+from ._core.outcome import Signal
 from ._core.raw import OWN_DIRS
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
         lines.extend(f"note: {n}" for n in failure.notes)
     if detail.verdict != failure.kind:
         lines.append("")
-        said = f" ({detail.message})" if detail.verdict == "diverged" else ""
+        said = f" ({detail.message})" if detail.verdict == Signal.DIVERGED else ""
         lines.append(
             f"warning: replaying this schedule gave {detail.verdict or 'a pass'} instead of "
             f"{failure.kind}{said}; this report shows the exploration's run without its "

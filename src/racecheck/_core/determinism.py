@@ -39,10 +39,11 @@ def run_twice(cfg: Config, strategy: Strategy, patches: Patches, rseed: int, rec
     runs (module-level counters, caches), on ``id()``/hash order, on unseeded
     generators, on real I/O or on the absolute time parts from the first run.
     """
+    from .outcome import Signal, Verdict
     from .runner import RAISED, run_one
 
     first = run_one(cfg, strategy, Recorder(), None, patches, rseed=rseed, send=send)
-    if first.verdict in RAISED or first.verdict == "retry":
+    if first.verdict in RAISED or first.verdict == Signal.RETRY:
         return first
     again = ReplayStrategy(first.choices, rseed)
     again.begin(0)
@@ -50,7 +51,7 @@ def run_twice(cfg: Config, strategy: Strategy, patches: Patches, rseed: int, rec
                      send=send)
     parted = _where_parted(first, second)
     if parted:
-        first.verdict = "nondeterminism"
+        first.verdict = Verdict.NONDETERMINISM
         first.message = parted
         first.exception = None
         first.traceback_text = ""

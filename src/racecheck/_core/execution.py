@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from ..errors import ReplayDiverged
 from ..strategies.base import ChoicePoint
 from . import raw, threads, waitfor
+from .outcome import Signal, Verdict
 from .spin import JUDGE, SPIN_LIMIT, LengthJudge, SpinProbe, user_frames
 from .threads import (
     BLOCKED,
@@ -119,7 +120,7 @@ class Execution:
         self.finished = False
         self.aborted = False
         # The first failure wins; the runner turns it into a Failure.
-        self.verdict: str | None = None
+        self.verdict: Verdict | Signal | None = None
         self.message = ""
         self.exception: BaseException | None = None
         self.failed_thread: ManagedThread | None = None
@@ -152,7 +153,7 @@ class Execution:
                 "(pytest: --racecheck-max-threads, or @pytest.mark.racecheck(max_threads=N))",
                 reason=f"starts more than {self.max_threads} threads (max_threads)",
             )
-            self.fail("error", str(error), exc=error)
+            self.fail(Signal.ERROR, str(error), exc=error)
             raise self.halt()
         mt = ManagedThread(self, len(self.threads), name, body, daemon, thread_obj)
         self.threads.append(mt)
@@ -283,7 +284,7 @@ class Execution:
             self.blocked_report = [waitfor.blocked(t) for t in others
                                    if t.status == BLOCKED]
             self.fail(
-                "hang",
+                Verdict.HANG,
                 f"thread {mt.name} spins at {_short_path(probe.where)} without changing "
                 "anything, and no other thread can run to end the spin "
                 + ("(every other thread is blocked)" if others else "(every other thread finished)"),
@@ -335,7 +336,7 @@ class Execution:
                  if frames else "?")
         if verdict == "livelock":
             self.fail(
-                "hang",
+                Verdict.HANG,
                 f"livelock: after {self.max_steps} scheduling points the threads kept "
                 f"returning to states they had been in (the same lines with the same values, "
                 f"for {self.judge.window} more points; {mt.name} at {where}): nothing they do changes "
@@ -344,7 +345,7 @@ class Execution:
             )
         else:
             self.fail(
-                "too_long",
+                Signal.TOO_LONG,
                 f"the body did not end within {self.max_steps} scheduling points and was still "
                 f"making progress ({mt.name} at {where}): it is long (a stress loop, a loop on "
                 "a stopwatch), not stuck",
@@ -363,7 +364,7 @@ class Execution:
             else:
                 choice = self.strategy.choose(options, current)
         except ReplayDiverged as exc:
-            self.fail("diverged", str(exc), exc=exc)
+            self.fail(Signal.DIVERGED, str(exc), exc=exc)
             raise self.halt() from None
         except Exception as exc:
             # A bug in a strategy is racecheck's (or the strategy author's), never a
@@ -374,7 +375,7 @@ class Execution:
                 f"strategy {getattr(self.strategy, 'name', '') or type(self.strategy).__name__!r} "
                 f"raised {type(exc).__name__}: {exc}")
             error.__cause__ = exc
-            self.fail("internal", str(error), exc=error)
+            self.fail(Signal.INTERNAL, str(error), exc=error)
             raise self.halt() from None
         if choice not in options:
             from ..errors import InternalError
@@ -382,7 +383,7 @@ class Execution:
             error = InternalError(
                 f"strategy {type(self.strategy).__name__} chose thread {choice!r}, "
                 f"which is not one of the runnable threads {list(options)}")
-            self.fail("internal", str(error), exc=error)
+            self.fail(Signal.INTERNAL, str(error), exc=error)
             raise self.halt()
         self.choices.append(choice)
         self.currents.append(current)
@@ -582,7 +583,7 @@ class Execution:
         stack = user_stack(sys._current_frames().get(first.ident))
         site = f" at {stack[-1]}" if stack else ""
         self.unseen = self.verdict is None
-        self.fail("hang", f"thread {first.name} waited more than {self.watchdog:g}s for "
+        self.fail(Verdict.HANG, f"thread {first.name} waited more than {self.watchdog:g}s for "
                   f"{first.waiting_on.describe() if first.waiting_on else '?'}{site} while no other "
                   "thread could run (real I/O that never came); raise watchdog= if it is "
                   "expected to take longer", thread=first)
@@ -618,7 +619,7 @@ class Execution:
 
     def thread_raised(self, mt: ManagedThread, exc: BaseException) -> None:
         self.fail(
-            "violation",
+            Verdict.VIOLATION,
             f"exception in thread {mt.name}: {describe_exception(exc)}",
             exc=exc,
             thread=mt,
@@ -626,7 +627,7 @@ class Execution:
 
     def fail(
         self,
-        verdict: str,
+        verdict: Verdict | Signal,
         message: str,
         *,
         exc: BaseException | None = None,
@@ -676,4 +677,4 @@ class Execution:
                      if t.waiting_on is not None]
             detail = (": " + "; ".join(waits) + ("; ..." if len(live) > 3 else "")
                       + ", and no running thread is left to wake them") if waits else ""
-        self.fail("deadlock", "every live thread is blocked" + detail)
+        self.fail(Verdict.DEADLOCK, "every live thread is blocked" + detail)

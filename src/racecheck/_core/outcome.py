@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -9,15 +10,59 @@ if TYPE_CHECKING:
     from .trace import Trace
     from .waitfor import Blocked, WaitEdge
 
+class _Named(str, enum.Enum):
+    """A name that compares, prints and serialises as its plain string."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Verdict(_Named):
+    """What a failing schedule found in the code under test (``Failure.kind``)."""
+
+    VIOLATION = "violation"  # an exception escaped a thread, or the invariant failed
+    DEADLOCK = "deadlock"  # every live thread blocked (a wait-for cycle when owners exist)
+    HANG = "hang"  # a spin, a livelock, or a wait for the world that never ended
+    CRASH = "crash"  # the schedule's process died (a segfault, os._exit)
+    NONDETERMINISM = "nondeterminism"  # the same schedule ran two ways (check_determinism)
+
+
+class Signal(_Named):
+    """Why a schedule stopped without a finding: racecheck's control flow, never a verdict."""
+
+    TOO_LONG = "too_long"  # the body outgrew max_steps or real time: NotExplorable
+    DIVERGED = "diverged"  # a replayed schedule no longer fits the code: ReplayDiverged
+    RETRY = "retry"  # stalled on a real lock found late: run the schedule again
+    ERROR = "error"  # a usage error raised inside the schedule (UsageError)
+    INTERNAL = "internal"  # racecheck's own bug, or a strategy's (InternalError)
+    ABORTED = "aborted"  # Ctrl-C or the harness stopped the run
+
+
 #: The verdicts a failing schedule can have.
-KINDS = ("violation", "deadlock", "hang", "crash")
+KINDS = tuple(v.value for v in Verdict)
+
+
+def parse_verdict(value: object) -> Verdict | Signal | None:
+    """A verdict read back from a schedule's child process (plain data)."""
+    if value is None:
+        return None
+    text = str(value)
+    for kind in (Verdict, Signal):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    raise ValueError(f"not a racecheck verdict: {text!r}")
 
 
 @dataclass
 class Failure:
     """One failing schedule, with everything needed to read and replay it."""
 
-    kind: str
+    kind: Verdict
     message: str
     token: str
     schedule_index: int

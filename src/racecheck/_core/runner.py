@@ -32,14 +32,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InternalError, NestedExploration, NotExplorable, UsageError
+from ..errors import (
+    InternalError,
+    NestedExploration,
+    NotExplorable,
+    ReplayDiverged,
+    UsageError,
+)
 from ..strategies.base import ChoicePoint, ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
 from . import determinism, instrument, isolate, raw, threads
 from . import watchdog as watchdog_
 from .execution import Execution
 from .isolate import ChoiceLog
-from .outcome import Failure, Result
+from .outcome import Failure, Result, Signal, Verdict, parse_verdict
 from .patching import SKIP_MODULES, Patches
 from .schedule import PYTHON_TAG, Schedule
 from .threads import ManagedThread, describe_exception, detach
@@ -80,7 +86,7 @@ class Config:
 class Outcome:
     """What one schedule did (before it becomes a Failure)."""
 
-    verdict: str | None
+    verdict: Verdict | Signal | None
     message: str
     exception: BaseException | None
     thread_name: str | None
@@ -116,7 +122,7 @@ class Outcome:
         exc_data = data.get("exception")
         trace = data.get("trace")
         return cls(
-            verdict=data["verdict"], message=str(data["message"]),
+            verdict=parse_verdict(data["verdict"]), message=str(data["message"]),
             exception=isolate.decode_exception(exc_data) if exc_data else None,
             thread_name=data.get("thread_name"), choices=[int(c) for c in data["choices"]],
             cycle=[WaitEdge.from_data(row) for row in data["cycle"]],
@@ -135,7 +141,7 @@ def _format(exc: BaseException | None) -> str:
 
 
 #: Verdicts that are racecheck's own errors or the user's, raised, never reported as races.
-RAISED = ("error", "internal")
+RAISED = (Signal.ERROR, Signal.INTERNAL)
 
 
 def explore(cfg: Config, strategy: Strategy) -> Result:
@@ -181,10 +187,12 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
             runs += 1
             steps += outcome.steps
             _raise_errors(outcome, runs - 1)
-            if outcome.verdict == "too_long":
+            if outcome.verdict == Signal.TOO_LONG:
                 raise _too_long(cfg, outcome, index)
             if isinstance(strategy, ReplayStrategy):
                 _check_replay_used(strategy, outcome)
+                if outcome.verdict == Signal.DIVERGED:
+                    raise ReplayDiverged(outcome.message)
             _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
                                                             tuple(outcome.choices),
                                                             tuple(outcome.currents)))
@@ -245,7 +253,7 @@ def _check_replay_used(strategy: ReplayStrategy, outcome: Outcome) -> None:
     """A replay that stops short of its recorded choices did not follow them."""
     unused = len(strategy.choices) - len(outcome.choices)
     if outcome.verdict is None and unused > 0:
-        outcome.verdict = "diverged"
+        outcome.verdict = Signal.DIVERGED
         outcome.message = (f"the schedule finished with {unused} recorded choices unused: "
                            "the code no longer follows it")
 
@@ -414,8 +422,8 @@ def replay_outcome(cfg: Config, token: str, *, fork: bool) -> Outcome:
     with _controlled(cfg) as patches:
         outcome = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=schedule.rseed,
                                record=True)
-    if outcome.verdict != "diverged" and len(outcome.choices) < len(schedule.choices):
-        outcome.verdict = "diverged"
+    if outcome.verdict != Signal.DIVERGED and len(outcome.choices) < len(schedule.choices):
+        outcome.verdict = Signal.DIVERGED
         outcome.message = (
             f"the execution ended with {len(schedule.choices) - len(outcome.choices)} "
             "recorded choices unused: the code no longer follows the schedule"
@@ -423,10 +431,18 @@ def replay_outcome(cfg: Config, token: str, *, fork: bool) -> Outcome:
     return outcome
 
 
+def _finding(outcome: Outcome) -> Verdict:
+    """The verdict of a schedule that failed (its signals were handled before)."""
+    if isinstance(outcome.verdict, Verdict):
+        return outcome.verdict
+    raise InternalError(f"a schedule stopped with {outcome.verdict!r} ({outcome.message}), "
+                        "which the runner should have handled before reporting it")
+
+
 def _make_failure(cfg: Config, outcome: Outcome, index: int, rseed: int) -> Failure:
     token = Schedule(tuple(outcome.choices), PYTHON_TAG, rseed).to_token()
     return Failure(
-        kind=outcome.verdict or "violation",
+        kind=_finding(outcome),
         message=outcome.message,
         token=token,
         schedule_index=index,
@@ -470,7 +486,7 @@ def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, 
             outcome = determinism.run_twice(cfg, attempt, patches, rseed, record) \
                 if cfg.check_determinism else run_one(cfg, attempt, _recorder(record), None,
                                                       patches, rseed=rseed)
-        if outcome.verdict != "retry":
+        if outcome.verdict != Signal.RETRY:
             return outcome
         if fork:
             # The child's choices never reached this process's strategy: it is still
@@ -480,7 +496,7 @@ def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, 
         else:
             attempt = _Continue(outcome.choices, strategy)  # what ran, then the strategy
     assert outcome is not None
-    outcome.verdict = "hang"
+    outcome.verdict = Verdict.HANG
     outcome.unseen = True
     outcome.message = (f"the schedule kept stalling on locks racecheck could not take over "
                        f"({MAX_RETRIES} retries): {outcome.message}")
@@ -580,7 +596,7 @@ def _silent_child(child: isolate.ChildResult, cfg: Config) -> Outcome:
     phase = child.phase or "setup"
     message = (f"the schedule's {phase} (run by the runner, outside the managed threads) "
                f"did not return for {child.silent_for:.0f}s; racecheck stopped it")
-    return Outcome("hang", message, None, None, [], [], [], [], 0, unseen=True)
+    return Outcome(Verdict.HANG, message, None, None, [], [], [], [], 0, unseen=True)
 
 
 def _crashed(cfg: Config, strategy: Strategy, index: int, patches: Patches, rseed: int,
@@ -590,7 +606,7 @@ def _crashed(cfg: Config, strategy: Strategy, index: int, patches: Patches, rsee
         log = ChoiceLog(scratch.fileno())
         # No second begin(): the crashed child's choices never reached this strategy.
         again = _run_forked(cfg, strategy, index, patches, rseed, record, log)
-    if again.verdict != "crash":
+    if again.verdict != Verdict.CRASH:
         again.notes.append(f"a first run of this schedule crashed ({child.how_it_ended()})")
     return again
 
@@ -605,7 +621,7 @@ def _crash(child: isolate.ChildResult, log: ChoiceLog) -> Outcome:
     if lines:
         choices = [int(x) for x in lines[-1].partition(":")[2].split(",") if x]
     message = f"the interpreter crashed ({child.how_it_ended()})"
-    return Outcome("crash", message, None, None, choices, [], [], [], 0)
+    return Outcome(Verdict.CRASH, message, None, None, choices, [], [], [], 0)
 
 
 def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
@@ -639,8 +655,8 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
             outcome.verdict, outcome.message, outcome.exception = _check_invariant(
                 cfg.invariant, state, cfg.setup is not None)
             outcome.thread_name = None
-        if outcome.verdict == "violation" and ex.hidden_cycle:
-            outcome.verdict = "deadlock"
+        if outcome.verdict == Verdict.VIOLATION and ex.hidden_cycle:
+            outcome.verdict = Verdict.DEADLOCK
             outcome.message = (
                 "a timed wait timed out while its threads formed a wait-for cycle "
                 f"(a deadlock hidden by a timeout), then: {outcome.message}"
@@ -649,7 +665,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
             outcome.notes.append("a timed wait timed out inside a wait-for cycle and the "
                                  "code recovered: " + "; ".join(map(str, ex.hidden_cycle)))
         if recorder is not None:
-            recorder.finish(outcome.thread_name if outcome.verdict == "violation" else None)
+            recorder.finish(outcome.thread_name if outcome.verdict == Verdict.VIOLATION else None)
             outcome.trace = recorder.trace
         if on_outcome is not None:
             on_outcome(outcome)
@@ -681,7 +697,7 @@ def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None
             ex.spawn(call, cfg.names[i], thread_obj=_thread_object(cfg.names[i]))
         ex.begin()
     except BaseException:
-        ex.fail("aborted", "interrupted")
+        ex.fail(Signal.ABORTED, "interrupted")
         _join_threads(ex, 1.0)
         raise
     try:
@@ -717,13 +733,13 @@ def _thread_object(name: str) -> threading.Thread:
 
 
 def _check_invariant(inv: Callable[..., object], state: Any, with_state: bool
-                     ) -> tuple[str | None, str, BaseException | None]:
+                     ) -> tuple[Verdict | None, str, BaseException | None]:
     try:
         ok = inv(state) if with_state else inv()
     except Exception as exc:
-        return "violation", f"invariant raised {describe_exception(exc)}", exc
+        return Verdict.VIOLATION, f"invariant raised {describe_exception(exc)}", exc
     if ok is False or (_numpy_bool(ok) and not ok):  # (a == b).all() returns numpy's False
-        return "violation", "invariant returned False", None
+        return Verdict.VIOLATION, "invariant returned False", None
     return None, "", None
 
 
@@ -763,7 +779,7 @@ def _wait(ex: Execution, watchdog: float, patches: Patches | None = None,
                 slow = (f", {per_point * 1000:.1f} ms each: most of it inside calls racecheck "
                         "cannot see into, such as a database's own locks held by a parked "
                         "thread" if per_point > 0.0005 else "")
-                ex.fail("too_long", f"ran for {limit:g}s of real time ({ex.steps} scheduling "
+                ex.fail(Signal.TOO_LONG, f"ran for {limit:g}s of real time ({ex.steps} scheduling "
                                     f"points{slow}) without ending and was still making progress")
                 break
             if ex.steps != last_steps or ex.external_wait:
@@ -773,13 +789,13 @@ def _wait(ex: Execution, watchdog: float, patches: Patches | None = None,
                   and now - last_change > min(STALL, watchdog / 2)):
                 checked_stall = last_steps
                 if watchdog_.stalled_on_lock(ex) and _wrap_locks_near(ex, patches):
-                    ex.fail("retry", "stalled on a real lock made before the exploration")
+                    ex.fail(Signal.RETRY, "stalled on a real lock made before the exploration")
                     break
             elif now - last_change > watchdog:
                 watchdog_.report_stuck(ex, watchdog)
                 break
     except BaseException:
-        ex.fail("aborted", "interrupted")
+        ex.fail(Signal.ABORTED, "interrupted")
         _join_threads(ex, 1.0)
         raise
     if ex.unwind:

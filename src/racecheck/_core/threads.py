@@ -190,11 +190,12 @@ def describe_exception(exc: BaseException) -> str:
 def _returned_a_coroutine(ex: Execution, mt: ManagedThread) -> None:
     """A thread body that returned a coroutine ran nothing: a usage error, never a pass."""
     from ..errors import InvalidArgument
+    from .outcome import Signal
 
     error = InvalidArgument(
         f"the body of thread {mt.name} returned a coroutine, so it ran nothing; racecheck "
         "explores threads: run the coroutine in the body, e.g. lambda: asyncio.run(fn())")
-    ex.fail("error", str(error), exc=error)
+    ex.fail(Signal.ERROR, str(error), exc=error)
 
 
 def _park_forever() -> None:

@@ -16,6 +16,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from . import raw
+from .outcome import Verdict
 from .threads import user_stack
 from .waitfor import Blocked
 
@@ -123,7 +124,7 @@ def report_stuck(ex: Execution, watchdog: float) -> None:
                                  stack=tuple(where[-5:]), in_call=True)]
     ex.unseen = ex.verdict is None
     ex.fail(
-        "hang",
+        Verdict.HANG,
         f"thread {cur.name if cur else '?'} blocked in {call} for more than {watchdog:g}s at "
         f"{site}: a call racecheck cannot make cooperative (real I/O, a pipe, a subprocess, "
         "or a lock taken inside C code); if it is expected to return, raise watchdog=",
