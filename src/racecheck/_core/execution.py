@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import ReplayDiverged
 from ..strategies.base import ChoicePoint
 from . import raw, threads, waitfor
+from .events import EVENTS, Observer, overriding
 from .outcome import Signal, Verdict
 from .spin import JUDGE, SPIN_LIMIT, LengthJudge, SpinProbe, user_frames
 from .threads import (
@@ -71,6 +72,7 @@ class Execution:
         recorder: Recorder | None = None,
         eager_timeouts: bool = False,
         choice_log: ChoiceLog | None = None,
+        observers: Sequence[Observer] = (),
         base_time: float = 0.0,
         base_mono: float = 0.0,
         on_end: Callable[[], object] | None = None,
@@ -78,7 +80,8 @@ class Execution:
     ) -> None:
         self.strategy = strategy
         #: The strategy decides from pending accesses (``ChoicePoint.pending``).
-        self.wants_accesses = bool(getattr(strategy, "wants_accesses", False))
+        self.strategy_wants_accesses = bool(getattr(strategy, "wants_accesses", False))
+        self.wants_accesses = self.strategy_wants_accesses
         self.on_end = on_end
         # In a schedule's forked child, an ended schedule's threads are never
         # unwound: they stay parked, the child reports and exits, and no handler
@@ -93,10 +96,17 @@ class Execution:
         # every timed waiter a candidate at every point, to find code that only works
         # because something is fast enough (Fray's "time out immediately").
         self.eager_timeouts = eager_timeouts
-        self.choice_log = choice_log
         self.max_steps = max_steps
         self.max_threads = max_threads
         self.recorder = recorder
+        #: Who consumes this schedule's events (events.py): the recorder, the crash
+        #: log, and any other observer; ``hooks`` maps an event to the methods to call.
+        self.observers: list[Observer] = [o for o in (recorder, choice_log) if o is not None]
+        self.observers += observers
+        self.hooks = {name: overriding(self.observers, name) for name in EVENTS}
+        self.wants_accesses = self.wants_accesses or any(o.wants_accesses for o in self.observers)
+        #: Points need more than a choice: accesses decoded, or steps observed.
+        self.watched = self.wants_accesses or bool(self.hooks["step"])
         self.threads: list[ManagedThread] = []
         self.enabled: list[ManagedThread] = []
         self.timed: list[ManagedThread] = []
@@ -130,6 +140,15 @@ class Execution:
         self.hidden_cycle: list[WaitEdge] = []  # a cycle a timed wait escaped by timing out
         self.live_nondaemon = 0
 
+    def emit(self, event: str, mt: ManagedThread, *args: object) -> None:
+        """Tell the observers of ``event`` what ``mt`` did (as racecheck's own work)."""
+        mt.busy += 1
+        try:
+            for hook in self.hooks[event]:
+                hook(mt, *args)
+        finally:
+            mt.busy -= 1
+
     # ------------------------------------------------------------------ threads
 
     def spawn(
@@ -160,6 +179,16 @@ class Execution:
         self.enabled.append(mt)
         if not daemon:
             self.live_nondaemon += 1
+        if self.hooks["thread_started"]:
+            caller = registry.get(raw.get_ident())  # the runner, or a managed thread
+            if caller is not None:
+                caller.busy += 1
+            try:
+                for hook in self.hooks["thread_started"]:
+                    hook(mt)
+            finally:
+                if caller is not None:
+                    caller.busy -= 1
         raw.start_new_thread(_bootstrap, (mt,))
         mt.ready.acquire()  # its ident is known (and Thread.ident set) before start() returns
         return mt
@@ -355,7 +384,7 @@ class Execution:
 
     def _choose(self, options: list[int], current: int) -> int:
         try:
-            if self.wants_accesses:
+            if self.strategy_wants_accesses:
                 timed = tuple(t.tid for t in self.timed if t.tid in options
                               and t.status == BLOCKED) if self.eager_timeouts else ()
                 point = ChoicePoint(tuple(options), current,
@@ -387,10 +416,8 @@ class Execution:
             raise self.halt()
         self.choices.append(choice)
         self.currents.append(current)
-        if self.recorder is not None:
-            self.recorder.choice(current, choice)
-        if self.choice_log is not None:
-            self.choice_log.choice(choice)
+        for hook in self.hooks["choice"]:
+            hook(current, choice)
         return choice
 
     def _switch(self, me: ManagedThread, nxt: ManagedThread) -> None:
@@ -427,8 +454,8 @@ class Execution:
             self.timed.append(mt)
         else:
             mt.deadline = None
-        if self.recorder is not None:
-            self.recorder.blocked(mt, resource)
+        for hook in self.hooks["blocked"]:
+            hook(mt, resource)
         self._pass_baton(mt)
         mt.gate.acquire()
         if self.aborted:
@@ -601,8 +628,8 @@ class Execution:
     # ------------------------------------------------------------ endings
 
     def thread_finished(self, mt: ManagedThread) -> None:
-        if self.recorder is not None:
-            self.recorder.thread_done(mt)
+        for hook in self.hooks["thread_done"]:
+            hook(mt)
         mt.status = FINISHED
         if mt in self.enabled:
             self.enabled.remove(mt)

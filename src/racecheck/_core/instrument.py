@@ -70,12 +70,25 @@ def excluded(code: types.CodeType) -> bool:
             or name.startswith(raw.harness_dirs()))
 
 
+def _generated_for_us(code: types.CodeType, globals_: dict[str, Any]) -> bool:
+    """Code made at run time for racecheck's own classes (a dataclass's ``__init__``).
+
+    Its file is ``<string>``, not ours, but its globals are our module's: a
+    point inside it would put a scheduling decision inside racecheck's own
+    bookkeeping (a report's data built in a lock shim changed the schedule).
+    """
+    if not code.co_filename.startswith("<"):
+        return False
+    module = globals_.get("__name__")
+    return isinstance(module, str) and module.split(".", 1)[0] in ("racecheck", "pytest_racecheck")
+
+
 def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
     """The offsets of ``code`` that are scheduling points (cached per code object)."""
     hit = _points.get(id(code))
     if hit is not None and hit[0] is code:
         return hit[1]
-    if excluded(code):
+    if excluded(code) or _generated_for_us(code, globals_):
         pts, exits = _EMPTY, _EMPTY
     else:
         learned = _learned.get(id(code))
@@ -177,10 +190,13 @@ def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
             mt.pending = decode(frame, offset)
         finally:
             mt.busy -= 1
-    if ex.recorder is not None and not ex.aborted:  # never record racecheck's unwinding
+    hooks = ex.hooks["step"]
+    if hooks and not ex.aborted:  # never observe racecheck's unwinding
+        access = mt.pending if ex.wants_accesses else None
         mt.busy += 1
         try:
-            ex.recorder.step(mt, frame, offset)
+            for hook in hooks:
+                hook(mt, frame, offset, access)
         finally:
             mt.busy -= 1
     if exit_call:
@@ -258,7 +274,7 @@ class _MonitoringBackend(_Backend):
         if mt is None or mt.busy:
             return None
         ex = mt.ex
-        if ex.recorder is None and offset not in entry[2] and not ex.wants_accesses:
+        if not ex.watched and offset not in entry[2]:
             ex.point(mt)
         else:
             _reach(mt, sys._getframe(1), offset, offset in entry[2])
@@ -294,7 +310,7 @@ class _SettraceBackend(_Backend):
                 mt = _managed(_get_ident())
                 if mt is not None and not mt.busy:
                     ex = mt.ex
-                    if ex.recorder is None and offset not in entry[2] and not ex.wants_accesses:
+                    if not ex.watched and offset not in entry[2]:
                         ex.point(mt)
                     else:
                         _reach(mt, frame, offset, offset in entry[2])

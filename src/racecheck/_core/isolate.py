@@ -41,12 +41,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import raw
+from .events import Observer
 
 Message = dict[str, Any]
 Send = Callable[[Message], None]
 
 
-class ChoiceLog:
+class ChoiceLog(Observer):
     """Unbuffered log of schedule starts and choices, readable after a crash."""
 
     def __init__(self, fd: int) -> None:
@@ -55,8 +56,8 @@ class ChoiceLog:
     def schedule(self, index: int) -> None:
         os.write(self.fd, f"\nS{index}:".encode())
 
-    def choice(self, tid: int) -> None:
-        os.write(self.fd, f"{tid},".encode())
+    def choice(self, current: int, chosen: int) -> None:
+        os.write(self.fd, f"{chosen},".encode())
 
 
 def fork_unavailable(*, insist: bool = False) -> str:

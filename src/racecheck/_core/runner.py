@@ -43,6 +43,7 @@ from ..strategies.base import ChoicePoint, ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
 from . import determinism, instrument, isolate, raw, threads
 from . import watchdog as watchdog_
+from .events import Observer
 from .execution import Execution
 from .isolate import ChoiceLog
 from .outcome import Failure, Result, Signal, Verdict, parse_verdict
@@ -80,6 +81,10 @@ class Config:
     check_determinism: bool = False
     #: Scheduling points all the schedules together may take (None: no bound).
     step_budget: int | None = None
+    #: Observers of every schedule's events (events.py), besides racecheck's own.
+    #: Schedules run in forked children feed the child's copy: pass isolate=False
+    #: to keep what an observer gathers.
+    observers: Sequence[Observer] = ()
 
 
 @dataclass
@@ -636,6 +641,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
     base_time, base_mono = vtime.bases()
     ex = Execution(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
                    recorder=recorder, eager_timeouts=cfg.eager_timeouts, choice_log=log,
+                   observers=cfg.observers,
                    base_time=base_time + clock_shift, base_mono=base_mono + clock_shift,
                    watchdog=cfg.watchdog,
                    on_end=isolate.silence_output if threads.in_child else None)

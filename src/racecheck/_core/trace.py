@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import raw
+from .access import NOTHING, code_info, instance_attr, operand_of
+from .events import Observer
 
 if TYPE_CHECKING:
-    import types
 
+    from .access import Access
     from .threads import ManagedThread, Resource
 
 _repr = reprlib.Repr()
@@ -66,18 +68,36 @@ _STEP_FIELDS = ("tid", "thread", "filename", "lineno", "op", "access", "note", "
                 "value", "chosen", "preempted")
 
 
+@dataclass(frozen=True)
+class SyncEvent:
+    """A thread took, let go of, or blocked on a lock or other resource.
+
+    ``step`` is the index of the thread's step the event belongs to (its last
+    step so far: the event happened while that step ran); ``op`` is acquire,
+    release or block; ``resource`` the resource as the report names it.
+    """
+
+    step: int
+    tid: int
+    op: str
+    resource: str
+
+
 @dataclass
 class Trace:
     steps: list[Step] = field(default_factory=list)
     lost_updates: list[str] = field(default_factory=list)
     #: Each lost update as (index of the losing write, index of the write it lost).
     lost_update_steps: list[tuple[int, int]] = field(default_factory=list)
+    #: Lock acquisitions and releases, and blocking, in the order they happened.
+    sync_events: list[SyncEvent] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
         """Plain JSON-able data (how a trace crosses from a schedule's child process)."""
         return {"steps": [[getattr(s, f) for f in _STEP_FIELDS] for s in self.steps],
                 "lost_updates": list(self.lost_updates),
-                "lost_update_steps": [list(p) for p in self.lost_update_steps]}
+                "lost_update_steps": [list(p) for p in self.lost_update_steps],
+                "sync_events": [[e.step, e.tid, e.op, e.resource] for e in self.sync_events]}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Trace:
@@ -92,11 +112,11 @@ class Trace:
                               bool(values.get("chosen", False)),
                               bool(values.get("preempted", False))))
         pairs = [(int(a), int(b)) for a, b in data.get("lost_update_steps", [])]
-        return cls(steps, [str(x) for x in data.get("lost_updates", [])], pairs)
+        events = [SyncEvent(int(i), int(tid), str(op), str(res))
+                  for i, tid, op, res in data.get("sync_events", [])]
+        return cls(steps, [str(x) for x in data.get("lost_updates", [])], pairs, events)
 
 
-_LOADS_OBJ = frozenset({"LOAD_FAST", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF",
-                        "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"})
 
 
 _STDLIB = sysconfig.get_paths()["stdlib"]
@@ -107,130 +127,8 @@ def _is_library(filename: str) -> bool:
             or "dist-packages" in filename or filename.startswith("<"))
 
 
-class _CodeInfo:
-    __slots__ = ("instrs", "lines", "operand")
-
-    def __init__(self, code: types.CodeType) -> None:
-        self.instrs: dict[int, dis.Instruction] = {}
-        self.operand: dict[int, dis.Instruction | None] = {}
-        self.lines: dict[int, int] = {}
-        line = code.co_firstlineno
-        instrs = list(dis.get_instructions(code))
-        for ins in instrs:
-            lineno = _lineno(ins)
-            if lineno is not None:
-                line = lineno
-            self.instrs[ins.offset] = ins
-            self.lines[ins.offset] = line
-        self.operand = _operands(instrs)
-
-
-#: id(code) -> (code, its decoded instructions): kept alive so ids stay unique.
-_infos: dict[int, tuple[types.CodeType, _CodeInfo]] = {}
-
-
-def code_info(code: types.CodeType) -> _CodeInfo:
-    """The decoded instructions of ``code`` (cached; the recorder and ``access`` share it)."""
-    hit = _infos.get(id(code))
-    if hit is None or hit[0] is not code:
-        hit = (code, _CodeInfo(code))
-        _infos[id(code)] = hit
-    return hit[1]
-
-
-_STACK_SHUFFLE = {"DUP_TOP": ("copy", 1), "COPY": ("copy", None), "SWAP": ("swap", None),
-                  "ROT_TWO": ("swap", 2)}
-
-
-def _operands(instrs: list[dis.Instruction]) -> dict[int, dis.Instruction | None]:
-    """For attribute and item instructions: which instruction pushed the object they act on.
-
-    A small abstract interpretation of each basic block: every stack slot
-    remembers the instruction that pushed it (stack shuffles keep identities),
-    so ``c.n += 1`` (LOAD_FAST c; COPY; LOAD_ATTR n; ...; SWAP; STORE_ATTR n)
-    maps both attribute instructions to ``LOAD_FAST c``.  Unknown slots at block
-    starts are None.
-    """
-    result: dict[int, Any] = {}
-    stack: list[Any] = []
-    for ins in instrs:
-        if ins.is_jump_target:
-            stack = []
-        op = ins.opname
-        if op in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"):
-            result[ins.offset] = stack[-1] if stack else None
-        elif op in ("BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR"):
-            result[ins.offset] = stack[-2] if len(stack) >= 2 else None  # the container
-        elif op == "CONTAINS_OP":
-            result[ins.offset] = stack[-1] if stack else None  # ``x in container``
-        shuffle = _STACK_SHUFFLE.get(op)
-        if shuffle is not None:
-            kind, n = shuffle
-            n = n or (ins.arg or 1)
-            if len(stack) < n:
-                pad: list[Any] = [None] * (n - len(stack))
-                stack = pad + stack
-            if kind == "copy":
-                stack.append(stack[-n])
-            else:
-                stack[-1], stack[-n] = stack[-n], stack[-1]
-            continue
-        try:
-            effect = dis.stack_effect(ins.opcode, ins.arg, jump=False) if ins.opcode >= dis.HAVE_ARGUMENT \
-                else dis.stack_effect(ins.opcode, jump=False)
-        except ValueError:
-            stack = []
-            continue
-        pops = _pops(ins)
-        if pops is None:
-            stack = []
-            continue
-        pushes = effect + pops
-        del stack[max(len(stack) - pops, 0):]
-        if op == "LOAD_FAST_LOAD_FAST" and isinstance(ins.argval, tuple):  # 3.13
-            stack.extend(_NamedLoad("LOAD_FAST", name) for name in ins.argval)
-            continue
-        stack.extend([ins if op in _LOADS_OBJ else None] * max(pushes, 0))
-    return result
-
-
-class _NamedLoad:
-    """One half of a fused load (3.13's LOAD_FAST_LOAD_FAST), shaped like an Instruction."""
-
-    def __init__(self, opname: str, argval: str) -> None:
-        self.opname = opname
-        self.argval = argval
-
-
-def _pops(ins: dis.Instruction) -> int | None:
-    """How many slots an instruction pops, for the few shapes the operand map needs."""
-    op = ins.opname
-    if op in _LOADS_OBJ or op in ("LOAD_CONST", "LOAD_SMALL_INT", "PUSH_NULL", "NOP", "RESUME",
-                                  "LOAD_FAST_LOAD_FAST",
-                                  "CACHE", "PRECALL", "KW_NAMES", "EXTENDED_ARG"):
-        return 0
-    if op in ("LOAD_ATTR", "LOAD_METHOD", "UNARY_NOT", "UNARY_NEGATIVE", "GET_ITER",
-              "STORE_FAST", "POP_TOP", "STORE_GLOBAL", "STORE_NAME", "STORE_DEREF", "TO_BOOL"):
-        return 1
-    if op in ("STORE_ATTR", "BINARY_OP", "BINARY_SUBSCR", "COMPARE_OP", "CONTAINS_OP", "IS_OP",
-              "BINARY_ADD", "BINARY_SUBTRACT", "BINARY_MULTIPLY", "INPLACE_ADD",
-              "INPLACE_SUBTRACT", "INPLACE_MULTIPLY"):
-        return 2
-    if op in ("STORE_SUBSCR",):
-        return 3
-    return None
-
-
-def _lineno(ins: dis.Instruction) -> int | None:
-    pos = getattr(ins, "positions", None)
-    if pos is not None and pos.lineno is not None:
-        return int(pos.lineno)
-    start = ins.starts_line
-    return start if isinstance(start, int) and not isinstance(start, bool) else None
-
-
-class Recorder:
-    """Collects a Trace during one (replayed) schedule."""
+class Recorder(Observer):
+    """Collects a Trace during one (replayed) schedule: an observer of its events."""
 
     def __init__(self) -> None:
         self.trace = Trace()
@@ -247,7 +145,7 @@ class Recorder:
 
     # ---------------------------------------------------------------- events
 
-    def step(self, mt: ManagedThread, frame: Any, offset: int) -> None:
+    def step(self, mt: ManagedThread, frame: Any, offset: int, access: Access | None) -> None:
         try:
             self._step(mt, frame, offset)
         except Exception:
@@ -285,10 +183,28 @@ class Recorder:
 
     def blocked(self, mt: ManagedThread, resource: Resource) -> None:
         self._flush(mt)
+        self._sync(mt, "block", resource)
         if self.trace.steps and self.trace.steps[-1].tid == mt.tid:
             last = self.trace.steps[-1]
             extra = f"blocks on {resource.describe()}"
             last.note = f"{last.note}; {extra}" if last.note else extra
+
+    def acquired(self, mt: ManagedThread, resource: Resource) -> None:
+        self._sync(mt, "acquire", resource)
+
+    def released(self, mt: ManagedThread, resource: Resource) -> None:
+        self._sync(mt, "release", resource)
+
+    def _sync(self, mt: ManagedThread, op: str, resource: Resource) -> None:
+        if self.raised_at is not None and self.raised_at[0] == mt.name:
+            return  # the harness's teardown after the failure (see finish)
+        try:
+            what = resource.describe()
+        except Exception:
+            what = type(resource).__name__
+        steps = self.trace.steps
+        index = next((i for i in range(len(steps) - 1, -1, -1) if steps[i].tid == mt.tid), -1)
+        self.trace.sync_events.append(SyncEvent(index, mt.tid, op, what))
 
     def _append(self, step: Step) -> None:
         chosen = self._chosen
@@ -311,6 +227,7 @@ class Recorder:
             cut = self.raised_at[1]
             del self.trace.steps[cut:]
             self.trace.lost_update_steps = [p for p in self.trace.lost_update_steps if p[0] < cut]
+            self.trace.sync_events = [e for e in self.trace.sync_events if e.step < cut]
 
     # -------------------------------------------------------------- describing
 
@@ -319,32 +236,32 @@ class Recorder:
         op = ins.opname
         name = ins.argval if isinstance(ins.argval, str) else None
         if op in ("LOAD_GLOBAL", "LOAD_NAME") and name:
-            value = frame.f_globals.get(name, _NOTHING)
+            value = frame.f_globals.get(name, NOTHING)
             self._read(mt, step, ("g", id(frame.f_globals), name), name, value)
         elif op in ("STORE_GLOBAL", "STORE_NAME") and name:
             g = frame.f_globals
-            self._later(mt, step, ("g", id(g), name), name, lambda: g.get(name, _NOTHING))
+            self._later(mt, step, ("g", id(g), name), name, lambda: g.get(name, NOTHING))
         elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and name:
             # A frame does not expose its cells, so two threads' cells of the same
             # name cannot be told apart: values are shown, lost updates not tracked.
-            self._read(mt, step, None, name, frame.f_locals.get(name, _NOTHING))
+            self._read(mt, step, None, name, frame.f_locals.get(name, NOTHING))
         elif op == "STORE_DEREF" and name:
             fr = frame
-            self._later(mt, step, None, name, lambda: fr.f_locals.get(name, _NOTHING))
+            self._later(mt, step, None, name, lambda: fr.f_locals.get(name, NOTHING))
         elif op in ("LOAD_ATTR", "LOAD_METHOD") and name:
-            obj, label = _operand(frame, prev)
-            if obj is not _NOTHING:
-                value = _instance_attr(obj, name)
-                if value is _NOTHING or callable(value):
+            obj, label = operand_of(frame, prev)
+            if obj is not NOTHING:
+                value = instance_attr(obj, name)
+                if value is NOTHING or callable(value):
                     step.access = f"looks up {label}.{name}"
                     step.kind, step.target = "lookup", f"{label}.{name}"
                 else:
                     self._read(mt, step, ("a", id(obj), name), f"{label}.{name}", value)
         elif op == "STORE_ATTR" and name:
-            obj, label = _operand(frame, prev)
-            if obj is not _NOTHING:
+            obj, label = operand_of(frame, prev)
+            if obj is not NOTHING:
                 self._later(mt, step, ("a", id(obj), name), f"{label}.{name}",
-                            lambda: _instance_attr(obj, name))
+                            lambda: instance_attr(obj, name))
         elif op.startswith("CALL"):
             step.access, step.kind = "calls", "call"
         elif op in ("BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR"):
@@ -358,7 +275,7 @@ class Recorder:
 
     def _read(self, mt: ManagedThread, step: Step, key: tuple[Any, ...] | None, label: str,
               value: Any) -> None:
-        if value is _NOTHING:
+        if value is NOTHING:
             return
         step.access = f"reads {label} -> {_one_line(value)}"
         step.kind, step.target, step.value = "read", label, _one_line(value)
@@ -388,8 +305,8 @@ class Recorder:
         try:
             value = getter()
         except Exception:
-            value = _NOTHING
-        if value is not _NOTHING:
+            value = NOTHING
+        if value is not NOTHING:
             step.access = f"writes {label} = {_one_line(value)}"
             step.value = _one_line(value)
         if key is None:
@@ -438,40 +355,6 @@ def _one_line(value: Any, depth: int = 0) -> str:
                  for k, v in list(value.items())[:4]]
         return "{" + ", ".join(pairs) + (", ..." if len(value) > 4 else "") + "}"
     return f"<{kind.__name__}>"
-
-
-class _Nothing:
-    def __repr__(self) -> str:
-        return "<unknown>"
-
-
-_NOTHING: Any = _Nothing()
-
-
-def _operand(frame: Any, prev: dis.Instruction | None) -> tuple[Any, str]:
-    """The object the previous instruction pushed, when it is a plain name load."""
-    if prev is None or prev.opname not in _LOADS_OBJ:
-        return _NOTHING, "?"
-    name = prev.argval
-    if not isinstance(name, str):
-        return _NOTHING, "?"
-    if prev.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
-        return frame.f_globals.get(name, _NOTHING), name
-    return frame.f_locals.get(name, _NOTHING), name
-
-
-def _instance_attr(obj: Any, name: str) -> Any:
-    """obj.name read without running properties or __getattr__ (no side effects)."""
-    d = getattr(obj, "__dict__", None)
-    if isinstance(d, dict) and name in d:
-        return d[name]
-    for klass in type(obj).__mro__:
-        if name in klass.__dict__:
-            value = klass.__dict__[name]
-            if hasattr(value, "__get__") and not isinstance(value, (int, float, str)):
-                return _NOTHING
-            return value
-    return _NOTHING
 
 
 def body_raised() -> None:

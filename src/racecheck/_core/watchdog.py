@@ -88,7 +88,7 @@ def _position(ins: dis.Instruction) -> tuple[int | None, int | None] | None:
 
 def _resolve(frame: Any, names: list[str]) -> Any:
     """The object a name chain denotes, without running properties or user code."""
-    from .trace import _instance_attr
+    from .access import instance_attr
 
     head = names[0]
     for scope in (frame.f_locals, frame.f_globals, vars(__import__("builtins"))):
@@ -98,7 +98,7 @@ def _resolve(frame: Any, names: list[str]) -> Any:
     else:
         return None
     for name in names[1:]:
-        obj = _instance_attr(obj, name) if not isinstance(obj, types.ModuleType) \
+        obj = instance_attr(obj, name) if not isinstance(obj, types.ModuleType) \
             else vars(obj).get(name)
         if obj is None:
             return None
