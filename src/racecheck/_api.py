@@ -11,6 +11,7 @@ from typing import Any, TypeVar, cast, overload
 from ._core import runner
 from ._core.outcome import Result, Verdict
 from ._core.schedule import PYTHON_TAG, Schedule
+from ._report import render
 from ._settings import DEFAULTS
 from .errors import DeadlockFound, InvalidArgument, RaceFound, ReplayDiverged
 from .strategies import Strategy, make_strategy
@@ -67,7 +68,16 @@ def explore(
 
 def _explore(cfg: runner.Config, strategy: str | Strategy | None) -> Result:
     strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy, _seed(cfg))
-    return runner.explore(cfg, strat)
+    return _reported(cfg, runner.explore(cfg, strat))
+
+
+def _reported(cfg: runner.Config, result: Result, token: str | None = None) -> Result:
+    """The last stage of the pipeline: the failure's report, rendered from its data."""
+    if result.failure is not None:
+        if token is not None:
+            result.failure.token = token  # the token the user gave, as given
+        render(result.failure, cfg)
+    return result
 
 
 def replay(
@@ -105,10 +115,7 @@ def _replay(cfg: runner.Config, schedule: Schedule, token: str) -> Result:
         raise ReplayDiverged(
             f"{exc} (the token was recorded on Python {schedule.python[0]}."
             f"{schedule.python[1:]}; bytecode differs between versions)") from None
-    failure = result.failure
-    if failure is not None:
-        failure.token = token
-    return result
+    return _reported(cfg, result, token)
 
 
 def check(

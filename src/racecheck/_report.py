@@ -19,14 +19,14 @@ from ._core.raw import OWN_DIRS
 
 if TYPE_CHECKING:
     from ._core.outcome import Failure
-    from ._core.runner import Config, Outcome
+    from ._core.runner import Config
     from ._core.trace import Step
 
 MAX_TURNS = 40
 _STDLIB = sysconfig.get_paths()["stdlib"]
 
 
-def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
+def render(failure: Failure, cfg: Config) -> None:
     """Fill ``failure.replay_line`` and ``failure.report`` (``failure.trace`` is set)."""
     failure.replay_line = cfg_replay_line(cfg, failure.token)
     lines: list[str] = []
@@ -56,11 +56,11 @@ def render(failure: Failure, detail: Outcome, cfg: Config) -> None:
     if failure.notes:
         lines.append("")
         lines.extend(f"note: {n}" for n in failure.notes)
-    if detail.verdict != failure.kind:
+    if failure.replayed != failure.kind:
         lines.append("")
-        said = f" ({detail.message})" if detail.verdict == Signal.DIVERGED else ""
+        said = f" ({failure.replay_message})" if failure.replayed == Signal.DIVERGED else ""
         lines.append(
-            f"warning: replaying this schedule gave {detail.verdict or 'a pass'} instead of "
+            f"warning: replaying this schedule gave {failure.replayed or 'a pass'} instead of "
             f"{failure.kind}{said}; this report shows the exploration's run without its "
             "interleaving. The code depends on something racecheck does not control (real "
             "time, real I/O, unseeded randomness, state kept between schedules): "

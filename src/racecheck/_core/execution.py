@@ -310,8 +310,12 @@ class Execution:
         mt.streak = 0
         if verdict == "spin":
             others = [t for t in self.threads if t is not mt and t.status != FINISHED]
-            self.blocked_report = [waitfor.blocked(t) for t in others
-                                   if t.status == BLOCKED]
+            mt.busy += 1  # the stacks are read by Python code (traceback): no points there
+            try:
+                self.blocked_report = [waitfor.blocked(t) for t in others
+                                       if t.status == BLOCKED]
+            finally:
+                mt.busy -= 1
             self.fail(
                 Verdict.HANG,
                 f"thread {mt.name} spins at {_short_path(probe.where)} without changing "

@@ -78,6 +78,11 @@ class Failure:
     notes: list[str] = field(default_factory=list)
     replay_line: str = ""
     report: str = ""
+    #: What the recorded replay of this schedule gave (None: it passed); the trace
+    #: and the report are that run's only when it is ``kind`` again.
+    replayed: Verdict | Signal | None = None
+    #: Why the replay ended otherwise (its own verdict's message), else "".
+    replay_message: str = ""
     #: The verdict rests on a wait racecheck cannot see into (a call blocked in C,
     #: real I/O that never came, a schedule that went silent): with code that passes
     #: on real threads, that is more likely racecheck's blind spot than a bug.

@@ -167,12 +167,36 @@ def schedule_seed(seed: int | None, index: int) -> int:
 
 
 def _explore(cfg: Config, strategy: Strategy) -> Result:
+    """The pipeline: search for a failing schedule, shrink it, record it for the report.
+
+    Rendering the report is the caller's (``_api`` calls ``_report.render``):
+    the kernel hands over data, never text to show.
+    """
     start = raw.real_perf_counter()
+    notes: list[str] = []
+    fork = _use_fork(cfg, notes)
+    runs, failure = _search(cfg, strategy, fork, start, notes)
+    if failure is not None:
+        failure = shrink(cfg, failure)
+        _record(cfg, failure, fork)
+    return Result(
+        ok=failure is None,
+        schedules_run=runs,
+        elapsed=raw.real_perf_counter() - start,
+        seed=cfg.seed,
+        strategy=strategy.name,
+        failure=failure,
+        evidence=strategy.evidence(runs),
+        notes=notes,
+    )
+
+
+def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
+            notes: list[str]) -> tuple[int, Failure | None]:
+    """Run schedules until one fails or a budget ends: (schedules run, the failure)."""
     failure: Failure | None = None
     runs = 0
     steps = 0
-    notes: list[str] = []
-    fork = _use_fork(cfg, notes)
     with _controlled(cfg) as patches:
         for index in range(cfg.schedules):
             if not fork and index and index % 64 == 0:
@@ -207,24 +231,18 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
             if outcome.verdict is not None:
                 failure = _make_failure(cfg, outcome, index, rseed)
                 break
-    if failure is not None:
-        # Replay the failing schedule with full recording: the report describes that run.
-        from .._report import render
+    return runs, failure
 
-        detail = replay_outcome(cfg, failure.token, fork=fork)
-        _adopt(failure, detail)
-        render(failure, detail, cfg)
-    elapsed = raw.real_perf_counter() - start
-    return Result(
-        ok=failure is None,
-        schedules_run=runs,
-        elapsed=elapsed,
-        seed=cfg.seed,
-        strategy=strategy.name,
-        failure=failure,
-        evidence=strategy.evidence(runs),
-        notes=notes,
-    )
+
+def shrink(cfg: Config, failure: Failure) -> Failure:
+    """A shorter schedule with the same verdict (not yet: the failure as found)."""
+    return failure
+
+
+def _record(cfg: Config, failure: Failure, fork: bool) -> None:
+    """Replay the failing schedule with full recording: the report describes that run."""
+    detail = replay_outcome(cfg, failure.token, fork=fork)
+    _adopt(failure, detail)
 
 
 def _strategy_call(strategy: Strategy, method: str, arg: Any) -> Any:
@@ -293,6 +311,8 @@ def _too_long(cfg: Config, outcome: Outcome, index: int) -> NotExplorable:
 
 def _adopt(failure: Failure, detail: Outcome) -> None:
     """The report is built from one run: the recorded replay, when it reproduced."""
+    failure.replayed = detail.verdict
+    failure.replay_message = detail.message if detail.verdict != failure.kind else ""
     if detail.verdict == failure.kind:
         failure.message = detail.message
         failure.cycle = list(detail.cycle)
