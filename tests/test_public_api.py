@@ -11,7 +11,8 @@ import racecheck.strategies
 
 PUBLIC = {
     "DeadlockFound", "Failure", "InvalidArgument", "InvalidToken", "NestedExploration",
-    "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged", "Result", "UsageError",
+    "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged", "Result", "Settings",
+    "UsageError",
     "__version__", "check", "explore", "racecheck", "replay",
 }
 

@@ -9,6 +9,7 @@ from ._api import racecheck as racecheck
 from ._api import replay as replay
 from ._core.outcome import Failure as Failure
 from ._core.outcome import Result as Result
+from ._settings import Settings as Settings
 from .errors import DeadlockFound as DeadlockFound
 from .errors import InvalidArgument as InvalidArgument
 from .errors import InvalidToken as InvalidToken
@@ -32,6 +33,7 @@ __all__ = [
     "RacecheckError",
     "ReplayDiverged",
     "Result",
+    "Settings",
     "UsageError",
     "__version__",
     "check",
