@@ -41,6 +41,7 @@ scheduler and its shims load inside hooks, only once a test is explored.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import inspect
 import json
@@ -653,7 +654,7 @@ class _Run:
         self.hypothesis: Any = getattr(original, "hypothesis", None)
         self.schedules_run = 0
         self.elapsed = 0.0
-        self.evidence: list[str] = []
+        self.evidence: list[racecheck.Evidence] = []
         self.notes: list[str] = []
         self.strategy = settings.strategy
         self.source = "replay marker" if settings.replay else "exploration"
@@ -857,7 +858,7 @@ class _Run:
         self.schedules_run += result.schedules_run
         self.notes.extend(n for n in result.notes if n not in self.notes)
         self.strategy = result.strategy
-        if result.evidence and result.evidence not in self.evidence:
+        if result.evidence not in self.evidence:
             self.evidence.append(result.evidence)
 
     def _replay_saved(self, body: Callable[[], object]) -> None:
@@ -896,7 +897,8 @@ class _Run:
             "token": None,
             "schedule_index": None,
             "elapsed": round(self.elapsed, 4),
-            "evidence": "; ".join(self.evidence),
+            "evidence": "; ".join(map(str, self.evidence)),
+            "evidence_detail": [dataclasses.asdict(e) for e in self.evidence],
             "source": self.source,
             "note": "",
             "report": "",
@@ -938,7 +940,8 @@ class _Run:
         self._record(ok=False, verdict=failure.kind, token=failure.token,
                      seed=failure.seed if failure.seed is not None else self.settings.seed,
                      schedule_index=failure.schedule_index, report=report,
-                     evidence=f"failed at schedule {failure.schedule_index + 1}")
+                     evidence=f"failed at schedule {failure.schedule_index + 1}",
+                     evidence_detail=[])
         cache = getattr(self.item.config, "cache", None)
         if cache is not None and self.hypothesis is None and self.settings.replay is None:
             key = failures_key(nodeid)
@@ -1217,8 +1220,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         n = int(r["schedules_run"])
         count = f"{n} schedule{'s' if n != 1 else ''}"
         evidence = str(r["evidence"] or "")
+        parts = r.get("evidence_detail") or []
         extra = ""
-        if evidence.startswith(f"{n} "):
+        if parts and parts[0]["schedules"] == n:
             count = evidence  # "200 schedules (100 random, 100 PCT depth 2-3)"
         elif evidence:
             extra = f"; {evidence}"
