@@ -247,7 +247,7 @@ def _seed(cfg: runner.Config) -> int:
 
 def _settings(**given: object) -> Settings:
     """The environment's settings under the arguments given (None: not given)."""
-    return Settings.from_env().replace(**{k: v for k, v in given.items() if v is not None})
+    return Settings.from_env(**{k: v for k, v in given.items() if v is not None})
 
 
 def _check_bodies(threads: object, setup: object, invariant: object, teardown: object) -> None:

@@ -108,10 +108,15 @@ class Settings:
         return dataclasses.replace(self, **given)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """The defaults with the ``RACECHECK_*`` variables set in ``environ`` (os.environ)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, /, **given: Any) -> Settings:
+        """The defaults under the ``RACECHECK_*`` variables of ``environ`` (os.environ).
+
+        ``given`` settings win; their variables are not read (a bad one that an
+        argument overrides is no error).
+        """
         return cls().replace(**{name: parse(name, text)
-                                for name, text in read_env(environ).items()})
+                                for name, text in read_env(environ).items()
+                                if name not in given}, **given)
 
 
 _NAMES = frozenset(f.name for f in dataclasses.fields(Settings))

@@ -51,6 +51,13 @@ def test_from_env_reads_every_variable() -> None:
     assert Settings.from_env({"RACECHECK_SCHEDULES": "", "RACECHECK_SEED": " "}) == Settings()
 
 
+def test_given_settings_win_and_their_variables_are_not_read() -> None:
+    env = {"RACECHECK_SEED": "last", "RACECHECK_SCHEDULES": "9"}
+    assert Settings.from_env(env, seed=4) == Settings(seed=4, schedules=9)
+    with pytest.raises(InvalidArgument, match="RACECHECK_SEED='last' is not an integer"):
+        Settings.from_env(env)
+
+
 def test_an_isolate_flag_that_is_off_leaves_the_default() -> None:
     # Off means "do not insist": schedules still run in a child where they can.
     assert Settings.from_env({"RACECHECK_ISOLATE": "0"}).isolate is None
