@@ -10,12 +10,13 @@ import racecheck
 import racecheck.strategies
 
 PUBLIC = {
-    "DeadlockFound", "Failure", "InvalidArgument", "InvalidToken", "NestedExploration",
-    "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged", "Result", "UsageError",
+    "DeadlockFound", "Evidence", "Failure", "InvalidArgument", "InvalidToken", "NestedExploration",
+    "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged", "Result", "Settings",
+    "UsageError",
     "__version__", "check", "explore", "racecheck", "replay",
 }
 
-STRATEGIES = {"Access", "ChoicePoint", "PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
+STRATEGIES = {"Access", "ChoicePoint", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
               "ScheduleSummary", "Strategy", "make_strategy"}
 
 

@@ -7,8 +7,10 @@ from ._api import check as check
 from ._api import explore as explore
 from ._api import racecheck as racecheck
 from ._api import replay as replay
+from ._core.outcome import Evidence as Evidence
 from ._core.outcome import Failure as Failure
 from ._core.outcome import Result as Result
+from ._settings import Settings as Settings
 from .errors import DeadlockFound as DeadlockFound
 from .errors import InvalidArgument as InvalidArgument
 from .errors import InvalidToken as InvalidToken
@@ -23,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DeadlockFound",
+    "Evidence",
     "Failure",
     "InvalidArgument",
     "InvalidToken",
@@ -32,6 +35,7 @@ __all__ = [
     "RacecheckError",
     "ReplayDiverged",
     "Result",
+    "Settings",
     "UsageError",
     "__version__",
     "check",

@@ -12,7 +12,7 @@ from ._core import runner
 from ._core.outcome import Result, Verdict
 from ._core.schedule import PYTHON_TAG, Schedule
 from ._report import render
-from ._settings import DEFAULTS
+from ._settings import Settings
 from .errors import DeadlockFound, InvalidArgument, RaceFound, ReplayDiverged
 from .strategies import Strategy, make_strategy
 from .strategies.replay import ReplayStrategy
@@ -33,10 +33,10 @@ def explore(
     max_steps: int | None = None,
     watchdog: float | None = None,
     isolate: bool | None = None,
-    eager_timeouts: bool = False,
+    eager_timeouts: bool | None = None,
     progress: Callable[[int, int], object] | None = None,
     max_threads: int | None = None,
-    check_determinism: bool = False,
+    check_determinism: bool | None = None,
     step_budget: int | None = None,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
@@ -58,17 +58,19 @@ def explore(
     ``nondeterminism`` verdict saying where the two runs parted.
     ``step_budget`` bounds the scheduling points of all the schedules together
     (deterministic, unlike ``time_budget``): exploring stops once it is spent.
+    Every argument left out (None) is taken from ``racecheck.Settings.from_env()``.
     """
-    cfg = _config(threads, setup, invariant, teardown, schedules, seed, time_budget,
-                  max_steps, watchdog, eager_timeouts=eager_timeouts, progress=progress,
-                  isolate=isolate, max_threads=max_threads,
-                  check_determinism=check_determinism, step_budget=step_budget)
-    return _explore(cfg, strategy)
+    _check_bodies(threads, setup, invariant, teardown)
+    settings = _settings(schedules=schedules, strategy=strategy, seed=seed,
+                         time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
+                         isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
+                         check_determinism=check_determinism, step_budget=step_budget)
+    cfg = _config(threads, setup, invariant, teardown, settings, progress=progress)
+    return _explore(cfg, settings)
 
 
-def _explore(cfg: runner.Config, strategy: str | Strategy | None) -> Result:
-    strat = make_strategy(strategy if strategy is not None else DEFAULTS.strategy, _seed(cfg))
-    return _reported(cfg, runner.explore(cfg, strat))
+def _explore(cfg: runner.Config, settings: Settings) -> Result:
+    return _reported(cfg, runner.explore(cfg, make_strategy(settings.strategy, _seed(cfg))))
 
 
 def _reported(cfg: runner.Config, result: Result, token: str | None = None) -> Result:
@@ -90,7 +92,7 @@ def replay(
     max_steps: int | None = None,
     watchdog: float | None = None,
     isolate: bool | None = None,
-    eager_timeouts: bool = False,
+    eager_timeouts: bool | None = None,
     max_threads: int | None = None,
 ) -> Result:
     """Run exactly the schedule of ``token`` once (with full recording).
@@ -100,8 +102,12 @@ def replay(
     follows the schedule.
     """
     schedule = Schedule.from_token(token)
-    cfg = _config(threads, setup, invariant, teardown, 1, 0, None, max_steps, watchdog,
-                  eager_timeouts=eager_timeouts, isolate=isolate, max_threads=max_threads)
+    _check_bodies(threads, setup, invariant, teardown)
+    # One schedule, whatever the environment says about exploring.
+    settings = _settings(max_steps=max_steps, watchdog=watchdog, isolate=isolate,
+                         eager_timeouts=eager_timeouts, max_threads=max_threads).replace(
+        schedules=1, seed=0, time_budget=None, step_budget=None, check_determinism=False)
+    cfg = _config(threads, setup, invariant, teardown, settings)
     return _replay(cfg, schedule, token)
 
 
@@ -129,11 +135,11 @@ def check(
     watchdog: float | None = None,
     replay: str | None = None,
     isolate: bool | None = None,
-    eager_timeouts: bool = False,
+    eager_timeouts: bool | None = None,
     replay_line: str | None = None,
     progress: Callable[[int, int], object] | None = None,
     max_threads: int | None = None,
-    check_determinism: bool = False,
+    check_determinism: bool | None = None,
     step_budget: int | None = None,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
@@ -148,16 +154,17 @@ def check(
     if not callable(fn):
         raise InvalidArgument(f"check() needs a callable, got {type(fn).__name__}")
     _reject_async(fn, "check()")
-    cfg = _config([fn], None, None, None, schedules, seed, time_budget, max_steps, watchdog,
-                  names=["main"], eager_timeouts=eager_timeouts, progress=progress,
+    settings = _settings(schedules=schedules, strategy=strategy, seed=seed,
+                         time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
+                         isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
+                         check_determinism=check_determinism, step_budget=step_budget)
+    cfg = _config([fn], None, None, None, settings, names=["main"], progress=progress,
                   replay_hint=replay_line
-                  or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")",
-                  isolate=isolate, max_threads=max_threads,
-                  check_determinism=check_determinism, step_budget=step_budget)
+                  or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
     if replay is not None:
         result = _replay(cfg, Schedule.from_token(replay), replay)
     else:
-        result = _explore(cfg, strategy)
+        result = _explore(cfg, settings)
     raise_for(result)
     return result
 
@@ -176,7 +183,7 @@ def racecheck(fn: F) -> F: ...
 def racecheck(
     fn: None = None, *, schedules: int | None = ..., strategy: str | Strategy | None = ...,
     seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
-    replay: str | None = ..., isolate: bool | None = ..., eager_timeouts: bool = ...,
+    replay: str | None = ..., isolate: bool | None = ..., eager_timeouts: bool | None = ...,
     max_threads: int | None = ...,
 ) -> Callable[[F], F]: ...
 
@@ -191,7 +198,7 @@ def racecheck(
     max_steps: int | None = None,
     replay: str | None = None,
     isolate: bool | None = None,
-    eager_timeouts: bool = False,
+    eager_timeouts: bool | None = None,
     max_threads: int | None = None,
 ) -> Any:
     """Decorator: each call of the function runs under many schedules (see :func:`check`)."""
@@ -246,26 +253,12 @@ def _seed(cfg: runner.Config) -> int:
     return cfg.seed
 
 
-def _config(
-    threads: object,
-    setup: object,
-    invariant: object,
-    teardown: object,
-    schedules: object,
-    seed: object,
-    time_budget: object,
-    max_steps: object,
-    watchdog: object,
-    *,
-    names: Sequence[str] | None = None,
-    replay_hint: str | None = None,
-    eager_timeouts: bool = False,
-    progress: Callable[[int, int], object] | None = None,
-    isolate: bool | None = None,
-    max_threads: object = None,
-    check_determinism: bool = False,
-    step_budget: object = None,
-) -> runner.Config:
+def _settings(**given: object) -> Settings:
+    """The environment's settings under the arguments given (None: not given)."""
+    return Settings.from_env(**{k: v for k, v in given.items() if v is not None})
+
+
+def _check_bodies(threads: object, setup: object, invariant: object, teardown: object) -> None:
     if callable(threads) and not isinstance(threads, (list, tuple)):
         raise InvalidArgument(
             "threads must be a list of callables, one per thread, e.g. [worker, worker]; "
@@ -282,34 +275,25 @@ def _config(
     for label, fn in (("setup", setup), ("invariant", invariant), ("teardown", teardown)):
         if fn is not None and not callable(fn):
             raise InvalidArgument(f"{label} must be callable or None, got {fn!r}")
-    n = DEFAULTS.schedules if schedules is None else schedules
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-        raise InvalidArgument(f"schedules must be a positive integer, got {schedules!r}")
+
+
+def _config(
+    threads: Sequence[Callable[..., object]],
+    setup: object,
+    invariant: object,
+    teardown: object,
+    settings: Settings,
+    *,
+    names: Sequence[str] | None = None,
+    replay_hint: str | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> runner.Config:
+    if len(threads) > settings.max_threads:
+        raise InvalidArgument(f"{len(threads)} thread bodies exceed "
+                              f"max_threads={settings.max_threads}; raise max_threads=")
+    seed = settings.seed
     if seed is None:
-        seed = DEFAULTS.seed if DEFAULTS.seed is not None else int.from_bytes(os.urandom(4), "big")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidArgument(f"seed must be an integer, got {seed!r}")
-    if time_budget is not None and (
-        isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or time_budget <= 0
-    ):
-        raise InvalidArgument(f"time_budget must be a positive number of seconds, got {time_budget!r}")
-    steps = DEFAULTS.max_steps if max_steps is None else max_steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise InvalidArgument(f"max_steps must be a positive integer, got {max_steps!r}")
-    dog = DEFAULTS.watchdog if watchdog is None else watchdog
-    if isinstance(dog, bool) or not isinstance(dog, (int, float)) or dog <= 0:
-        raise InvalidArgument(f"watchdog must be a positive number of seconds, got {watchdog!r}")
-    threads_limit = DEFAULTS.max_threads if max_threads is None else max_threads
-    if isinstance(threads_limit, bool) or not isinstance(threads_limit, int) or threads_limit < 1:
-        raise InvalidArgument(f"max_threads must be a positive integer, got {max_threads!r}")
-    if len(threads) > threads_limit:
-        raise InvalidArgument(f"{len(threads)} thread bodies exceed max_threads={threads_limit}; "
-                              "raise max_threads=")
-    if step_budget is not None and (isinstance(step_budget, bool)
-                                    or not isinstance(step_budget, int) or step_budget <= 0):
-        raise InvalidArgument(f"step_budget must be a positive integer, got {step_budget!r}")
-    if isolate is not None and not isinstance(isolate, bool):
-        raise InvalidArgument(f"isolate must be True, False or None, got {isolate!r}")
+        seed = int.from_bytes(os.urandom(4), "big")
     body_names = list(names) if names is not None else [f"T{i + 1}" for i in range(len(threads))]
     if replay_hint is None:
         parts = [f"[{', '.join(_name(t) for t in threads)}]"]
@@ -317,14 +301,13 @@ def _config(
             if fn is not None:
                 parts.append(f"{label}={_name(fn)}")
         replay_hint = f"racecheck.replay(\"{{token}}\", {', '.join(parts)})"
-    cfg = runner.Config(
+    return runner.Config(
         threads=list(threads), setup=cast("Callable[[], object] | None", setup),
         invariant=cast("Callable[..., object] | None", invariant),
         teardown=cast("Callable[..., object] | None", teardown),
-        schedules=n, seed=seed, time_budget=cast("float | None", time_budget),
-        max_steps=steps, max_threads=threads_limit, watchdog=float(dog),
-        names=body_names, replay_hint=replay_hint, eager_timeouts=bool(eager_timeouts),
-        progress=progress, isolate=isolate, check_determinism=bool(check_determinism),
-        step_budget=step_budget,
+        schedules=settings.schedules, seed=seed, time_budget=settings.time_budget,
+        max_steps=settings.max_steps, max_threads=settings.max_threads,
+        watchdog=float(settings.watchdog), names=body_names, replay_hint=replay_hint,
+        eager_timeouts=settings.eager_timeouts, progress=progress, isolate=settings.isolate,
+        check_determinism=settings.check_determinism, step_budget=settings.step_budget,
     )
-    return cfg

@@ -1,57 +1,235 @@
-"""Defaults for every knob, in one frozen object; ``RACECHECK_*`` variables override them.
+"""Every knob of an exploration, with its default, in one frozen object: :class:`Settings`.
 
 Precedence everywhere: an explicit argument (or pytest marker) > command line >
-ini file > ``RACECHECK_*`` environment > these defaults.
+ini file > ``RACECHECK_*`` environment > these defaults.  Shaped after
+Hypothesis' ``settings``: a Settings checks every value when it is made, so a
+bad one fails where it was given, with its name; :meth:`Settings.replace`
+layers overrides on a Settings; :func:`read_env` is the one place that reads
+``RACECHECK_*`` (the core through :meth:`Settings.from_env`, the pytest plugin
+to layer its command line and ini file over), and :func:`parse` the one place
+that turns their text into values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import InvalidArgument
+from .strategies.base import Strategy
+
+#: The strategies ``strategy=`` names (``racecheck.strategies.make_strategy``).
+STRATEGIES = ("portfolio", "random", "pct")
+#: ``fixtures=``: "schedule" sets a test's function-scoped fixtures up (and tears
+#: them down) in every schedule; "test" keeps the ones the test was set up with.
+FIXTURES = ("schedule", "test")
 
 
 @dataclass(frozen=True)
 class Settings:
+    """The knobs of an exploration, and of the pytest plugin, with their defaults.
+
+    ``racecheck.explore``, ``check`` and the decorator take every argument left
+    out from ``Settings.from_env()``; the pytest plugin layers its ini file,
+    command line and marker over the same object.  Make a changed copy with
+    :meth:`replace`; every value is checked (:class:`InvalidArgument`).
+    """
+
+    #: Schedules to try.
     schedules: int = 200
-    strategy: str = "portfolio"
+    #: "portfolio" (random and PCT in turn), "random", "pct", or a Strategy.
+    strategy: str | Strategy = "portfolio"
+    #: Same seed, same schedules; None: a random one (under pytest, the run seed).
     seed: int | None = None
-    max_steps: int = 200_000
-    max_threads: int = 64
+    #: Seconds of exploring, after which no new schedule starts (None: no limit).
+    time_budget: float | None = None
+    #: Seconds a thread may stay blocked outside racecheck's view before a ``hang``.
     watchdog: float = 5.0
+    #: Scheduling points one schedule may take.
+    max_steps: int = 200_000
+    #: Threads one schedule may start.
+    max_threads: int = 64
+    #: Scheduling points all the schedules may take together (None: no limit).
+    step_budget: int | None = None
+    #: Run every schedule twice and fail with ``nondeterminism`` where they part.
+    check_determinism: bool = False
+    #: True: every schedule in a forked child, or an error; False: in this
+    #: process; None: in a child where the platform allows.
+    isolate: bool | None = None
+    #: Timed waits and sleeps may end at any point, not only when all threads wait.
+    eager_timeouts: bool = False
+
+    # The pytest plugin's own knobs; the core ignores them.
+    #: Explore every test that starts threads, not only marked ones (``--racecheck``).
+    explore_all: bool = False
+    #: Function fixtures set up per "schedule" or once per "test".
+    fixtures: str = "schedule"
+    #: Where to write the JSON report (None: nowhere).
+    report: str | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("schedules", self.schedules)
+        if not (isinstance(self.strategy, Strategy) or self.strategy in STRATEGIES):
+            raise InvalidArgument(
+                f"unknown strategy {self.strategy!r}: use one of "
+                f"{', '.join(map(repr, STRATEGIES))} or pass a racecheck.strategies.Strategy "
+                "instance")
+        if self.seed is not None and (isinstance(self.seed, bool)
+                                      or not isinstance(self.seed, int)):
+            raise InvalidArgument(f"seed must be an integer, got {self.seed!r}")
+        if self.time_budget is not None:
+            _positive_number("time_budget", self.time_budget)
+        _positive_number("watchdog", self.watchdog)
+        _positive_int("max_steps", self.max_steps)
+        _positive_int("max_threads", self.max_threads)
+        if self.step_budget is not None:
+            _positive_int("step_budget", self.step_budget)
+        for name in ("check_determinism", "eager_timeouts", "explore_all"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgument(f"{name} must be True or False, got "
+                                      f"{getattr(self, name)!r}")
+        if self.isolate is not None and not isinstance(self.isolate, bool):
+            raise InvalidArgument(f"isolate must be True, False or None, got {self.isolate!r}")
+        if self.fixtures not in FIXTURES:
+            raise InvalidArgument(f"fixtures must be one of {', '.join(map(repr, FIXTURES))}, "
+                                  f"got {self.fixtures!r}")
+        if self.report is not None and not isinstance(self.report, str):
+            raise InvalidArgument(f"report must be a path, got {self.report!r}")
+
+    def replace(self, **given: Any) -> Settings:
+        """A copy with ``given`` settings changed (checked like the constructor's)."""
+        unknown = sorted(set(given) - _NAMES)
+        if unknown:
+            raise InvalidArgument(f"unknown setting(s) {', '.join(unknown)}; the settings are "
+                                  f"{', '.join(sorted(_NAMES))}")
+        return dataclasses.replace(self, **given)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, /, **given: Any) -> Settings:
+        """The defaults under the ``RACECHECK_*`` variables of ``environ`` (os.environ).
+
+        ``given`` settings win; their variables are not read (a bad one that an
+        argument overrides is no error).
+        """
+        return cls().replace(**{name: parse(name, text)
+                                for name, text in read_env(environ).items()
+                                if name not in given}, **given)
 
 
-def _env_int(name: str, default: int | None) -> int | None:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
+_NAMES = frozenset(f.name for f in dataclasses.fields(Settings))
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidArgument(f"{name} must be a positive integer, got {value!r}")
+
+
+def _positive_number(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise InvalidArgument(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+# ---------------------------------------------------------------- from text
+
+
+#: The environment variable of each setting that has one.
+ENV = {
+    "explore_all": "RACECHECK",
+    "schedules": "RACECHECK_SCHEDULES",
+    "strategy": "RACECHECK_STRATEGY",
+    "seed": "RACECHECK_SEED",
+    "time_budget": "RACECHECK_TIME_BUDGET",
+    "watchdog": "RACECHECK_WATCHDOG",
+    "max_steps": "RACECHECK_MAX_STEPS",
+    "max_threads": "RACECHECK_MAX_THREADS",
+    "step_budget": "RACECHECK_STEP_BUDGET",
+    "check_determinism": "RACECHECK_CHECK_DETERMINISM",
+    "isolate": "RACECHECK_ISOLATE",
+    "fixtures": "RACECHECK_FIXTURES",
+    "report": "RACECHECK_REPORT",
+}
+
+
+def read_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Setting name -> the text of its ``RACECHECK_*`` variable, for those set and not blank."""
+    env = os.environ if environ is None else environ
+    found = {name: env.get(var, "").strip() for name, var in ENV.items()}
+    return {name: text for name, text in found.items() if text}
+
+
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def positive(text: str) -> float:
+        value = kind(text)
+        if value <= 0:
+            raise _NotPositive
+        return value
+
+    return positive
+
+
+class _NotPositive(ValueError):
+    pass
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
+
+
+def _insist(text: str) -> bool | None:
+    # An isolate flag that is off leaves the default (a child where the platform
+    # allows) rather than forcing schedules into this process, as before issue 12.
+    return True if _flag(text) else None
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def one_of(text: str) -> str:
+        if text not in choices:
+            raise ValueError(text)
+        return text
+
+    return one_of
+
+
+#: Setting name -> (text -> value, what the text must be).
+_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "explore_all": (_flag, "true or false"),
+    "schedules": (_positive(int), "a positive integer"),
+    "strategy": (_one_of(STRATEGIES), f"one of {', '.join(STRATEGIES)}"),
+    "seed": (int, "an integer"),
+    "time_budget": (_positive(float), "a number of seconds"),
+    "watchdog": (_positive(float), "a number of seconds"),
+    "max_steps": (_positive(int), "a positive integer"),
+    "max_threads": (_positive(int), "a positive integer"),
+    "step_budget": (_positive(int), "a positive integer"),
+    "check_determinism": (_flag, "true or false"),
+    "isolate": (_insist, "true or false"),
+    "fixtures": (_one_of(FIXTURES), f"one of {', '.join(FIXTURES)}"),
+    "report": (str, "a path"),
+}
+
+
+def parse(name: str, text: str, source: str | None = None) -> Any:
+    """The value of setting ``name`` written as ``text``; InvalidArgument names ``source``.
+
+    ``source`` says where the text came from (``--racecheck-schedules``, an ini
+    option); None: the setting's environment variable.
+    """
+    kind, what = _PARSERS[name]
+    hint = ""
+    if source is None:
+        source = f"environment variable {ENV[name]}"
+        hint = f" (fix or unset {ENV[name]})"
     try:
-        return int(raw)
+        return kind(text.strip())
+    except _NotPositive:
+        raise InvalidArgument(f"{source}={text!r} must be positive{hint}") from None
     except ValueError:
-        raise InvalidArgument(f"environment variable {name}={raw!r} is not an integer") from None
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise InvalidArgument(f"environment variable {name}={raw!r} is not a number") from None
-
-
-def from_env() -> Settings:
-    base = Settings()
-    return Settings(
-        schedules=_env_int("RACECHECK_SCHEDULES", base.schedules) or base.schedules,
-        strategy=os.environ.get("RACECHECK_STRATEGY") or base.strategy,
-        seed=_env_int("RACECHECK_SEED", None),
-        max_steps=_env_int("RACECHECK_MAX_STEPS", base.max_steps) or base.max_steps,
-        max_threads=base.max_threads,
-        watchdog=_env_float("RACECHECK_WATCHDOG", base.watchdog),
-    )
-
-
-DEFAULTS = from_env()
+        raise InvalidArgument(f"{source}={text!r} is not {what}{hint}") from None

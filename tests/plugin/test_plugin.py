@@ -481,6 +481,85 @@ def test_precedence_marker_cli_ini_env(pytester: pytest.Pytester,
     assert "(14 schedules" in summary_line(cli, "test_subject.py::test_marked")
 
 
+def test_precedence_of_the_strategy_marker_cli_ini_env_default(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(pytester, COUNTER, """
+        import pytest
+
+        @pytest.mark.racecheck(strategy="pct")
+        def test_marked():
+            assert run_two("increment_locked") == 2
+
+        def test_unmarked():
+            assert run_two("increment_locked") == 2
+    """)
+
+    def strategies(*args: str) -> tuple[object, object]:
+        run(pytester, "--racecheck", "--racecheck-schedules=3", "--racecheck-report=rc.json",
+            *args)
+        tests = read_report(pytester.path / "rc.json")
+        return (tests["test_subject.py::test_unmarked"]["strategy"],
+                tests["test_subject.py::test_marked"]["strategy"])
+
+    assert strategies() == ("portfolio", "pct")
+    monkeypatch.setenv("RACECHECK_STRATEGY", "random")
+    assert strategies() == ("random", "pct")
+    ini(pytester, "racecheck_strategy = pct")
+    assert strategies() == ("pct", "pct")
+    assert strategies("--racecheck-strategy=random") == ("random", "pct")
+    assert strategies("--racecheck-strategy=portfolio") == ("portfolio", "pct")
+
+
+def test_a_bad_environment_variable_is_a_usage_error_naming_it(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    make(pytester, "def test_nothing():\n    pass\n")
+    monkeypatch.setenv("RACECHECK_WATCHDOG", "soon")
+    result = pytester.runpytest_inprocess()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*racecheck: environment variable RACECHECK_WATCHDOG='soon' "
+                                 "is not a number of seconds (fix or unset RACECHECK_WATCHDOG)*"])
+    # The command line wins, so the variable is never read.
+    assert pytester.runpytest_inprocess("--racecheck-watchdog=2").ret == pytest.ExitCode.OK
+    # "last" is the plugin's spelling, not an integer: the core, given the test's
+    # seed, does not read the variable.
+    monkeypatch.setenv("RACECHECK_WATCHDOG", "2")
+    monkeypatch.setenv("RACECHECK_SEED", "last")
+    make(pytester, COUNTER, """
+        import pytest
+
+        @pytest.mark.racecheck(schedules=2)
+        def test_marked():
+            assert run_two("increment_locked") == 2
+    """)
+    pytester.runpytest_inprocess("-p", "no:randomly").assert_outcomes(passed=1)
+
+
+def test_a_bad_marker_value_fails_the_test_naming_it(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        import pytest
+
+        @pytest.mark.racecheck(schedules=0)
+        def test_marked():
+            assert run_two("increment_locked") == 2
+    """)
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*@pytest.mark.racecheck: schedules must be a positive integer, got 0*"])
+
+
+def test_importing_the_plugin_loads_neither_racecheck_nor_heavy_libraries() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, pytest_racecheck.plugin; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('racecheck', 'numpy', 'pandas')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
     make(pytester, "def test_nothing():\n    pass\n")
     result = pytester.runpytest_inprocess("--racecheck-schedules=many")
@@ -489,18 +568,12 @@ def test_bad_option_value_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_isolate_flag(pytester: pytest.Pytester) -> None:
-    from pytest_racecheck.plugin import isolate_supported
-
     make(pytester, COUNTER, """
         def test_unlocked():
             assert run_two("increment") == 2
     """)
     result = run(pytester, "--racecheck", "--racecheck-isolate", "--racecheck-schedules=50")
-    if isolate_supported():
-        result.stdout.fnmatch_lines(["racecheck: each exploration runs in a child process*"])
-    else:
-        result.stdout.fnmatch_lines(["racecheck: --racecheck-isolate is not available*"])
-    # Either way the race is found and reported the same way.
+    result.stdout.fnmatch_lines(["racecheck: each exploration runs in a child process*"])
     result.assert_outcomes(failed=1)
     assert "race found: violation" in summary_line(result, "test_subject.py::test_unlocked")
 
@@ -675,9 +748,9 @@ def test_blocking_real_io_ends_with_a_hang_verdict(pytester: pytest.Pytester,
 
 def test_verbose_mode_shows_progress_of_long_explorations(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytest_racecheck.plugin as plugin
+    import pytest_racecheck.run as run_module
 
-    monkeypatch.setattr(plugin, "_PROGRESS_EVERY", 0.0)  # every schedule counts as "long"
+    monkeypatch.setattr(run_module, "_PROGRESS_EVERY", 0.0)  # every schedule counts as "long"
     make(pytester, COUNTER, """
         def test_locked():
             assert run_two("increment_locked") == 2

@@ -1,4 +1,4 @@
-"""What one exploration produced: a Result, and a Failure when a schedule failed."""
+"""What one exploration produced: a Result, its Evidence, and a Failure when a schedule failed."""
 
 from __future__ import annotations
 
@@ -39,6 +39,39 @@ class Signal(_Named):
     ERROR = "error"  # a usage error raised inside the schedule (UsageError)
     INTERNAL = "internal"  # racecheck's own bug, or a strategy's (InternalError)
     ABORTED = "aborted"  # Ctrl-C or the harness stopped the run
+
+
+#: How a strategy's name reads in a sentence.
+_SPOKEN = {"pct": "PCT"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How much a pass is worth: the schedules run, and by which strategy.
+
+    Returned by ``Strategy.evidence``; ``str()`` is the sentence reports show
+    ("200 schedules (100 random, 100 PCT depth 2-3)").  Read the fields, never
+    the sentence.
+    """
+
+    #: Schedules run.
+    schedules: int
+    #: (strategy name, schedules it ran, detail such as "depth 2-3"), one per strategy.
+    strategies: tuple[tuple[str, int, str], ...] = ()
+    #: Set by an exhaustive search that covered every schedule with at most
+    #: this many preemptions (none does yet).
+    exhaustive_up_to_preemptions: int | None = None
+
+    def __str__(self) -> str:
+        words = [(f"{n} {_SPOKEN.get(name, name)} {detail}".rstrip(), name, detail)
+                 for name, n, detail in self.strategies]
+        if len(words) == 1:  # "200 random schedules", "200 PCT schedules (depth 3)"
+            _, name, detail = words[0]
+            text = f"{self.schedules} {_SPOKEN.get(name, name)} schedules"
+            return f"{text} ({detail})" if detail else text
+        if words:
+            return f"{self.schedules} schedules ({', '.join(w for w, _, _ in words)})"
+        return f"{self.schedules} schedules"
 
 
 #: The verdicts a failing schedule can have.
@@ -102,7 +135,7 @@ class Result:
     seed: int | None
     strategy: str
     failure: Failure | None = None
-    evidence: str = ""
+    evidence: Evidence = field(default_factory=lambda: Evidence(0))
     notes: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._core.access import Access
+from .._core.outcome import Evidence
 from ..errors import InvalidArgument
 from .base import ChoicePoint, ScheduleSummary, Strategy
 from .pct import PCTStrategy
@@ -10,7 +11,7 @@ from .portfolio import PortfolioStrategy
 from .random import RandomStrategy
 from .replay import ReplayStrategy
 
-__all__ = ["Access", "ChoicePoint", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
+__all__ = ["Access", "ChoicePoint", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
            "ReplayStrategy", "ScheduleSummary", "Strategy", "make_strategy"]
 
 NAMES = ("portfolio", "random", "pct")

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from .._core.outcome import Evidence
+
 if TYPE_CHECKING:
     from .._core.access import Access
 
@@ -103,6 +105,6 @@ class Strategy(abc.ABC):
         ``summary`` instead.
         """
 
-    def evidence(self, schedules_run: int) -> str:
-        """How strong a pass after ``schedules_run`` clean schedules is, in words."""
-        return f"{schedules_run} {self.name} schedules"
+    def evidence(self, schedules_run: int) -> Evidence:
+        """How strong a pass after ``schedules_run`` clean schedules is."""
+        return Evidence(schedules_run, ((self.name, schedules_run, ""),))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from .._core.outcome import Evidence
 from .base import ScheduleSummary, Strategy
 
 
@@ -59,5 +60,5 @@ class PCTStrategy(Strategy):
         """Learn the length of a schedule (also ones other strategies ran)."""
         self.k = max(self.k, steps)
 
-    def evidence(self, schedules_run: int) -> str:
-        return f"{schedules_run} PCT schedules (depth {self.depth})"
+    def evidence(self, schedules_run: int) -> Evidence:
+        return Evidence(schedules_run, ((self.name, schedules_run, f"depth {self.depth}"),))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._core.outcome import Evidence
 from .base import ScheduleSummary, Strategy
 from .pct import PCTStrategy
 from .random import RandomStrategy
@@ -41,6 +42,7 @@ class PortfolioStrategy(Strategy):
             if isinstance(member, PCTStrategy):
                 member.observe(len(summary.choices))
 
-    def evidence(self, schedules_run: int) -> str:
+    def evidence(self, schedules_run: int) -> Evidence:
         pct = self._runs[1] + self._runs[3]
-        return f"{schedules_run} schedules ({schedules_run - pct} random, {pct} PCT depth 2-3)"
+        return Evidence(schedules_run, (("random", schedules_run - pct, ""),
+                                        ("pct", pct, "depth 2-3")))
