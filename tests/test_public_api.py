@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import racecheck
 import racecheck.strategies
+import racecheck.trace
 
 PUBLIC = {
     "DeadlockFound", "Evidence", "Failure", "InvalidArgument", "InvalidToken", "NestedExploration",
     "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged", "Result", "Settings",
-    "UsageError",
+    "UsageError", "Verdict",
     "__version__", "check", "explore", "racecheck", "replay",
 }
 
@@ -30,6 +31,23 @@ def test_strategies_export_exactly_their_public_names() -> None:
     assert set(racecheck.strategies.__all__) == STRATEGIES
     for name in racecheck.strategies.__all__:
         assert getattr(racecheck.strategies, name) is not None
+
+
+TRACE = {"Blocked", "Step", "SyncEvent", "Trace", "WaitEdge"}
+
+
+def test_trace_exports_exactly_its_public_names() -> None:
+    assert set(racecheck.trace.__all__) == TRACE
+    for name in racecheck.trace.__all__:
+        assert getattr(racecheck.trace, name) is not None
+
+
+def test_a_verdict_is_its_name_in_text_and_data() -> None:
+    import json
+
+    deadlock = racecheck.Verdict.DEADLOCK
+    assert deadlock == "deadlock" and str(deadlock) == f"{deadlock}" == "deadlock"
+    assert json.dumps({"kind": deadlock}) == '{"kind": "deadlock"}'
 
 
 def test_every_error_is_a_racecheck_error() -> None:

@@ -10,6 +10,7 @@ from ._api import replay as replay
 from ._core.outcome import Evidence as Evidence
 from ._core.outcome import Failure as Failure
 from ._core.outcome import Result as Result
+from ._core.outcome import Verdict as Verdict
 from ._settings import Settings as Settings
 from .errors import DeadlockFound as DeadlockFound
 from .errors import InvalidArgument as InvalidArgument
@@ -37,6 +38,7 @@ __all__ = [
     "Result",
     "Settings",
     "UsageError",
+    "Verdict",
     "__version__",
     "check",
     "explore",

@@ -152,7 +152,7 @@ def test_code_generated_for_racecheck_classes_has_no_points_but_user_dataclasses
     import dataclasses
 
     from racecheck._core import instrument
-    from racecheck._core.trace import SyncEvent
+    from racecheck.trace import SyncEvent
 
     for ours in (Access, SyncEvent):
         init = ours.__init__

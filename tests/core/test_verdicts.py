@@ -165,6 +165,8 @@ def test_abba_deadlock_reported_with_cycle() -> None:
     assert failure is not None and failure.kind == "deadlock"
     assert len(failure.cycle) == 2
     assert {(e.waiter, e.holder) for e in failure.cycle} == {("T1", "T2"), ("T2", "T1")}
+    assert failure.kind is racecheck.Verdict.DEADLOCK
+    assert failure.replayed is racecheck.Verdict.DEADLOCK  # the report is the replay's run
     assert "Wait-for cycle" in failure.report
     assert "held by T2" in failure.report and "held by T1" in failure.report
     ordered = racecheck.explore([a_then_b, a_then_b], setup=Two, schedules=200, seed=SEED)

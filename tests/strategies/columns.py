@@ -11,7 +11,7 @@ point, so a write can land after a later line of another thread).
 
 from __future__ import annotations
 
-from racecheck._core.trace import Trace
+from racecheck.trace import Trace
 
 
 def render(trace: Trace, width: int = 30) -> str:
