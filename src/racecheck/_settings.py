@@ -153,6 +153,24 @@ ENV = {
 }
 
 
+#: racecheck's own consistency checks, for its developers: ``RACECHECK_DEBUG=baton``
+#: checks at every point and wait that the thread running is the one holding the
+#: baton (tests/conftest.py turns it on for the whole suite).
+DEBUG_CHECKS = ("baton",)
+
+
+def debug_checks(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The checks named in ``RACECHECK_DEBUG`` (comma-separated); unknown names are errors."""
+    env = os.environ if environ is None else environ
+    names = frozenset(n.strip() for n in env.get("RACECHECK_DEBUG", "").split(",") if n.strip())
+    unknown = sorted(names - set(DEBUG_CHECKS))
+    if unknown:
+        raise InvalidArgument(f"environment variable RACECHECK_DEBUG names unknown checks "
+                              f"{', '.join(map(repr, unknown))}: use {', '.join(DEBUG_CHECKS)} "
+                              "or unset it")
+    return names
+
+
 def read_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Setting name -> the text of its ``RACECHECK_*`` variable, for those set and not blank."""
     env = os.environ if environ is None else environ

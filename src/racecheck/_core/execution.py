@@ -709,3 +709,36 @@ class Execution:
             detail = (": " + "; ".join(waits) + ("; ..." if len(live) > 3 else "")
                       + ", and no running thread is left to wake them") if waits else ""
         self.fail(Verdict.DEADLOCK, "every live thread is blocked" + detail)
+
+
+class CheckedExecution(Execution):
+    """An Execution that checks the baton: only the thread holding it ever runs.
+
+    At every point and every wait the running thread must be ``current``, the
+    one the scheduler last handed the baton to; two threads running at once
+    would break that at the next point of one of them.  A broken check ends
+    the schedule as an internal error (racecheck's bug, never a race).  On
+    with ``RACECHECK_DEBUG=baton`` (the test suite always runs with it); the
+    plain Execution pays nothing for it.
+    """
+
+    def point(self, mt: ManagedThread) -> None:
+        self._holds_baton(mt, "reached a scheduling point")
+        super().point(mt)
+
+    def block(self, mt: ManagedThread, resource: Resource, timeout: float | None) -> bool:
+        self._holds_baton(mt, f"blocked on {resource.describe()}")
+        woken = super().block(mt, resource, timeout)
+        self._holds_baton(mt, "woke")
+        return woken
+
+    def _holds_baton(self, mt: ManagedThread, what: str) -> None:
+        if self.aborted or mt.busy or self.current is mt:
+            return
+        from ..errors import InternalError
+
+        holder = self.current.name if self.current is not None else "nobody"
+        error = InternalError(f"baton check: thread {mt.name} {what} while the baton was "
+                              f"{holder}'s (two threads ran at once)")
+        self.fail(Signal.INTERNAL, str(error), exc=error)
+        raise self.halt()

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._settings import debug_checks
 from ..errors import (
     InternalError,
     NestedExploration,
@@ -44,7 +45,7 @@ from ..strategies.replay import ReplayStrategy
 from . import determinism, instrument, isolate, raw, threads
 from . import watchdog as watchdog_
 from .events import Observer
-from .execution import Execution
+from .execution import CheckedExecution, Execution
 from .isolate import ChoiceLog
 from .outcome import Failure, Result, Signal, Verdict, parse_verdict
 from .patching import SKIP_MODULES, Patches
@@ -659,7 +660,8 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
     from .._sync import vtime
 
     base_time, base_mono = vtime.bases()
-    ex = Execution(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
+    kind = CheckedExecution if "baton" in debug_checks() else Execution
+    ex = kind(strategy, max_steps=cfg.max_steps, max_threads=cfg.max_threads,
                    recorder=recorder, eager_timeouts=cfg.eager_timeouts, choice_log=log,
                    observers=cfg.observers,
                    base_time=base_time + clock_shift, base_mono=base_mono + clock_shift,
