@@ -144,6 +144,11 @@ def leave_behind(threads: Iterable[threading.Thread]) -> None:
     _LEFT_BEHIND.update(t.ident for t in threads if t.ident is not None)
 
 
+def abandoned(ident: int) -> None:
+    """A managed thread racecheck gave up on (stuck in C): later schedules fork anyway."""
+    _LEFT_BEHIND.add(ident)
+
+
 # ------------------------------------------------------------------- running
 
 

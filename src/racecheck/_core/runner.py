@@ -882,7 +882,7 @@ def _abandon(ex: Execution, t: ManagedThread) -> None:
     Its Thread object is marked stopped and leaves ``threading.enumerate()``:
     half-started, it made ``is_alive()`` fail an assertion in later code.
     """
-    isolate._LEFT_BEHIND.add(t.ident)
+    isolate.abandoned(t.ident)
     if t.thread_obj is not None:
         detach(t.thread_obj)
     ex.notes.append(f"thread {t.name} could not be stopped and was abandoned "

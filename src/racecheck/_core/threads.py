@@ -98,6 +98,9 @@ class Resource:
     #: True for waits on the world outside (real I/O, another process): nobody in
     #: the schedule can end them, so the scheduler waits for them in real time.
     external = False
+    #: True for a lock held only as a place to wait (Condition.wait's per-waiter
+    #: lock): its holder is not blocking anyone, whoever notifies releases it.
+    parking = False
 
     def holders(self) -> list[ManagedThread]:
         return []

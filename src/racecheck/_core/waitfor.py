@@ -119,7 +119,7 @@ def blocked(t: ManagedThread) -> Blocked:
     holders = tuple(h.name for h in res.holders()) if res is not None else ()
     note = res.unowned() if res is not None and not holders else ""
     # A Condition waiter's own wake-up lock is "held" only as a parking spot.
-    holds = tuple(d for d in (r.describe() for r in t.held) if not d.startswith("notify"))
+    holds = tuple(r.describe() for r in t.held if not r.parking)
     stack = user_stack(sys._current_frames().get(t.ident))
     return Blocked(t.name, res.describe() if res is not None else "?", holders, note, holds,
                    tuple(stack[-4:]))

@@ -82,7 +82,7 @@ class _CoopBase(Resource):
 
     # Resource interface, for the scheduler's deadlock reports
     def holders(self) -> list[ManagedThread]:
-        if self._label.startswith("notify"):
+        if self.parking:
             return []  # a Condition waiter: whoever notifies releases it, not its holder
         return [self._owner] if self._owner is not None else []
 
@@ -92,7 +92,7 @@ class _CoopBase(Resource):
     def unowned(self) -> str:
         if self._owner is not None or self._free_for_others():
             return ""
-        if self._label.startswith("notify"):
+        if self.parking:
             return "released by the thread that calls notify()"
         who = _owner_name(self._real)
         if who:
@@ -315,7 +315,9 @@ def allocate_lock() -> Lock:
         inner = getattr(cond, "_lock", None)
         whose = (f"the Condition over {inner._label}" if isinstance(inner, _CoopBase)
                  else "a Condition")
-        return Lock(label=f"notify on {whose}")
+        waiter = Lock(label=f"notify on {whose}")
+        waiter.parking = True
+        return waiter
     return Lock()
 
 
