@@ -128,7 +128,9 @@ class Execution:
         self.done = raw.allocate_lock()
         self.done.acquire()
         self.finished = False
-        self.aborted = False
+        #: The schedule is over (it failed, or every non-daemon thread finished): the
+        #: threads still in it unwind (in-process) or park for good (forked child).
+        self.over = False
         # The first failure wins; the runner turns it into a Failure.
         self.verdict: Verdict | Signal | None = None
         self.message = ""
@@ -213,7 +215,7 @@ class Execution:
 
     def point(self, mt: ManagedThread) -> None:
         """A scheduling point reached by the running thread ``mt``."""
-        if self.aborted:
+        if self.over:
             if not self.unwind:
                 raise self.halt()  # a thread still running after the end: park it
             # Unwind once; after that let finally blocks and finalizers run their
@@ -431,7 +433,7 @@ class Execution:
         nxt.streak = 0
         nxt.gate.release()
         me.gate.acquire()
-        if self.aborted and not me.protected:
+        if self.over and not me.protected:
             me.unwinding = True
             raise Abort
 
@@ -462,7 +464,7 @@ class Execution:
             hook(mt, resource)
         self._pass_baton(mt)
         mt.gate.acquire()
-        if self.aborted:
+        if self.over:
             mt.unwinding = True
             raise Abort
         return not mt.timed_out
@@ -494,7 +496,7 @@ class Execution:
     def _pass_baton(self, me: ManagedThread | None) -> None:
         """``me`` cannot continue (blocked, finished, or the run is starting): pick who runs."""
         while True:
-            if self.aborted:
+            if self.over:
                 return
             if self.live_nondaemon == 0 and self.threads:
                 self._end()
@@ -599,7 +601,7 @@ class Execution:
         try:
             deadline = raw.real_monotonic() + self.watchdog
             pause = 0.0005
-            while raw.real_monotonic() < deadline and not self.aborted:
+            while raw.real_monotonic() < deadline and not self.over:
                 for t in waiting:
                     if t.waiting_on is not None and t.waiting_on.poll():
                         self.wake(t)
@@ -644,7 +646,7 @@ class Execution:
         for joiner in mt.joiners:
             self.wake(joiner)
         mt.joiners.clear()
-        if self.aborted:
+        if self.over:
             return
         self._pass_baton(mt)
 
@@ -683,13 +685,13 @@ class Execution:
         self._release_all()
 
     def _release_all(self) -> None:
-        if self.aborted:
+        if self.over:
             return
-        self.aborted = True
+        self.over = True
         if self.on_end is not None:
             self.on_end()
         if self.unwind:
-            # Open every gate: each parked thread wakes, sees ``aborted`` and unwinds.
+            # Open every gate: each parked thread wakes, sees ``over`` and unwinds.
             for t in self.threads:
                 if t.status != FINISHED:
                     _release(t.gate)
@@ -733,7 +735,7 @@ class CheckedExecution(Execution):
         return woken
 
     def _holds_baton(self, mt: ManagedThread, what: str) -> None:
-        if self.aborted or mt.busy or self.current is mt:
+        if self.over or mt.busy or self.current is mt:
             return
         from ..errors import InternalError
 

@@ -191,7 +191,7 @@ def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
         finally:
             mt.busy -= 1
     hooks = ex.hooks["step"]
-    if hooks and not ex.aborted:  # never observe racecheck's unwinding
+    if hooks and not ex.over:  # never observe racecheck's unwinding
         access = mt.pending if ex.wants_accesses else None
         mt.busy += 1
         try:

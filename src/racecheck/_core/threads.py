@@ -259,7 +259,7 @@ def _bootstrap(mt: ManagedThread) -> None:
     mt.busy -= 1
     try:
         try:
-            if not ex.aborted:
+            if not ex.over:
                 returned = mt.body()
                 if inspect.iscoroutine(returned):
                     returned.close()
@@ -274,7 +274,7 @@ def _bootstrap(mt: ManagedThread) -> None:
     except SystemExit:
         pass  # like threading: SystemExit ends the thread quietly
     except BaseException as exc:
-        if not ex.aborted:
+        if not ex.over:
             ex.thread_raised(mt, exc)
     finally:
         instrument.thread_finished()

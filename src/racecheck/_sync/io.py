@@ -102,7 +102,7 @@ def cooperative_select(original: Callable[..., Any]) -> Callable[..., Any]:
         mt = current()
         if mt is None or mt.busy:
             return original(self, timeout)
-        if mt.ex.aborted:
+        if mt.ex.over:
             return original(self, 0)  # unwinding: never wait for real
         return _cooperative_wait(mt, lambda: original(self, 0), bool, timeout,
                                  f"{type(self).__name__}.select(timeout={timeout!r})")
@@ -128,7 +128,7 @@ def _wait_readable(fd: Any, timeout: float | None, label: str) -> bool:
 
 def _managed_caller() -> bool:
     mt = current()
-    return mt is not None and not mt.busy and not mt.ex.aborted
+    return mt is not None and not mt.busy and not mt.ex.over
 
 
 def select_select(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:

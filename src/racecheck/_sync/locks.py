@@ -111,7 +111,7 @@ class _CoopBase(Resource):
         if mt is None or mt.busy:
             return bool(self._real.acquire(blocking, timeout))
         _check_args(blocking, timeout)
-        if mt.ex.aborted:
+        if mt.ex.over:
             return self._acquire_unwinding(mt, bool(blocking))
         return self._acquire_managed(mt, bool(blocking), timeout)
 
@@ -182,7 +182,7 @@ class Lock(_CoopBase):
     def release(self) -> None:
         mt = current()
         if mt is not None and not mt.busy:
-            if mt.ex.aborted:
+            if mt.ex.over:
                 if self._owner is not mt:
                     # Unwinding from an ended schedule, this thread releases a lock it
                     # does not hold: Abort reached it while it waited to take the lock
@@ -242,7 +242,7 @@ class RLock(_CoopBase):
     def release(self) -> None:
         mt = current()
         if mt is not None and not mt.busy:
-            if mt.ex.aborted:
+            if mt.ex.over:
                 if not self._real._is_owned():
                     return  # see Lock.release: Abort ended its wait to re-take the lock
             else:
@@ -287,7 +287,7 @@ class RLock(_CoopBase):
         if mt is None or mt.busy:
             self._real._acquire_restore(state)
             return
-        if mt.ex.aborted:
+        if mt.ex.over:
             self._acquire_unwinding(mt, True)
             self._real.release()
             self._real._acquire_restore(state)

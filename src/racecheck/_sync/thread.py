@@ -33,7 +33,7 @@ def start(self: threading.Thread) -> None:
     if mt is None or mt.busy:
         orig_start(self)
         return
-    if mt.ex.aborted:
+    if mt.ex.over:
         raise mt.ex.halt()  # no new threads once the schedule has ended
     t: Any = self
     if not t._initialized:
@@ -55,7 +55,7 @@ def join(self: threading.Thread, timeout: float | None = None) -> None:
     if target is None or mt is None or mt.busy:
         orig_join(self, timeout)
         return
-    if mt.ex.aborted:
+    if mt.ex.over:
         return  # the schedule has ended: nothing left to wait for
     if target is mt:
         raise RuntimeError("cannot join current thread")
@@ -81,7 +81,7 @@ def start_new_thread(
 ) -> int:
     """Stands in for ``_thread.start_new_thread`` (and ``_thread.start_new``)."""
     mt = current()
-    if mt is not None and not mt.busy and mt.ex.aborted:
+    if mt is not None and not mt.busy and mt.ex.over:
         raise mt.ex.halt()
     if mt is None or mt.busy:
         if kwargs is None:

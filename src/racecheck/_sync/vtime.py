@@ -82,7 +82,7 @@ def sleep(secs: float) -> None:
     if mt is None or mt.busy:
         raw.real_sleep(secs)
         return
-    if mt.ex.aborted:
+    if mt.ex.over:
         return  # unwinding from an ended schedule: no time passes
     if not isinstance(secs, (int, float)) or isinstance(secs, bool):
         try:
