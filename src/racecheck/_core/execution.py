@@ -107,6 +107,8 @@ class Execution:
         self.wants_accesses = self.wants_accesses or any(o.wants_accesses for o in self.observers)
         #: Points need more than a choice: accesses decoded, or steps observed.
         self.watched = self.wants_accesses or bool(self.hooks["step"])
+        #: Someone observes lock acquisitions or releases.
+        self.locks_watched = bool(self.hooks["acquired"] or self.hooks["released"])
         self.threads: list[ManagedThread] = []
         self.enabled: list[ManagedThread] = []
         self.timed: list[ManagedThread] = []

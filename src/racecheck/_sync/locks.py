@@ -60,14 +60,14 @@ def _check_args(blocking: object, timeout: float) -> None:
 
 def _note_held(mt: ManagedThread, lock: Resource) -> None:
     mt.held.append(lock)
-    if mt.ex.hooks["acquired"]:
+    if mt.ex.locks_watched:
         mt.ex.emit("acquired", mt, lock)
 
 
 def _note_released(mt: ManagedThread | None, lock: Resource) -> None:
     if mt is not None and lock in mt.held:
         mt.held.remove(lock)
-        if mt.ex.hooks["released"]:
+        if mt.ex.locks_watched:
             mt.ex.emit("released", mt, lock)
 
 
