@@ -24,16 +24,16 @@ if TYPE_CHECKING:
 MARKER = (
     "racecheck(schedules=None, strategy=None, seed=None, threads=None, replay=None, "
     "time_budget=None, watchdog=None, max_steps=None, max_threads=None, step_budget=None, "
-    "check_determinism=None, fixtures=None): run the test under many controlled thread "
+    "check_determinism=None, fixtures=None, shrink=None): run the test under many controlled thread "
     "schedules and fail with a replayable report when one of them breaks it. "
     "schedules/strategy/seed/time_budget/watchdog/max_steps/max_threads/step_budget/"
-    "check_determinism override the command line; "
+    "check_determinism/shrink override the command line; "
     "threads=N runs N copies of the test body in N threads; "
     'replay="TOKEN" runs only the schedule of that token.'
 )
 #: The marker's arguments that are ``racecheck.Settings`` fields.
 _MARKER_SETTINGS = ("schedules", "strategy", "seed", "time_budget", "watchdog", "max_steps",
-                    "max_threads", "step_budget", "check_determinism", "fixtures")
+                    "max_threads", "step_budget", "check_determinism", "fixtures", "shrink")
 _MARKER_KWARGS = (*_MARKER_SETTINGS[:3], "threads", "replay", *_MARKER_SETTINGS[3:])
 #: Scheduling points one test's schedules may take together, by default: a few
 #: seconds to a minute of exploring, whatever the test (docs/real-suites.md).
@@ -52,6 +52,7 @@ _OPTIONS = {
     "racecheck_max_threads": "max_threads",
     "racecheck_step_budget": "step_budget",
     "racecheck_check_determinism": "check_determinism",
+    "racecheck_shrink": "shrink",
     "racecheck_fixtures": "fixtures",
     "racecheck_isolate": "isolate",
     "racecheck_report": "report",
@@ -102,6 +103,11 @@ def add_options(parser: pytest.Parser) -> None:
         help="Run every schedule twice and fail with a 'nondeterminism' verdict where the "
              "runs part (unseeded randomness, real time, state kept between schedules). "
              "[env RACECHECK_CHECK_DETERMINISM]")
+    add("--racecheck-shrink", "Shrink failing schedules before reporting them (true/false).",
+        metavar="BOOL", default=None,
+        help="Report a failing schedule shrunk to the fewest preemptions, then the fewest "
+             "steps, that fail the same way (default true; false reports it as found). "
+             "[env RACECHECK_SHRINK]")
     add("--racecheck-fixtures", "Function fixtures per schedule or per test.",
         metavar="schedule|test", default=None,
         help="'schedule' (default): every schedule sets up and tears down the test's "

@@ -368,7 +368,8 @@ class Run:
                 time_budget=s.time_budget, watchdog=s.watchdog, replay=replay,
                 max_steps=s.max_steps, max_threads=s.max_threads, step_budget=s.step_budget,
                 check_determinism=s.check_determinism, isolate=s.isolate,
-                eager_timeouts=s.eager_timeouts, progress=self._progress_reporter(),
+                eager_timeouts=s.eager_timeouts, shrink=s.shrink,
+                progress=self._progress_reporter(),
                 replay_line='@pytest.mark.racecheck(replay="{token}")  # on this test')
         except racecheck.NestedExploration:
             raise _Nested() from None

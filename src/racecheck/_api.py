@@ -38,6 +38,7 @@ def explore(
     max_threads: int | None = None,
     check_determinism: bool | None = None,
     step_budget: int | None = None,
+    shrink: bool | None = None,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
 
@@ -58,13 +59,16 @@ def explore(
     ``nondeterminism`` verdict saying where the two runs parted.
     ``step_budget`` bounds the scheduling points of all the schedules together
     (deterministic, unlike ``time_budget``): exploring stops once it is spent.
+    A failing schedule is shrunk before it is reported (fewest preemptions, then
+    fewest steps, failing the same way); ``shrink=False`` reports it as found.
     Every argument left out (None) is taken from ``racecheck.Settings.from_env()``.
     """
     _check_bodies(threads, setup, invariant, teardown)
     settings = _settings(schedules=schedules, strategy=strategy, seed=seed,
                          time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
                          isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
-                         check_determinism=check_determinism, step_budget=step_budget)
+                         check_determinism=check_determinism, step_budget=step_budget,
+                         shrink=shrink)
     cfg = _config(threads, setup, invariant, teardown, settings, progress=progress)
     return _explore(cfg, settings)
 
@@ -141,6 +145,7 @@ def check(
     max_threads: int | None = None,
     check_determinism: bool | None = None,
     step_budget: int | None = None,
+    shrink: bool | None = None,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
@@ -157,7 +162,8 @@ def check(
     settings = _settings(schedules=schedules, strategy=strategy, seed=seed,
                          time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
                          isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
-                         check_determinism=check_determinism, step_budget=step_budget)
+                         check_determinism=check_determinism, step_budget=step_budget,
+                         shrink=shrink)
     cfg = _config([fn], None, None, None, settings, names=["main"], progress=progress,
                   replay_hint=replay_line
                   or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
@@ -184,7 +190,7 @@ def racecheck(
     fn: None = None, *, schedules: int | None = ..., strategy: str | Strategy | None = ...,
     seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
     replay: str | None = ..., isolate: bool | None = ..., eager_timeouts: bool | None = ...,
-    max_threads: int | None = ...,
+    max_threads: int | None = ..., shrink: bool | None = ...,
 ) -> Callable[[F], F]: ...
 
 
@@ -200,6 +206,7 @@ def racecheck(
     isolate: bool | None = None,
     eager_timeouts: bool | None = None,
     max_threads: int | None = None,
+    shrink: bool | None = None,
 ) -> Any:
     """Decorator: each call of the function runs under many schedules (see :func:`check`)."""
 
@@ -213,7 +220,8 @@ def racecheck(
             __tracebackhide__ = True
             check(lambda: f(*args, **kwargs), schedules=schedules, strategy=strategy, seed=seed,
                   time_budget=time_budget, max_steps=max_steps, replay=replay,
-                  isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads)
+                  isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
+                  shrink=shrink)
 
         return wrapper  # type: ignore[return-value]
 
@@ -310,4 +318,5 @@ def _config(
         watchdog=float(settings.watchdog), names=body_names, replay_hint=replay_hint,
         eager_timeouts=settings.eager_timeouts, progress=progress, isolate=settings.isolate,
         check_determinism=settings.check_determinism, step_budget=settings.step_budget,
+        shrink=settings.shrink,
     )

@@ -61,6 +61,8 @@ class Settings:
     isolate: bool | None = None
     #: Timed waits and sleeps may end at any point, not only when all threads wait.
     eager_timeouts: bool = False
+    #: Shrink a failing schedule (fewest preemptions, then fewest steps) before reporting it.
+    shrink: bool = True
 
     # The pytest plugin's own knobs; the core ignores them.
     #: Explore every test that starts threads, not only marked ones (``--racecheck``).
@@ -87,7 +89,7 @@ class Settings:
         _positive_int("max_threads", self.max_threads)
         if self.step_budget is not None:
             _positive_int("step_budget", self.step_budget)
-        for name in ("check_determinism", "eager_timeouts", "explore_all"):
+        for name in ("check_determinism", "eager_timeouts", "explore_all", "shrink"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidArgument(f"{name} must be True or False, got "
                                       f"{getattr(self, name)!r}")
@@ -147,6 +149,7 @@ ENV = {
     "max_threads": "RACECHECK_MAX_THREADS",
     "step_budget": "RACECHECK_STEP_BUDGET",
     "check_determinism": "RACECHECK_CHECK_DETERMINISM",
+    "shrink": "RACECHECK_SHRINK",
     "isolate": "RACECHECK_ISOLATE",
     "fixtures": "RACECHECK_FIXTURES",
     "report": "RACECHECK_REPORT",
@@ -228,6 +231,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_threads": (_positive(int), "a positive integer"),
     "step_budget": (_positive(int), "a positive integer"),
     "check_determinism": (_flag, "true or false"),
+    "shrink": (_flag, "true or false"),
     "isolate": (_insist, "true or false"),
     "fixtures": (_one_of(FIXTURES), f"one of {', '.join(FIXTURES)}"),
     "report": (str, "a path"),

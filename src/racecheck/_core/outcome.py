@@ -116,6 +116,11 @@ class Failure:
     replayed: Verdict | Signal | None = None
     #: Why the replay ended otherwise (its own verdict's message), else "".
     replay_message: str = ""
+    #: Preemptions in the reported schedule, and in the one the search found
+    #: before shrinking (shrink.py) made it simpler in ``shrink_runs`` runs.
+    preemptions: int = 0
+    found_preemptions: int = 0
+    shrink_runs: int = 0
     #: The verdict rests on a wait racecheck cannot see into (a call blocked in C,
     #: real I/O that never came, a schedule that went silent): with code that passes
     #: on real threads, that is more likely racecheck's blind spot than a bug.

@@ -43,6 +43,7 @@ from ..errors import (
 from ..strategies.base import ChoicePoint, ScheduleSummary, Strategy
 from ..strategies.replay import ReplayStrategy
 from . import determinism, instrument, isolate, raw, threads
+from . import shrink as shrinking
 from . import watchdog as watchdog_
 from .events import Observer
 from .execution import CheckedExecution, Execution
@@ -82,6 +83,8 @@ class Config:
     check_determinism: bool = False
     #: Scheduling points all the schedules together may take (None: no bound).
     step_budget: int | None = None
+    #: Shrink a failing schedule before it is reported (shrink.py).
+    shrink: bool = True
     #: Observers of every schedule's events (events.py), besides racecheck's own.
     #: Schedules run in forked children feed the child's copy: pass isolate=False
     #: to keep what an observer gathers.
@@ -176,9 +179,10 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     start = raw.real_perf_counter()
     notes: list[str] = []
     fork = _use_fork(cfg, notes)
-    runs, failure = _search(cfg, strategy, fork, start, notes)
-    if failure is not None:
-        failure = shrink(cfg, failure)
+    runs, failure, found = _search(cfg, strategy, fork, start, notes)
+    if failure is not None and found is not None:
+        if cfg.shrink and not isinstance(strategy, ReplayStrategy):
+            _shrink(cfg, failure, found, fork)
         _record(cfg, failure, fork)
     return Result(
         ok=failure is None,
@@ -193,9 +197,10 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
 
 
 def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
-            notes: list[str]) -> tuple[int, Failure | None]:
-    """Run schedules until one fails or a budget ends: (schedules run, the failure)."""
+            notes: list[str]) -> tuple[int, Failure | None, Outcome | None]:
+    """Run schedules until one fails or a budget ends: (schedules run, the failure, its run)."""
     failure: Failure | None = None
+    found: Outcome | None = None
     runs = 0
     steps = 0
     with _controlled(cfg) as patches:
@@ -231,13 +236,37 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
             notes.extend(n for n in outcome.notes if n not in notes)
             if outcome.verdict is not None:
                 failure = _make_failure(cfg, outcome, index, rseed)
+                found = outcome
                 break
-    return runs, failure
+    return runs, failure, found
 
 
-def shrink(cfg: Config, failure: Failure) -> Failure:
-    """A shorter schedule with the same verdict (not yet: the failure as found)."""
-    return failure
+def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool) -> None:
+    """Replace the failure's schedule with the simplest one that fails the same way."""
+    best = shrinking.Run(tuple(found.choices), tuple(found.currents), found.steps,
+                         _signature(found))
+    failure.preemptions = failure.found_preemptions = best.preemptions
+    if best.preemptions == 0:
+        return
+    rseed = Schedule.from_token(failure.token).rseed
+
+    with _controlled(cfg) as patches:
+        def run(guided: shrinking.Guided) -> shrinking.Run | None:
+            out = run_schedule(cfg, guided, 0, patches, fork=fork, rseed=rseed, record=False)
+            if not isinstance(out.verdict, Verdict):
+                return None
+            return shrinking.Run(tuple(out.choices), tuple(out.currents), out.steps,
+                                 _signature(out))
+
+        shrunk, failure.shrink_runs = shrinking.shrink(best, run)
+    if shrunk is not best:
+        failure.token = Schedule(shrunk.choices, PYTHON_TAG, rseed).to_token()
+        failure.preemptions = shrunk.preemptions
+
+
+def _signature(outcome: Outcome) -> tuple[str, ...]:
+    return shrinking.signature(outcome.verdict, outcome.exception,
+                               outcome.traceback_text or _format(outcome.exception))
 
 
 def _record(cfg: Config, failure: Failure, fork: bool) -> None:

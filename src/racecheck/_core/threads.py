@@ -12,9 +12,9 @@ decides who runs.
 from __future__ import annotations
 
 import _thread
-import inspect
 import os
 import traceback
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -261,7 +261,7 @@ def _bootstrap(mt: ManagedThread) -> None:
         try:
             if not ex.over:
                 returned = mt.body()
-                if inspect.iscoroutine(returned):
+                if isinstance(returned, types.CoroutineType):  # no stdlib Python code: no point
                     returned.close()
                     _returned_a_coroutine(ex, mt)
         finally:

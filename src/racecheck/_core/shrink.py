@@ -1,0 +1,184 @@
+"""Shrinking a failing schedule: fewer preemptions, then fewer steps, same failure.
+
+The schedule a search hits first is a long random walk: dozens or thousands
+of preemptions, most of them beside the point.  Before it is reported, the
+pipeline's shrink stage looks for a simpler schedule that fails the same way
+(the same verdict; for a violation, the same exception type raised at the
+same line), preferring fewer preemptions, then fewer scheduling points.
+
+A schedule is rewritten as its *preemptions*, each named by where it happened
+in the preempted thread's own life: "after its k-th choice point, thread T
+gave the baton to U".  Named so, a preemption means the same place in the
+code whichever other preemptions are kept, where a position in the choice
+sequence would shift as soon as one earlier choice changed.  A candidate is a
+subset of the preemptions, run under ``Guided``: at each choice point the
+current thread goes on unless the subset preempts it there; when it cannot
+go on, the thread the failing run chose at that (free) choice is taken, else
+the lowest.  What actually ran is recorded and, when it fails the same way
+and is simpler, becomes the new best.
+
+The subset is minimised with delta debugging (Zeller & Hildebrandt,
+"Simplifying and Isolating Failure-Inducing Input", TSE 2002): halves, then
+quarters..., and their complements, so a bug needing one preemption out of
+thousands is isolated in a few dozen runs.  Schedule simplification by
+moving preemptions is Jalbert & Sen's idea ("A Trace Simplification
+Technique for Effective Debugging of Concurrent Programs", FSE 2010).  A
+budget of runs and of seconds bounds it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..strategies.base import Strategy
+from . import raw
+from .outcome import Verdict
+
+#: At most this many candidate schedules, and this many seconds, per failure.
+MAX_RUNS = 150
+MAX_SECONDS = 10.0
+
+#: A preemption: (preempted thread, its choice points so far) -> the thread chosen.
+Key = tuple[int, int]
+
+
+def preemptions(choices: Sequence[int], currents: Sequence[int]) -> int:
+    """How many choices took the baton from a thread that could have gone on."""
+    return sum(1 for c, cur in zip(choices, currents, strict=False) if cur != -1 and c != cur)
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a candidate (or the original) schedule did, as far as shrinking cares."""
+
+    choices: tuple[int, ...]
+    currents: tuple[int, ...]
+    steps: int
+    signature: tuple[str, ...]
+
+    @property
+    def preemptions(self) -> int:
+        return preemptions(self.choices, self.currents)
+
+    def simpler_than(self, other: Run) -> bool:
+        return (self.preemptions, self.steps) < (other.preemptions, other.steps)
+
+    def named(self) -> tuple[dict[Key, int], list[int]]:
+        """Its preemptions by where they happened, and its free choices in order."""
+        seen: dict[int, int] = {}
+        preempted: dict[Key, int] = {}
+        free: list[int] = []
+        for chosen, current in zip(self.choices, self.currents, strict=False):
+            if current == -1:
+                free.append(chosen)
+                continue
+            k = seen.get(current, 0)
+            seen[current] = k + 1
+            if chosen != current:
+                preempted[(current, k)] = chosen
+        return preempted, free
+
+
+class Guided(Strategy):
+    """Preempts exactly at the named places; elsewhere the current thread goes on."""
+
+    name = "shrink"
+
+    def __init__(self, preempt: dict[Key, int], free: Sequence[int] = ()) -> None:
+        self.preempt = preempt
+        self.free = tuple(free)
+        self._seen: dict[int, int] = {}
+        self._free_at = 0
+
+    def begin(self, index: int) -> bool:
+        self._seen = {}
+        self._free_at = 0
+        return True
+
+    def choose(self, options: Sequence[int], current: int) -> int:
+        if current == -1 or current not in options:
+            i = self._free_at
+            self._free_at += 1
+            if i < len(self.free) and self.free[i] in options:
+                return self.free[i]
+            return options[0]
+        k = self._seen.get(current, 0)
+        self._seen[current] = k + 1
+        target = self.preempt.get((current, k))
+        return target if target is not None and target in options else current
+
+
+_LINE = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def signature(verdict: object, exception: BaseException | None, traceback_text: str) -> tuple[str, ...]:
+    """What "fails the same way" compares: the verdict, and for a violation the
+    exception's type and the innermost line of its traceback."""
+    if verdict != Verdict.VIOLATION:
+        return (str(verdict),)
+    where = _LINE.findall(traceback_text or "")
+    last = f"{where[-1][0]}:{where[-1][1]}" if where else ""
+    return (str(verdict), type(exception).__name__ if exception is not None else "", last)
+
+
+class _Budget:
+    def __init__(self, run: Callable[[Guided], Run | None], best: Run) -> None:
+        self.run = run
+        self.best = best
+        self.tried = 0
+        self.deadline = raw.real_monotonic() + MAX_SECONDS
+        self.seen: set[frozenset[tuple[Key, int]]] = set()
+        self.free = best.named()[1]
+
+    def spent(self) -> bool:
+        return self.tried >= MAX_RUNS or raw.real_monotonic() > self.deadline
+
+    def fails(self, keep: Sequence[tuple[Key, int]]) -> list[tuple[Key, int]] | None:
+        """Run with only the preemptions ``keep``; the ones that ran, if it failed alike."""
+        key = frozenset(keep)
+        if key in self.seen or self.spent():
+            return None
+        self.seen.add(key)
+        self.tried += 1
+        found = self.run(Guided(dict(keep), self.free))
+        if found is None or found.signature != self.best.signature:
+            return None
+        if found.simpler_than(self.best):
+            self.best = found
+        return sorted(found.named()[0].items())
+
+
+def _ddmin(items: list[tuple[Key, int]], budget: _Budget) -> list[tuple[Key, int]]:
+    """Delta debugging: a small subset of ``items`` that still fails (Zeller's ddmin)."""
+    ran = budget.fails([])
+    if ran is not None:
+        return ran
+    n = 2
+    while len(items) >= 2 and not budget.spent():
+        size = -(-len(items) // n)  # ceil
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        for part in chunks + [[x for x in items if x not in chunk] for chunk in chunks]:
+            ran = budget.fails(part)
+            if ran is not None:
+                items, n = ran, max(2 if part in chunks else n - 1, 2)
+                break
+        else:
+            if n >= len(items):
+                break
+            n = min(len(items), 2 * n)
+    return items
+
+
+def shrink(best: Run, run: Callable[[Guided], Run | None]) -> tuple[Run, int]:
+    """The simplest run found from ``best``: (that run, candidates tried).
+
+    ``run(strategy)`` runs one schedule under the strategy and returns what it
+    did, or None when it ended in something other than a verdict.
+    """
+    if not best.preemptions:
+        return best, 0
+    budget = _Budget(run, best)
+    _ddmin(sorted(best.named()[0].items()), budget)
+    return budget.best, budget.tried
