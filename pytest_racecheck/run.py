@@ -428,6 +428,8 @@ class Run:
             "strategy": self.strategy,
             "token": None,
             "schedule_index": None,
+            "preemptions": None,
+            "found_preemptions": None,
             "elapsed": round(self.elapsed, 4),
             "evidence": "; ".join(map(str, self.evidence)),
             "evidence_detail": [dataclasses.asdict(e) for e in self.evidence],
@@ -472,6 +474,8 @@ class Run:
         self._record(ok=False, verdict=str(failure.kind), token=failure.token,
                      seed=failure.seed if failure.seed is not None else self.settings.seed,
                      schedule_index=failure.schedule_index, report=report,
+                     preemptions=failure.preemptions,
+                     found_preemptions=failure.found_preemptions,
                      evidence=f"failed at schedule {failure.schedule_index + 1}",
                      evidence_detail=[])
         cache = getattr(self.item.config, "cache", None)

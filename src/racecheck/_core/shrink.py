@@ -135,14 +135,20 @@ class _Budget:
     def spent(self) -> bool:
         return self.tried >= MAX_RUNS or raw.real_monotonic() > self.deadline
 
-    def fails(self, keep: Sequence[tuple[Key, int]]) -> list[tuple[Key, int]] | None:
-        """Run with only the preemptions ``keep``; the ones that ran, if it failed alike."""
-        key = frozenset(keep)
+    def fails(self, keep: Sequence[tuple[Key, int]],
+              free: Sequence[int] | None = None) -> list[tuple[Key, int]] | None:
+        """Run with only the preemptions ``keep``; the ones that ran, if it failed alike.
+
+        ``free``: the choices where no thread was running (the first thread,
+        the next after one ended); by default the failing run's.
+        """
+        free = self.free if free is None else free
+        key = frozenset([*keep, ((-1, len(free)), -1)])
         if key in self.seen or self.spent():
             return None
         self.seen.add(key)
         self.tried += 1
-        found = self.run(Guided(dict(keep), self.free))
+        found = self.run(Guided(dict(keep), free))
         if found is None or found.signature != self.best.signature:
             return None
         if found.simpler_than(self.best):
@@ -180,5 +186,11 @@ def shrink(best: Run, run: Callable[[Guided], Run | None]) -> tuple[Run, int]:
     if not best.preemptions:
         return best, 0
     budget = _Budget(run, best)
-    _ddmin(sorted(best.named()[0].items()), budget)
+    kept = _ddmin(sorted(best.named()[0].items()), budget)
+    if len(kept) > 1:
+        # Two preemptions can be one with another thread first: T2 preempted at its
+        # very first point is T1 starting.  Each one alone, lowest thread first.
+        for one in kept:
+            if budget.fails([one], free=()) is not None:
+                break
     return budget.best, budget.tried
