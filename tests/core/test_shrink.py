@@ -145,7 +145,8 @@ def test_a_lost_update_is_reported_with_one_preemption_and_replays() -> None:
                                  invariant=lambda c: c.n == 20, strategy="random",
                                  schedules=50, seed=11, isolate=False, shrink=False)
     assert unshrunk.failure is not None
-    assert unshrunk.failure.preemptions == 0 == unshrunk.failure.shrink_runs
+    assert unshrunk.failure.shrink_runs == 0
+    assert unshrunk.failure.preemptions == unshrunk.failure.found_preemptions > 1
     assert len(unshrunk.failure.token) >= len(failure.token)
     assert "shrunk" not in unshrunk.failure.report
 

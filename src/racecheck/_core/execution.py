@@ -81,6 +81,10 @@ class Execution:
         self.strategy = strategy
         #: The strategy decides from pending accesses (``ChoicePoint.pending``).
         self.strategy_wants_accesses = bool(getattr(strategy, "wants_accesses", False))
+        #: The options of every choice point, for strategies that search the space of
+        #: schedules (``Strategy.wants_options``); None: not kept.
+        self.option_log: list[tuple[int, ...]] | None = (
+            [] if getattr(strategy, "wants_options", False) else None)
         self.wants_accesses = self.strategy_wants_accesses
         self.on_end = on_end
         # In a schedule's forked child, an ended schedule's threads are never
@@ -424,6 +428,8 @@ class Execution:
             raise self.halt()
         self.choices.append(choice)
         self.currents.append(current)
+        if self.option_log is not None:
+            self.option_log.append(tuple(options))
         for hook in self.hooks["choice"]:
             hook(current, choice)
         return choice

@@ -112,6 +112,8 @@ class Outcome:
     unseen: bool = False
     #: The thread that reached each choice point (see Execution.currents).
     currents: list[int] = field(default_factory=list)
+    #: The options of each choice point, when the strategy keeps them.
+    options: list[tuple[int, ...]] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
         exc = self.exception
@@ -124,6 +126,7 @@ class Outcome:
             "trace": self.trace.to_data() if self.trace is not None else None,
             "traceback_text": self.traceback_text or _format(exc), "wrap": self.wrap,
             "unseen": self.unseen, "currents": self.currents,
+            "options": [list(o) for o in self.options],
         }
 
     @classmethod
@@ -140,6 +143,7 @@ class Outcome:
             traceback_text=str(data.get("traceback_text") or ""),
             wrap=[int(i) for i in data.get("wrap", [])], unseen=bool(data.get("unseen")),
             currents=[int(c) for c in data.get("currents", [])],
+            options=[tuple(int(t) for t in o) for o in data.get("options", [])],
         )
 
 
@@ -230,7 +234,8 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
                     raise ReplayDiverged(outcome.message)
             _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
                                                             tuple(outcome.choices),
-                                                            tuple(outcome.currents)))
+                                                            tuple(outcome.currents),
+                                                            tuple(outcome.options)))
             if cfg.progress is not None:
                 cfg.progress(runs, cfg.schedules)
             notes.extend(n for n in outcome.notes if n not in notes)
@@ -297,8 +302,11 @@ def _use_fork(cfg: Config, notes: list[str]) -> bool:
 
 
 def _rseed(cfg: Config, strategy: Strategy, index: int) -> int:
-    if isinstance(strategy, ReplayStrategy):
-        return strategy.rseed
+    """The seed ``random`` gets in schedule ``index``: the strategy's own when it has one
+    (a replay's; a systematic search's, the same in every schedule)."""
+    fixed = getattr(strategy, "rseed", None)
+    if isinstance(fixed, int):
+        return fixed
     return schedule_seed(cfg.seed, index)
 
 
@@ -509,6 +517,8 @@ def _make_failure(cfg: Config, outcome: Outcome, index: int, rseed: int) -> Fail
         blocked=list(outcome.blocked),
         notes=list(outcome.notes),
         unseen=outcome.unseen,
+        preemptions=shrinking.preemptions(outcome.choices, outcome.currents),
+        found_preemptions=shrinking.preemptions(outcome.choices, outcome.currents),
     )
 
 
@@ -572,6 +582,7 @@ class _Continue(Strategy):
         self.strategy = strategy
         self.name = strategy.name
         self.wants_accesses = strategy.wants_accesses  # type: ignore[misc]
+        self.wants_options = strategy.wants_options  # type: ignore[misc]
 
     def begin(self, index: int) -> bool:
         return True
@@ -765,7 +776,7 @@ def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None
                    ex.failed_thread.name if ex.failed_thread is not None else None,
                    list(ex.choices), ex.cycle or list(ex.hidden_cycle), ex.blocked_report,
                    list(ex.notes), ex.steps, wrap=list(ex.took_over), unseen=ex.unseen,
-                   currents=list(ex.currents))
+                   currents=list(ex.currents), options=list(ex.option_log or ()))
 
 
 def _bind(body: Callable[..., object], state: Any, with_state: bool) -> Callable[[], object]:

@@ -6,15 +6,16 @@ from .._core.access import Access
 from .._core.outcome import Evidence
 from ..errors import InvalidArgument
 from .base import ChoicePoint, ScheduleSummary, Strategy
+from .bounded import BoundedStrategy
 from .pct import PCTStrategy
 from .portfolio import PortfolioStrategy
 from .random import RandomStrategy
 from .replay import ReplayStrategy
 
-__all__ = ["Access", "ChoicePoint", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
+__all__ = ["Access", "BoundedStrategy", "ChoicePoint", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
            "ReplayStrategy", "ScheduleSummary", "Strategy", "make_strategy"]
 
-NAMES = ("portfolio", "random", "pct")
+NAMES = ("portfolio", "random", "pct", "bounded")
 
 
 def make_strategy(spec: object, seed: int) -> Strategy:
@@ -27,6 +28,8 @@ def make_strategy(spec: object, seed: int) -> Strategy:
         return PCTStrategy(seed)
     if spec == "portfolio":
         return PortfolioStrategy(seed)
+    if spec == "bounded":
+        return BoundedStrategy(seed)
     raise InvalidArgument(
         f"unknown strategy {spec!r}: use one of {', '.join(map(repr, NAMES))} "
         "or pass a racecheck.strategies.Strategy instance"

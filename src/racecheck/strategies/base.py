@@ -33,6 +33,8 @@ class ScheduleSummary:
     choices: tuple[int, ...]
     #: The thread that reached each of those points (-1: it blocked or finished).
     currents: tuple[int, ...] = ()
+    #: The runnable threads at each of those points (only for ``wants_options``).
+    options: tuple[tuple[int, ...], ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -72,6 +74,9 @@ class Strategy(abc.ABC):
     #: True: the scheduler decodes every runnable thread's pending access and
     #: calls :meth:`choose_point` with it (slower; for conflict-aware search).
     wants_accesses: ClassVar[bool] = False
+    #: True: :meth:`end` gets every choice point's options (``ScheduleSummary.options``),
+    #: which a search over the space of schedules needs to know what is left.
+    wants_options: ClassVar[bool] = False
 
     @abc.abstractmethod
     def begin(self, index: int) -> bool:
