@@ -15,9 +15,30 @@ def _passing(strategy: str) -> racecheck.Result:
 
 def test_portfolio_evidence_counts_each_member() -> None:
     evidence = _passing("portfolio").evidence
-    assert evidence == Evidence(7, (("random", 4, ""), ("pct", 3, "depth 2-3")))
+    assert evidence.schedules == 7
+    assert evidence.strategies == (("random", 4, ""), ("pct", 3, "depth 2-3"))
     assert evidence.exhaustive_up_to_preemptions is None
-    assert str(evidence) == "7 schedules (4 random, 3 PCT depth 2-3)"  # what reports showed
+    # PCT depth 2 ran schedules 1 and 5, depth 3 schedule 3; k is at least 16 choice
+    # points, and these bodies run one thread at a time (n = 1 or 2).
+    (d2, p2), (d3, p3) = evidence.pct_miss
+    assert (d2, d3) == (2, 3) and 0 < p2 < p3 < 1
+    assert str(evidence).startswith("7 schedules (4 random, 3 PCT depth 2-3); a bug of depth 2 "
+                                    "is missed with probability <= ")
+
+
+def test_pcts_bound_is_burckhardts_and_tightens_with_runs() -> None:
+    from racecheck.strategies import PCTStrategy, ScheduleSummary
+
+    pct = PCTStrategy(seed=1, depth=2)
+    for index in range(10):
+        pct.begin(index)
+        pct.end(ScheduleSummary(index, None, 40, tuple([0, 1] * 10), tuple([1, 0] * 10)))
+    assert (pct.n, pct.k, pct.runs) == (2, 20, 10)
+    assert pct.miss_bound() == (1 - 1 / (2 * 20)) ** 10
+    pct.begin(10)
+    assert pct.miss_bound() < (1 - 1 / (2 * 20)) ** 10
+    evidence = pct.evidence(11)
+    assert evidence.pct_miss == ((2, pct.miss_bound()),)
 
 
 def test_random_and_pct_evidence_read_as_before() -> None:
@@ -25,9 +46,9 @@ def test_random_and_pct_evidence_read_as_before() -> None:
     assert random_evidence.strategies == (("random", 7, ""),)
     assert str(random_evidence) == "7 random schedules"
     assert pct_evidence.strategies == (("pct", 7, "depth 3"),)
-    assert str(pct_evidence) == "7 PCT schedules (depth 3)"
+    assert str(pct_evidence).startswith("7 PCT schedules (depth 3); a bug of depth 3 is missed")
     assert str(racecheck.explore([lambda: None], schedules=2, seed=1, isolate=False)) \
-        .startswith("racecheck: no failure in 2 schedules (1 random, 1 PCT depth 2-3) (")
+        .startswith("racecheck: no failure in 2 schedules (1 random, 1 PCT depth 2-3)")
 
 
 def test_a_strategy_from_outside_gets_evidence_without_writing_any() -> None:

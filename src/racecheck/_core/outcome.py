@@ -61,8 +61,17 @@ class Evidence:
     #: Set by an exhaustive search that covered every schedule with at most
     #: this many preemptions (none does yet).
     exhaustive_up_to_preemptions: int | None = None
+    #: PCT's guarantee (Burckhardt et al., ASPLOS 2010), per depth d it ran with:
+    #: (d, an upper bound on the probability that a bug of depth d was missed,
+    #: (1 - 1/(n k^(d-1)))^N for its N schedules, n threads and k choice points).
+    pct_miss: tuple[tuple[int, float], ...] = ()
 
     def __str__(self) -> str:
+        return self._counts() + "".join(
+            f"; a bug of depth {d} is missed with probability <= {p:.2g} (PCT's bound)"
+            for d, p in self.pct_miss if p <= 0.99)
+
+    def _counts(self) -> str:
         words = [(f"{n} {_SPOKEN.get(name, name)} {detail}".rstrip(), name, detail)
                  for name, n, detail in self.strategies]
         if len(words) == 1:  # "200 random schedules", "200 PCT schedules (depth 3)"

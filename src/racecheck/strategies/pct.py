@@ -29,12 +29,15 @@ class PCTStrategy(Strategy):
         self.seed = seed
         self.depth = depth
         self.k = 16  # expected choice points per schedule; grows with what we see
+        self.n = 1  # threads seen in one schedule
+        self.runs = 0  # schedules this strategy ran
         self._rng = random.Random(0)
         self._priority: dict[int, float] = {}
         self._changes: list[int] = []
         self._step = 0
 
     def begin(self, index: int) -> bool:
+        self.runs += 1
         self._rng = random.Random(f"racecheck-pct:{self.seed}:{index}")
         self._priority = {}
         self._step = 0
@@ -54,11 +57,24 @@ class PCTStrategy(Strategy):
         return max(options, key=self._priority.__getitem__)
 
     def end(self, summary: ScheduleSummary) -> None:
-        self.observe(len(summary.choices))
+        self.observe(summary)
 
-    def observe(self, steps: int) -> None:
-        """Learn the length of a schedule (also ones other strategies ran)."""
-        self.k = max(self.k, steps)
+    def observe(self, summary: ScheduleSummary) -> None:
+        """Learn the length and the threads of a schedule (also ones other strategies ran)."""
+        self.k = max(self.k, len(summary.choices))
+        threads = set(summary.choices) | {c for c in summary.currents if c >= 0}
+        self.n = max(self.n, len(threads))
+
+    def miss_bound(self) -> float:
+        """An upper bound on P(a bug of depth ``depth`` was missed) after the runs so far.
+
+        Burckhardt et al. (ASPLOS 2010), theorem 5: one PCT run finds a bug of
+        depth d with probability at least 1 / (n k^(d-1)), n threads, k steps
+        (here: the choice points, where the change points are drawn).
+        """
+        found = 1.0 / (self.n * self.k ** (self.depth - 1))
+        return float((1.0 - found) ** self.runs)
 
     def evidence(self, schedules_run: int) -> Evidence:
-        return Evidence(schedules_run, ((self.name, schedules_run, f"depth {self.depth}"),))
+        return Evidence(schedules_run, ((self.name, schedules_run, f"depth {self.depth}"),),
+                        pct_miss=((self.depth, self.miss_bound()),))

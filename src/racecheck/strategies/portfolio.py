@@ -40,9 +40,11 @@ class PortfolioStrategy(Strategy):
         # every schedule, so its first run is not blind.
         for member in self.members:
             if isinstance(member, PCTStrategy):
-                member.observe(len(summary.choices))
+                member.observe(summary)
 
     def evidence(self, schedules_run: int) -> Evidence:
         pct = self._runs[1] + self._runs[3]
+        bounds = tuple((m.depth, m.miss_bound()) for m in self.members
+                       if isinstance(m, PCTStrategy) and m.runs)
         return Evidence(schedules_run, (("random", schedules_run - pct, ""),
-                                        ("pct", pct, "depth 2-3")))
+                                        ("pct", pct, "depth 2-3")), pct_miss=bounds)
