@@ -65,3 +65,17 @@ def test_overhead_quick_runs_and_reports_a_point_cost() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "a point" in proc.stdout and "ns" in proc.stdout
+
+
+def test_shrinking_bench_runs_and_every_failure_comes_out_simpler() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "shrinking.py"), "--seeds", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split("|") for line in proc.stdout.splitlines() if line.startswith("| ")]
+    found = {r[1].strip(): float(r[2]) for r in rows if "(max" in r[3]}
+    shrunk = {r[1].strip(): float(r[3].split()[0]) for r in rows if "(max" in r[3]}
+    assert len(shrunk) == 4, proc.stdout
+    assert all(shrunk[name] < found[name] for name in shrunk), proc.stdout
+    assert all(shrunk[name] <= 1 for name in shrunk if "+= 1" in name), proc.stdout
+    proofs = [r for r in rows if "exhaustive: every schedule with <= 2 preemptions" in r[4]]
+    assert len(proofs) == 4, proc.stdout  # both lock forms, in-process and forked
