@@ -140,3 +140,14 @@ def test_pickle_payload_is_not_accepted() -> None:
     evil = base64.urlsafe_b64encode(zlib.compress(pickle.dumps(("os", "system")))).decode()
     with pytest.raises(racecheck.InvalidToken):
         Schedule.from_token(f"rc1.311.{evil}".rstrip("="))
+
+
+def test_a_replay_that_fails_before_using_its_choices_diverged() -> None:
+    """The recorded run made every choice before its verdict: one that fails sooner is
+    another run, not a reproduction (it used to be reported as the failure)."""
+    def boom(c: Counter) -> None:
+        raise ValueError("fails at once")
+
+    token = Schedule(tuple([0, 1] * 20)).to_token()
+    with pytest.raises(racecheck.ReplayDiverged, match="recorded choices unused"):
+        racecheck.replay(token, [boom, boom], setup=Counter)

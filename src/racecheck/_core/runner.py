@@ -313,7 +313,9 @@ def _rseed(cfg: Config, strategy: Strategy, index: int) -> int:
 def _check_replay_used(strategy: ReplayStrategy, outcome: Outcome) -> None:
     """A replay that stops short of its recorded choices did not follow them."""
     unused = len(strategy.choices) - len(outcome.choices)
-    if outcome.verdict is None and unused > 0:
+    if outcome.verdict != Signal.DIVERGED and unused > 0:
+        # Also when it failed: the recorded run made every one of its choices before
+        # its verdict, so a run that fails sooner is another run.
         outcome.verdict = Signal.DIVERGED
         outcome.message = (f"the schedule finished with {unused} recorded choices unused: "
                            "the code no longer follows it")
