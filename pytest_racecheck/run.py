@@ -476,7 +476,7 @@ class Run:
                      schedule_index=failure.schedule_index, report=report,
                      preemptions=failure.preemptions,
                      found_preemptions=failure.found_preemptions,
-                     evidence=f"failed at schedule {failure.schedule_index + 1}",
+                     evidence=_failure_evidence(failure),
                      evidence_detail=[])
         cache = getattr(self.item.config, "cache", None)
         if cache is not None and self.hypothesis is None and self.replay is None:
@@ -615,3 +615,11 @@ def failures_key(nodeid: str) -> str:
         name = f"{name[:160]}-{zlib.crc32(nodeid.encode()):08x}"
     return FAILURES_CACHE_PREFIX + name
 
+
+def _failure_evidence(failure: Any) -> str:
+    """"failed at schedule 3, shrunk from 41 to 1 preemption" for the summary line."""
+    text = f"failed at schedule {failure.schedule_index + 1}"
+    if failure.preemptions < failure.found_preemptions:
+        unit = "preemption" if failure.preemptions == 1 else "preemptions"
+        text += (f", shrunk from {failure.found_preemptions} to {failure.preemptions} {unit}")
+    return text

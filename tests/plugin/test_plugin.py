@@ -642,11 +642,44 @@ def test_json_report(pytester: pytest.Pytester) -> None:
     assert bad["ok"] is False and bad["verdict"] == "violation"
     assert bad["token"].startswith("rc2.") and "Replay this exact schedule" in bad["report"]
     assert bad["outcome"] == "failed"
+    assert bad["preemptions"] <= bad["found_preemptions"] and bad["preemptions"] <= 1
     assert good["ok"] is True and good["verdict"] == "pass" and good["token"] is None
+    assert good["preemptions"] is None
     assert good["schedules_run"] == 40 and good["outcome"] == "passed"
     for entry in (bad, good):
         for key in ("seed", "strategy", "elapsed", "evidence"):
             assert key in entry
+
+
+def test_a_failure_is_reported_shrunk(pytester: pytest.Pytester) -> None:
+    make(pytester, """
+        import threading
+
+        class Tally:
+            n = 0
+
+        def test_twenty_increments_each():
+            tally = Tally()
+
+            def add():
+                for _ in range(20):
+                    tally.n += 1
+
+            ts = [threading.Thread(target=add) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            assert tally.n == 40
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-strategy=random", "-v",
+                 "--racecheck-report=r.json")
+    record = read_report(pytester.path / "r.json")["test_subject.py::test_twenty_increments_each"]
+    assert record["verdict"] == "violation" and record["preemptions"] == 1
+    assert record["found_preemptions"] > 1  # the random walk switches all the time
+    assert f"shrunk from {record['found_preemptions']} to 1 preemption" in record["evidence"]
+    assert f"shrunk from {record['found_preemptions']} to 1 preemption" in result.stdout.str()
+    assert "shrunk to 1 (" in record["report"]
 
 
 # ---------------------------------------------------------------- xdist

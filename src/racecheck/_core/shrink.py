@@ -20,7 +20,9 @@ and is simpler, becomes the new best.
 The subset is minimised with delta debugging (Zeller & Hildebrandt,
 "Simplifying and Isolating Failure-Inducing Input", TSE 2002): halves, then
 quarters..., and their complements, so a bug needing one preemption out of
-thousands is isolated in a few dozen runs.  Schedule simplification by
+thousands is isolated in a few dozen runs.  When more than one is left,
+every single preemption is tried in turn (earliest first), since the bug
+may need one the search never took.  Schedule simplification by
 moving preemptions is Jalbert & Sen's idea ("A Trace Simplification
 Technique for Effective Debugging of Concurrent Programs", FSE 2010).  A
 budget of runs and of seconds bounds it.
@@ -65,19 +67,28 @@ class Run:
     def simpler_than(self, other: Run) -> bool:
         return (self.preemptions, self.steps) < (other.preemptions, other.steps)
 
-    def named(self) -> tuple[dict[Key, int], list[int]]:
-        """Its preemptions by where they happened, and its free choices in order."""
+    def named(self) -> tuple[dict[Key, int], dict[Key, int]]:
+        """Its preemptions by where they happened, and its free choices, named alike.
+
+        A free choice (nobody running) is named by the thread chosen at the choice
+        before it and how many free choices followed that thread's turns so far.
+        """
         seen: dict[int, int] = {}
+        free_seen: dict[int, int] = {}
         preempted: dict[Key, int] = {}
-        free: list[int] = []
+        free: dict[Key, int] = {}
+        previous = -1
         for chosen, current in zip(self.choices, self.currents, strict=False):
             if current == -1:
-                free.append(chosen)
-                continue
-            k = seen.get(current, 0)
-            seen[current] = k + 1
-            if chosen != current:
-                preempted[(current, k)] = chosen
+                k = free_seen.get(previous, 0)
+                free_seen[previous] = k + 1
+                free[(previous, k)] = chosen
+            else:
+                k = seen.get(current, 0)
+                seen[current] = k + 1
+                if chosen != current:
+                    preempted[(current, k)] = chosen
+            previous = chosen
         return preempted, free
 
 
@@ -86,26 +97,32 @@ class Guided(Strategy):
 
     name = "shrink"
 
-    def __init__(self, preempt: dict[Key, int], free: Sequence[int] = ()) -> None:
+    def __init__(self, preempt: dict[Key, int], free: dict[Key, int] | None = None) -> None:
         self.preempt = preempt
-        self.free = tuple(free)
+        self.free = free or {}
         self._seen: dict[int, int] = {}
-        self._free_at = 0
+        self._free_seen: dict[int, int] = {}
+        self._previous = -1
 
     def begin(self, index: int) -> bool:
-        self._seen = {}
-        self._free_at = 0
+        self._seen, self._free_seen, self._previous = {}, {}, -1
         return True
 
     def choose(self, options: Sequence[int], current: int) -> int:
-        if current == -1 or current not in options:
-            i = self._free_at
-            self._free_at += 1
-            if i < len(self.free) and self.free[i] in options:
-                return self.free[i]
-            return options[0]
+        chosen = self._choose(options, current)
+        self._previous = chosen
+        return chosen
+
+    def _choose(self, options: Sequence[int], current: int) -> int:
+        if current == -1:
+            k = self._free_seen.get(self._previous, 0)
+            self._free_seen[self._previous] = k + 1
+            wanted = self.free.get((self._previous, k))
+            return wanted if wanted is not None and wanted in options else options[0]
         k = self._seen.get(current, 0)
         self._seen[current] = k + 1
+        if current not in options:  # it gave way (a spin): not a preemption to name
+            return options[0]
         target = self.preempt.get((current, k))
         return target if target is not None and target in options else current
 
@@ -136,14 +153,14 @@ class _Budget:
         return self.tried >= MAX_RUNS or raw.real_monotonic() > self.deadline
 
     def fails(self, keep: Sequence[tuple[Key, int]],
-              free: Sequence[int] | None = None) -> list[tuple[Key, int]] | None:
+              free: dict[Key, int] | None = None) -> list[tuple[Key, int]] | None:
         """Run with only the preemptions ``keep``; the ones that ran, if it failed alike.
 
         ``free``: the choices where no thread was running (the first thread,
         the next after one ended); by default the failing run's.
         """
         free = self.free if free is None else free
-        key = frozenset([*keep, ((-1, len(free)), -1)])
+        key = frozenset([*keep, ((-1, -len(free) - 1), -1)])
         if key in self.seen or self.spent():
             return None
         self.seen.add(key)
@@ -191,6 +208,33 @@ def shrink(best: Run, run: Callable[[Guided], Run | None]) -> tuple[Run, int]:
         # Two preemptions can be one with another thread first: T2 preempted at its
         # very first point is T1 starting.  Each one alone, lowest thread first.
         for one in kept:
-            if budget.fails([one], free=()) is not None:
+            if budget.fails([one], free={}) is not None:
                 break
+    if budget.best.preemptions > 1:
+        _one_anywhere(budget)
     return budget.best, budget.tried
+
+
+def _one_anywhere(budget: _Budget) -> None:
+    """Every single preemption the best run could take, earliest first, until one fails.
+
+    ddmin only drops preemptions the search took; the bug may need one it did
+    not take.  With one preemption the space is small: at each of a thread's
+    choice points, each other thread.
+    """
+    best = budget.best
+    counts: dict[int, int] = {}
+    threads: set[int] = set()
+    for chosen, current in zip(best.choices, best.currents, strict=False):
+        threads.add(chosen)
+        if current != -1:
+            counts[current] = counts.get(current, 0) + 1
+    for k in range(max(counts.values(), default=0)):
+        for t in sorted(counts):
+            if k >= counts[t]:
+                continue
+            for u in sorted(threads - {t}):
+                if budget.spent():
+                    return
+                if budget.fails([((t, k), u)]) is not None and budget.best.preemptions <= 1:
+                    return
