@@ -10,11 +10,12 @@ import pytest
 import racecheck
 from racecheck._core import shrink
 from racecheck._core.shrink import Guided, Run
+from racecheck.strategies import Strategy
 
 # --- the algorithm, on a simulated program (no threads)
 
 
-def simulate(strategy: Guided, steps: Sequence[int] = (3, 3)) -> Run:
+def simulate(strategy: Strategy, steps: Sequence[int] = (3, 3)) -> Run:
     """Two threads of ``steps`` points each (read, ..., write); a lost update fails.
 
     Choices are asked as the kernel asks them: at points where both threads can
@@ -24,6 +25,7 @@ def simulate(strategy: Guided, steps: Sequence[int] = (3, 3)) -> Run:
     trace: list[tuple[int, int]] = []
     choices: list[int] = []
     currents: list[int] = []
+    options_at: list[tuple[int, ...]] = []
     current = -1
     while pc[0] < steps[0] or pc[1] < steps[1]:
         options = [t for t in (0, 1) if pc[t] < steps[t]]
@@ -31,6 +33,7 @@ def simulate(strategy: Guided, steps: Sequence[int] = (3, 3)) -> Run:
             chosen = strategy.choose(options, current)
             choices.append(chosen)
             currents.append(current)
+            options_at.append(tuple(options))
         else:
             chosen = options[0]
         trace.append((chosen, pc[chosen]))
@@ -42,10 +45,10 @@ def simulate(strategy: Guided, steps: Sequence[int] = (3, 3)) -> Run:
         return order[(a, 0)] < order[(b, steps[b] - 1)] < order[(a, steps[a] - 1)]
 
     verdict = ("violation",) if lost(0, 1) or lost(1, 0) else ("pass",)
-    return Run(tuple(choices), tuple(currents), len(trace), verdict)
+    return Run(tuple(choices), tuple(currents), len(trace), verdict, tuple(options_at))
 
 
-def run_guided(guided: Guided) -> Run | None:
+def run_guided(guided: Strategy) -> Run | None:
     found = simulate(guided)
     return found if found.signature == ("violation",) else None
 
@@ -82,9 +85,10 @@ def test_a_preemption_keeps_its_place_when_earlier_ones_are_dropped() -> None:
 def test_a_simpler_schedule_that_fails_differently_is_not_taken() -> None:
     start = wild()
 
-    def fails_elsewhere(guided: Guided) -> Run | None:
+    def fails_elsewhere(guided: Strategy) -> Run | None:
         found = simulate(guided)
-        return Run(found.choices, found.currents, found.steps, ("violation", "other line"))
+        return Run(found.choices, found.currents, found.steps, ("violation", "other line"),
+                   found.options)
 
     best, _tried = shrink.shrink(start, fails_elsewhere)
     assert best is start
@@ -93,9 +97,9 @@ def test_a_simpler_schedule_that_fails_differently_is_not_taken() -> None:
 def test_shrinking_stops_at_its_run_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(shrink, "MAX_RUNS", 2)
     start = wild()
-    calls: list[Guided] = []
+    calls: list[Strategy] = []
 
-    def never(guided: Guided) -> Run | None:
+    def never(guided: Strategy) -> Run | None:
         calls.append(guided)
         return None
 
@@ -179,3 +183,17 @@ def test_shrink_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(racecheck.InvalidArgument, match="RACECHECK_SHRINK"):
         racecheck.Settings.from_env()
     assert racecheck.Settings().shrink is True
+
+
+def test_the_bounded_stage_finds_the_fewest_preemptions_from_any_start() -> None:
+    """Iterative context bounding below the best run's preemptions: the first schedule
+    that fails alike has the fewest any such schedule has (here 1: none loses nothing)."""
+    start = wild()
+    budget = shrink._Budget(run_guided_or_pass, start)
+    shrink._bounded_below(budget)
+    assert budget.best.preemptions == 1 and budget.best.signature == start.signature
+    assert 1 < budget.tried < 20
+
+
+def run_guided_or_pass(strategy: Strategy) -> Run | None:
+    return simulate(strategy)  # passes included: the bounded search goes on from them

@@ -256,12 +256,13 @@ def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool) -> None:
     rseed = Schedule.from_token(failure.token).rseed
 
     with _controlled(cfg) as patches:
-        def run(guided: shrinking.Guided) -> shrinking.Run | None:
-            out = run_schedule(cfg, guided, 0, patches, fork=fork, rseed=rseed, record=False)
-            if not isinstance(out.verdict, Verdict):
+        def run(strategy: Strategy) -> shrinking.Run | None:
+            out = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=rseed, record=False)
+            if out.verdict is not None and not isinstance(out.verdict, Verdict):
                 return None
             return shrinking.Run(tuple(out.choices), tuple(out.currents), out.steps,
-                                 _signature(out))
+                                 _signature(out) if out.verdict is not None else ("pass",),
+                                 tuple(out.options))
 
         shrunk, failure.shrink_runs = shrinking.shrink(best, run)
     if shrunk is not best:

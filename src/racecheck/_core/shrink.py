@@ -22,7 +22,10 @@ The subset is minimised with delta debugging (Zeller & Hildebrandt,
 quarters..., and their complements, so a bug needing one preemption out of
 thousands is isolated in a few dozen runs.  When more than one is left,
 every single preemption is tried in turn (earliest first), since the bug
-may need one the search never took.  Schedule simplification by
+may need one the search never took; then, with what budget is left, the
+bounded strategy's search below the best run's preemptions (iterative
+context bounding), whose first failure alike has the fewest preemptions any
+such schedule has.  Schedule simplification by
 moving preemptions is Jalbert & Sen's idea ("A Trace Simplification
 Technique for Effective Debugging of Concurrent Programs", FSE 2010).  A
 budget of runs and of seconds bounds it.
@@ -39,7 +42,7 @@ from . import raw
 from .outcome import Verdict
 
 #: At most this many candidate schedules, and this many seconds, per failure.
-MAX_RUNS = 150
+MAX_RUNS = 600
 MAX_SECONDS = 10.0
 
 #: A preemption: (preempted thread, its choice points so far) -> the thread chosen.
@@ -59,6 +62,8 @@ class Run:
     currents: tuple[int, ...]
     steps: int
     signature: tuple[str, ...]
+    #: Each choice point's options (only when the strategy kept them).
+    options: tuple[tuple[int, ...], ...] = ()
 
     @property
     def preemptions(self) -> int:
@@ -141,7 +146,7 @@ def signature(verdict: object, exception: BaseException | None, traceback_text: 
 
 
 class _Budget:
-    def __init__(self, run: Callable[[Guided], Run | None], best: Run) -> None:
+    def __init__(self, run: Callable[[Strategy], Run | None], best: Run) -> None:
         self.run = run
         self.best = best
         self.tried = 0
@@ -194,7 +199,7 @@ def _ddmin(items: list[tuple[Key, int]], budget: _Budget) -> list[tuple[Key, int
     return items
 
 
-def shrink(best: Run, run: Callable[[Guided], Run | None]) -> tuple[Run, int]:
+def shrink(best: Run, run: Callable[[Strategy], Run | None]) -> tuple[Run, int]:
     """The simplest run found from ``best``: (that run, candidates tried).
 
     ``run(strategy)`` runs one schedule under the strategy and returns what it
@@ -212,7 +217,33 @@ def shrink(best: Run, run: Callable[[Guided], Run | None]) -> tuple[Run, int]:
                 break
     if budget.best.preemptions > 1:
         _one_anywhere(budget)
+    if budget.best.preemptions > 1:
+        _bounded_below(budget)
     return budget.best, budget.tried
+
+
+def _bounded_below(budget: _Budget) -> None:
+    """Search every schedule with fewer preemptions, fewest first, for the same failure.
+
+    The bounded strategy's iterative context bounding: the first schedule
+    that fails alike has the fewest preemptions any such schedule has.
+    """
+    from ..strategies.base import ScheduleSummary
+    from ..strategies.bounded import BoundedStrategy
+
+    search = BoundedStrategy(seed=0, preemptions=budget.best.preemptions - 1)
+    index = 0
+    while not budget.spent() and search.begin(index):
+        budget.tried += 1
+        found = budget.run(search)
+        if found is None or len(found.options) < len(found.choices):
+            return  # racecheck's own signal, or no options kept: the tree cannot go on
+        if found.signature == budget.best.signature and found.simpler_than(budget.best):
+            budget.best = found
+            return
+        search.end(ScheduleSummary(index, None, found.steps, found.choices, found.currents,
+                                   found.options))
+        index += 1
 
 
 def _one_anywhere(budget: _Budget) -> None:
