@@ -148,14 +148,18 @@ class Execution:
         self.hidden_cycle: list[WaitEdge] = []  # a cycle a timed wait escaped by timing out
         self.live_nondaemon = 0
 
-    def emit(self, event: str, mt: ManagedThread, *args: object) -> None:
-        """Tell the observers of ``event`` what ``mt`` did (as racecheck's own work)."""
-        mt.busy += 1
+    def emit(self, event: str, *args: object) -> None:
+        """Tell the observers of ``event`` (as racecheck's own work: the calling
+        managed thread, if any, is busy, so no scheduling point runs inside them)."""
+        caller = registry.get(raw.get_ident())  # a managed thread, or the runner
+        if caller is not None:
+            caller.busy += 1
         try:
             for hook in self.hooks[event]:
-                hook(mt, *args)
+                hook(*args)
         finally:
-            mt.busy -= 1
+            if caller is not None:
+                caller.busy -= 1
 
     # ------------------------------------------------------------------ threads
 
@@ -188,15 +192,7 @@ class Execution:
         if not daemon:
             self.live_nondaemon += 1
         if self.hooks["thread_started"]:
-            caller = registry.get(raw.get_ident())  # the runner, or a managed thread
-            if caller is not None:
-                caller.busy += 1
-            try:
-                for hook in self.hooks["thread_started"]:
-                    hook(mt)
-            finally:
-                if caller is not None:
-                    caller.busy -= 1
+            self.emit("thread_started", mt)
         raw.start_new_thread(_bootstrap, (mt,))
         mt.ready.acquire()  # its ident is known (and Thread.ident set) before start() returns
         return mt
@@ -511,7 +507,7 @@ class Execution:
                 return
             if self.enabled or self.timed:
                 break
-            if not self._poll_blocked() and not self._wait_external():
+            if not self.poll_blocked() and not self._wait_external():
                 self._deadlock()
                 return
         if not self.enabled:
@@ -630,11 +626,15 @@ class Execution:
                   "expected to take longer", thread=first)
         return True
 
-    def _poll_blocked(self) -> bool:
-        """Before declaring a deadlock, wake waiters whose resource changed out of our view."""
+    def poll_blocked(self, kind: type[Resource] = Resource) -> bool:
+        """Wake the waiters on a ``kind`` of resource that changed out of our view.
+
+        Before declaring a deadlock, all of them; when a managed thread changed
+        something only a poll sees (a file unlocked), the ones that wait for it.
+        """
         woke = False
         for t in self.threads:
-            if t.status == BLOCKED and t.waiting_on is not None and t.waiting_on.poll():
+            if t.status == BLOCKED and isinstance(t.waiting_on, kind) and t.waiting_on.poll():
                 self.wake(t)
                 woke = True
         return woke

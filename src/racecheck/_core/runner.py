@@ -40,7 +40,7 @@ from ..errors import (
     ReplayDiverged,
     UsageError,
 )
-from ..strategies.base import ChoicePoint, ScheduleSummary, Strategy
+from ..strategies.base import ChoicePoint, ScheduleSummary, Strategy, count_preemptions
 from ..strategies.replay import ReplayStrategy
 from . import determinism, instrument, isolate, raw, threads
 from . import shrink as shrinking
@@ -248,9 +248,7 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
 
 def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool) -> None:
     """Replace the failure's schedule with the simplest one that fails the same way."""
-    best = shrinking.Run(tuple(found.choices), tuple(found.currents), found.steps,
-                         _signature(found))
-    failure.preemptions = failure.found_preemptions = best.preemptions
+    best = _as_run(found)
     if best.preemptions == 0:
         return
     rseed = Schedule.from_token(failure.token).rseed
@@ -260,9 +258,7 @@ def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool) -> None:
             out = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=rseed, record=False)
             if out.verdict is not None and not isinstance(out.verdict, Verdict):
                 return None
-            return shrinking.Run(tuple(out.choices), tuple(out.currents), out.steps,
-                                 _signature(out) if out.verdict is not None else ("pass",),
-                                 tuple(out.options))
+            return _as_run(out)
 
         shrunk, failure.shrink_runs = shrinking.shrink(best, run)
     if shrunk is not best:
@@ -270,9 +266,12 @@ def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool) -> None:
         failure.preemptions = shrunk.preemptions
 
 
-def _signature(outcome: Outcome) -> tuple[str, ...]:
-    return shrinking.signature(outcome.verdict, outcome.exception,
-                               outcome.traceback_text or _format(outcome.exception))
+def _as_run(outcome: Outcome) -> shrinking.Run:
+    """What a schedule did, as shrinking compares it."""
+    signature = shrinking.signature(outcome.verdict, outcome.exception,
+                                    outcome.traceback_text or _format(outcome.exception))
+    return shrinking.Run(tuple(outcome.choices), tuple(outcome.currents), outcome.steps,
+                         signature, tuple(outcome.options))
 
 
 def _record(cfg: Config, failure: Failure, fork: bool) -> None:
@@ -507,6 +506,7 @@ def _finding(outcome: Outcome) -> Verdict:
 
 def _make_failure(cfg: Config, outcome: Outcome, index: int, rseed: int) -> Failure:
     token = Schedule(tuple(outcome.choices), PYTHON_TAG, rseed).to_token()
+    preempted = count_preemptions(outcome.choices, outcome.currents)
     return Failure(
         kind=_finding(outcome),
         message=outcome.message,
@@ -520,8 +520,8 @@ def _make_failure(cfg: Config, outcome: Outcome, index: int, rseed: int) -> Fail
         blocked=list(outcome.blocked),
         notes=list(outcome.notes),
         unseen=outcome.unseen,
-        preemptions=shrinking.preemptions(outcome.choices, outcome.currents),
-        found_preemptions=shrinking.preemptions(outcome.choices, outcome.currents),
+        preemptions=preempted,
+        found_preemptions=preempted,
     )
 
 

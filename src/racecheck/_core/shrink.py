@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..strategies.base import Strategy
+from ..strategies.base import Strategy, count_preemptions
 from . import raw
 from .outcome import Verdict
 
@@ -47,11 +47,6 @@ MAX_SECONDS = 10.0
 
 #: A preemption: (preempted thread, its choice points so far) -> the thread chosen.
 Key = tuple[int, int]
-
-
-def preemptions(choices: Sequence[int], currents: Sequence[int]) -> int:
-    """How many choices took the baton from a thread that could have gone on."""
-    return sum(1 for c, cur in zip(choices, currents, strict=False) if cur != -1 and c != cur)
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ class Run:
 
     @property
     def preemptions(self) -> int:
-        return preemptions(self.choices, self.currents)
+        return count_preemptions(self.choices, self.currents)
 
     def simpler_than(self, other: Run) -> bool:
         return (self.preemptions, self.steps) < (other.preemptions, other.steps)
@@ -136,8 +131,10 @@ _LINE = re.compile(r'File "([^"]+)", line (\d+)')
 
 
 def signature(verdict: object, exception: BaseException | None, traceback_text: str) -> tuple[str, ...]:
-    """What "fails the same way" compares: the verdict, and for a violation the
-    exception's type and the innermost line of its traceback."""
+    """What "fails the same way" compares: the verdict (None: a pass), and for a
+    violation the exception's type and the innermost line of its traceback."""
+    if verdict is None:
+        return ("pass",)
     if verdict != Verdict.VIOLATION:
         return (str(verdict),)
     where = _LINE.findall(traceback_text or "")

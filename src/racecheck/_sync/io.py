@@ -239,12 +239,9 @@ def _wake_file_lock_waiters(mt: ManagedThread) -> None:
     the unlocker does next (closing the file, flushing its buffer): the
     interleaving of a lost update through an unflushed write.
     """
-    ex = mt.ex
     mt.busy += 1
     try:
-        for t in list(ex.threads):
-            if isinstance(t.waiting_on, FileLockWait) and t.waiting_on.poll():
-                ex.wake(t)
+        mt.ex.poll_blocked(FileLockWait)
     finally:
         mt.busy -= 1
 

@@ -160,30 +160,12 @@ class _CoopBase(Resource):
             for w in list(self._waiters):
                 owner_ex.wake(w)
 
-    def _at_fork_reinit(self) -> None:
-        self._real._at_fork_reinit()
-        self._owner = None
-
-    def __enter__(self) -> bool:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()  # type: ignore[attr-defined]
-
-
-class Lock(_CoopBase):
-    """Drop-in for ``_thread.lock`` (``threading.Lock()`` / ``_thread.allocate_lock()``)."""
-
-    _kind = "Lock"
-
-    def __init__(self, real: Any = None, label: str | None = None) -> None:
-        super().__init__(real if real is not None else raw.allocate_lock(), label)
-
     def release(self) -> None:
+        """A scheduling point, then the release (``_release``, the kind's own)."""
         mt = current()
         if mt is not None and not mt.busy:
             if mt.ex.over:
-                if self._owner is not mt:
+                if not self._held_by(mt):
                     # Unwinding from an ended schedule, this thread releases a lock it
                     # does not hold: Abort reached it while it waited to take the lock
                     # back (Condition.wait's _acquire_restore), and the ``with`` around
@@ -198,10 +180,46 @@ class Lock(_CoopBase):
                 except BaseException:
                     # The schedule ended while this thread was parked here: release
                     # anyway, or a lock that outlives the run would stay locked.
-                    if self._real.locked():
+                    if self._still_held():
                         self._release()
                     raise
         self._release()
+
+    def _held_by(self, mt: ManagedThread) -> bool:
+        """Whether ``mt`` holds the lock (Lock: its owner; RLock: the real lock's owner)."""
+        raise NotImplementedError
+
+    def _still_held(self) -> bool:
+        """Whether the lock is still taken (to release it after an interrupted release)."""
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def _at_fork_reinit(self) -> None:
+        self._real._at_fork_reinit()
+        self._owner = None
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Lock(_CoopBase):
+    """Drop-in for ``_thread.lock`` (``threading.Lock()`` / ``_thread.allocate_lock()``)."""
+
+    _kind = "Lock"
+
+    def __init__(self, real: Any = None, label: str | None = None) -> None:
+        super().__init__(real if real is not None else raw.allocate_lock(), label)
+
+    def _held_by(self, mt: ManagedThread) -> bool:
+        return self._owner is mt
+
+    def _still_held(self) -> bool:
+        return bool(self._real.locked())
 
     def _release(self) -> None:
         self._real.release()  # RuntimeError("release unlocked lock") as the real one
@@ -219,7 +237,7 @@ class Lock(_CoopBase):
         self._owner = None
 
     acquire_lock = _CoopBase.acquire
-    release_lock = release
+    release_lock = _CoopBase.release
     locked_lock = locked
 
     def __repr__(self) -> str:
@@ -239,22 +257,11 @@ class RLock(_CoopBase):
         # A real RLock has no public "locked()" before 3.14; its repr says.
         return repr(self._real).startswith("<unlocked")
 
-    def release(self) -> None:
-        mt = current()
-        if mt is not None and not mt.busy:
-            if mt.ex.over:
-                if not self._real._is_owned():
-                    return  # see Lock.release: Abort ended its wait to re-take the lock
-            else:
-                try:
-                    if mt.ex.wants_accesses:
-                        mt.pending = sync_access(self._real, "release")
-                    mt.ex.point(mt)
-                except BaseException:
-                    if self._real._is_owned():  # see Lock.release
-                        self._release()
-                    raise
-        self._release()
+    def _held_by(self, mt: ManagedThread) -> bool:
+        return bool(self._real._is_owned())
+
+    def _still_held(self) -> bool:
+        return bool(self._real._is_owned())
 
     def _release(self) -> None:
         self._real.release()  # RuntimeError("cannot release un-acquired lock")

@@ -43,8 +43,13 @@ class ScheduleSummary:
     @property
     def preemptions(self) -> int:
         """Choices of another thread where the running one could have gone on."""
-        return sum(1 for chosen, cur in zip(self.choices, self.currents, strict=False)
-                   if cur != -1 and chosen != cur)
+        return count_preemptions(self.choices, self.currents)
+
+
+def count_preemptions(choices: Sequence[int], currents: Sequence[int]) -> int:
+    """How many ``choices`` took the baton from the thread in ``currents`` (-1: none ran)."""
+    return sum(1 for chosen, cur in zip(choices, currents, strict=False)
+               if cur != -1 and chosen != cur)
 
 
 @dataclass(frozen=True)
