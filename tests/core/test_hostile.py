@@ -1127,6 +1127,9 @@ def condition_wait_never_notified() -> None:
 
     failure = _deadlock(waiter, setup=S, seed=41)
     assert_blocked(failure, "T1", "Condition")
+    # Its own wake-up lock is only where it parks: not a lock it holds against others.
+    (blocked,) = failure.blocked
+    assert blocked.resource.startswith("notify on") and blocked.holds == ()
 
 
 @case()
