@@ -22,7 +22,7 @@ from .errors import InvalidArgument
 from .strategies.base import Strategy
 
 #: The strategies ``strategy=`` names (``racecheck.strategies.make_strategy``).
-STRATEGIES = ("portfolio", "random", "pct", "bounded")
+STRATEGIES = ("portfolio", "random", "pct", "bounded", "dpor")
 #: ``fixtures=``: "schedule" sets a test's function-scoped fixtures up (and tears
 #: them down) in every schedule; "test" keeps the ones the test was set up with.
 FIXTURES = ("schedule", "test")

@@ -22,11 +22,11 @@ from __future__ import annotations
 import bisect
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayDiverged
 from ..strategies.base import ChoicePoint
-from . import raw, threads, waitfor
+from . import effects, raw, threads, waitfor
 from .events import EVENTS, Observer, overriding
 from .outcome import Signal, Verdict
 from .spin import JUDGE, SPIN_LIMIT, LengthJudge, SpinProbe, user_frames
@@ -86,6 +86,17 @@ class Execution:
         self.option_log: list[tuple[int, ...]] | None = (
             [] if getattr(strategy, "wants_options", False) else None)
         self.wants_accesses = self.strategy_wants_accesses
+        #: Every step run, in order, with its effect (``effects.py``), for strategies that
+        #: reason about independent steps (``Strategy.wants_steps``): [thread, choice
+        #: index that started it or -1, atoms].  None: not kept.
+        self.step_log: list[list[Any]] | None = None
+        if getattr(strategy, "wants_steps", False):
+            self.step_log = []
+            self.wants_accesses = True
+            self.point = self._logged_point  # type: ignore[method-assign]
+        self._fresh_choice = -1
+        #: Fairness left a runnable thread out of a choice (a search cannot branch there).
+        self.filtered = False
         self.on_end = on_end
         # In a schedule's forked child, an ended schedule's threads are never
         # unwound: they stay parked, the child reports and exits, and no handler
@@ -246,6 +257,43 @@ class Execution:
             options = [t.tid for t in enabled]  # kept in tid order
         self._choice_point(mt, options)
 
+    def _logged_point(self, mt: ManagedThread) -> None:
+        """``point`` that also logs the step starting here with its effect (``step_log``)."""
+        if not self.over:
+            at, mt.at = mt.at, None
+            mt.busy += 1
+            try:
+                mt.effect = (effects.at_code_point(at[0], at[1], mt.pending) if at is not None
+                             else effects.at_shim_point(mt.pending))
+                if mt.log_at == mt.first_log and self.step_log is not None:
+                    # the first step ends here: what it ran is now known
+                    row = self.step_log[mt.log_at]
+                    row[2] = [row[2][0], *effects.prologue(
+                        at[0] if at is not None else sys._getframe(1))]
+            finally:
+                mt.busy -= 1
+        type(self).point(self, mt)
+        if not self.over:
+            self._log(mt)
+
+    def _log(self, mt: ManagedThread) -> None:
+        log = self.step_log
+        assert log is not None
+        log.append([mt.tid, self._fresh_choice, list(mt.effect)])
+        self._fresh_choice = -1
+        mt.log_at = len(log) - 1
+
+    def log_start(self, mt: ManagedThread) -> None:
+        """A thread's first step: from its start to its first point (a prologue)."""
+        mt.effect = [["s", f"T{mt.tid}"], effects.OPAQUE]  # until its first point (prologue)
+        self._log(mt)
+        mt.first_log = mt.log_at
+
+    def taint(self, mt: ManagedThread) -> None:
+        """An exception was raised in ``mt``'s current step: it may have gone anywhere."""
+        if self.step_log is not None and mt.log_at >= 0 and not self.over:
+            self.step_log[mt.log_at][2] = [effects.OPAQUE]
+
     def yield_point(self, mt: ManagedThread) -> None:
         """``time.sleep(0)``: a point at which the thread offers the others its turn."""
         mt.streak += SPIN_LIMIT // 16
@@ -279,6 +327,8 @@ class Execution:
         """The options without threads that gave way, unless every option gave way."""
         fair = [tid for tid in options if not self.threads[tid].yielded]
         if fair:
+            if len(fair) < len(options):
+                self.filtered = True
             return fair
         self._clear_yields()
         return options
@@ -424,6 +474,8 @@ class Execution:
             raise self.halt()
         self.choices.append(choice)
         self.currents.append(current)
+        if self.step_log is not None:
+            self._fresh_choice = len(self.choices) - 1
         if self.option_log is not None:
             self.option_log.append(tuple(options))
         for hook in self.hooks["choice"]:
@@ -471,6 +523,8 @@ class Execution:
         if self.over:
             mt.unwinding = True
             raise Abort
+        if self.step_log is not None:
+            self._log(mt)  # it runs again: the blocked operation once more
         return not mt.timed_out
 
     def wake(self, mt: ManagedThread) -> None:
@@ -644,6 +698,10 @@ class Execution:
     def thread_finished(self, mt: ManagedThread) -> None:
         for hook in self.hooks["thread_done"]:
             hook(mt)
+        if self.step_log is not None and mt.log_at >= 0 and not self.over:
+            row = self.step_log[mt.log_at]
+            row[2] = row[2] + [["s", f"T{mt.tid}"]]  # joiners wake
+
         mt.status = FINISHED
         if mt in self.enabled:
             self.enabled.remove(mt)

@@ -190,6 +190,8 @@ def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
             mt.pending = decode(frame, offset)
         finally:
             mt.busy -= 1
+        if ex.step_log is not None:
+            mt.at = (frame, offset)
     hooks = ex.hooks["step"]
     if hooks and not ex.over:  # never observe racecheck's unwinding
         access = mt.pending if ex.wants_accesses else None
@@ -207,6 +209,17 @@ def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
             mt.protected = False
     else:
         ex.point(mt)
+
+
+#: Monitoring events that mean an exception moved through a managed thread's code.
+_EXCEPTION_EVENTS = ("RAISE", "RERAISE", "EXCEPTION_HANDLED", "PY_UNWIND")
+
+
+def _on_raise(code: Any, offset: int, exc: object) -> None:
+    """An exception in a managed thread: a reduction no longer knows where its step went."""
+    mt = _managed(_get_ident())
+    if mt is not None and not mt.busy and mt.ex.step_log is not None:
+        mt.ex.taint(mt)
 
 
 class _Backend:
@@ -238,9 +251,12 @@ class _MonitoringBackend(_Backend):
         mon.register_callback(tool, ev.PY_START, self._on_start)
         mon.register_callback(tool, ev.PY_RESUME, self._on_start)
         mon.register_callback(tool, ev.INSTRUCTION, self._on_instruction)
+        for event in _EXCEPTION_EVENTS:
+            mon.register_callback(tool, getattr(ev, event), _on_raise)
         # Events a previous exploration DISABLEd would stay off; turn them back on.
         mon.restart_events()
-        mon.set_events(tool, ev.PY_START | ev.PY_RESUME)
+        mon.set_events(tool, ev.PY_START | ev.PY_RESUME | ev.RAISE | ev.RERAISE
+                       | ev.EXCEPTION_HANDLED | ev.PY_UNWIND)
 
     def uninstall(self) -> None:
         if self.tool < 0:
@@ -252,7 +268,8 @@ class _MonitoringBackend(_Backend):
             mon.set_local_events(tool, code, 0)
         self.codes.clear()
         ev = mon.events
-        for event in (ev.PY_START, ev.PY_RESUME, ev.INSTRUCTION):
+        for event in ("PY_START", "PY_RESUME", "INSTRUCTION", *_EXCEPTION_EVENTS):
+            event = getattr(ev, event)
             mon.register_callback(tool, event, None)
         mon.free_tool_id(tool)
 
@@ -303,7 +320,9 @@ class _SettraceBackend(_Backend):
         return self._on_opcode
 
     def _on_opcode(self, frame: Any, event: str, arg: object) -> Any:
-        if event == "opcode":
+        if event == "exception":
+            _on_raise(None, 0, None)
+        elif event == "opcode":
             offset = frame.f_lasti
             entry = _points[id(frame.f_code)]
             if offset in entry[1]:

@@ -114,6 +114,10 @@ class Outcome:
     currents: list[int] = field(default_factory=list)
     #: The options of each choice point, when the strategy keeps them.
     options: list[tuple[int, ...]] = field(default_factory=list)
+    #: Every step with its effect, when the strategy wants them (Execution.step_log).
+    transitions: list[list[Any]] = field(default_factory=list)
+    #: Fairness left a runnable thread out of a choice (Execution.filtered).
+    filtered: bool = False
 
     def to_data(self) -> dict[str, Any]:
         exc = self.exception
@@ -127,6 +131,7 @@ class Outcome:
             "traceback_text": self.traceback_text or _format(exc), "wrap": self.wrap,
             "unseen": self.unseen, "currents": self.currents,
             "options": [list(o) for o in self.options],
+            "transitions": self.transitions, "filtered": self.filtered,
         }
 
     @classmethod
@@ -144,6 +149,8 @@ class Outcome:
             wrap=[int(i) for i in data.get("wrap", [])], unseen=bool(data.get("unseen")),
             currents=[int(c) for c in data.get("currents", [])],
             options=[tuple(int(t) for t in o) for o in data.get("options", [])],
+            transitions=list(data.get("transitions") or []),
+            filtered=bool(data.get("filtered")),
         )
 
 
@@ -235,7 +242,9 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
             _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
                                                             tuple(outcome.choices),
                                                             tuple(outcome.currents),
-                                                            tuple(outcome.options)))
+                                                            tuple(outcome.options),
+                                                            tuple(outcome.transitions),
+                                                            outcome.filtered))
             if cfg.progress is not None:
                 cfg.progress(runs, cfg.schedules)
             notes.extend(n for n in outcome.notes if n not in notes)
@@ -779,7 +788,8 @@ def _run_threads(cfg: Config, ex: Execution, state: Any, patches: Patches | None
                    ex.failed_thread.name if ex.failed_thread is not None else None,
                    list(ex.choices), ex.cycle or list(ex.hidden_cycle), ex.blocked_report,
                    list(ex.notes), ex.steps, wrap=list(ex.took_over), unseen=ex.unseen,
-                   currents=list(ex.currents), options=list(ex.option_log or ()))
+                   currents=list(ex.currents), options=list(ex.option_log or ()),
+                   transitions=ex.step_log or [], filtered=ex.filtered)
 
 
 def _bind(body: Callable[..., object], state: Any, with_state: bool) -> Callable[[], object]:

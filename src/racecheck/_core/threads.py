@@ -164,6 +164,12 @@ class ManagedThread(Resource):
         self.probe: SpinProbe | None = None
         #: What it will touch when it runs next (only when the strategy wants accesses).
         self.pending: Access | None = None
+        # Step logging for partial-order reduction (Execution.step_log): where the
+        # point is, the effect of the step that starts there, its index in the log.
+        self.at: tuple[Any, int] | None = None
+        self.effect: list[Any] = []
+        self.log_at = -1
+        self.first_log = -1
 
     def holders(self) -> list[ManagedThread]:
         return [] if self.status == FINISHED else [self]
@@ -256,6 +262,8 @@ def _bootstrap(mt: ManagedThread) -> None:
     instrument.thread_started()
     mt.ready.release()
     mt.gate.acquire()
+    if ex.step_log is not None and not ex.over:
+        ex.log_start(mt)
     mt.busy -= 1
     try:
         try:

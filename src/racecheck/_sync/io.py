@@ -78,6 +78,7 @@ def _cooperative_wait(mt: ManagedThread, poll: Callable[[], Any], ready: Callabl
     timed out.  Returns the last poll.
     """
     ex = mt.ex
+    mt.pending = None  # real I/O: opaque to a reduction
     ex.point(mt)
 
     def poll_now() -> Any:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core import raw
+from .._core.access import Access
 from .._core.threads import FINISHED, ManagedThread, current
 
 orig_start = threading.Thread.start
@@ -40,6 +41,8 @@ def start(self: threading.Thread) -> None:
         raise RuntimeError("thread.__init__() not called")
     if t._started.is_set() or managed_of(self) is not None:
         raise RuntimeError("threads can only be started once")
+    if mt.ex.wants_accesses:
+        mt.pending = Access("sync", None, f"T{len(mt.ex.threads)}", "start")
     mt.ex.point(mt)
     mt.busy += 1
     try:
@@ -59,6 +62,8 @@ def join(self: threading.Thread, timeout: float | None = None) -> None:
         return  # the schedule has ended: nothing left to wait for
     if target is mt:
         raise RuntimeError("cannot join current thread")
+    if mt.ex.wants_accesses:
+        mt.pending = Access("sync", None, f"T{target.tid}", "join")
     mt.ex.point(mt)
     if target.status == FINISHED or target.ex is not mt.ex:
         return
@@ -94,6 +99,8 @@ def start_new_thread(
     if kwargs is not None and not isinstance(kwargs, dict):
         raise TypeError("optional 3rd arg must be a dictionary")
     kw = kwargs or {}
+    if mt.ex.wants_accesses:
+        mt.pending = Access("sync", None, f"T{len(mt.ex.threads)}", "start")
     mt.ex.point(mt)
     mt.busy += 1
     try:
@@ -154,6 +161,7 @@ def unmanaged(original: Callable[..., Any]) -> Callable[..., Any]:
         mt = current()
         if mt is None or mt.busy:
             return original(self, *args, **kwargs)
+        mt.pending = None  # real time, real effects: opaque to a reduction
         mt.ex.point(mt)
         mt.busy += 1
         try:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 
 from .._core import execution, raw, threads
+from .._core.access import Access
 from .._core.threads import Sleep
 
 _registry_get = threads.registry.get
@@ -93,6 +94,8 @@ def sleep(secs: float) -> None:
             ) from None
     if secs < 0:
         raise ValueError("sleep length must be non-negative")
+    if mt.ex.wants_accesses:
+        mt.pending = Access("sync", None, "clock" if secs else "yield", "sleep")
     if secs == 0:
         mt.ex.yield_point(mt)  # sleep(0) is a yield: a spin loop's way of letting others run
         return

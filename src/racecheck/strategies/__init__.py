@@ -7,15 +7,16 @@ from .._core.outcome import Evidence
 from ..errors import InvalidArgument
 from .base import ChoicePoint, ScheduleSummary, Strategy
 from .bounded import BoundedStrategy
+from .dpor import DporStrategy
 from .pct import PCTStrategy
 from .portfolio import PortfolioStrategy
 from .random import RandomStrategy
 from .replay import ReplayStrategy
 
-__all__ = ["Access", "BoundedStrategy", "ChoicePoint", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
+__all__ = ["Access", "BoundedStrategy", "ChoicePoint", "DporStrategy", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
            "ReplayStrategy", "ScheduleSummary", "Strategy", "make_strategy"]
 
-NAMES = ("portfolio", "random", "pct", "bounded")
+NAMES = ("portfolio", "random", "pct", "bounded", "dpor")
 
 
 def make_strategy(spec: object, seed: int) -> Strategy:
@@ -30,6 +31,8 @@ def make_strategy(spec: object, seed: int) -> Strategy:
         return PortfolioStrategy(seed)
     if spec == "bounded":
         return BoundedStrategy(seed)
+    if spec == "dpor":
+        return DporStrategy(seed)
     raise InvalidArgument(
         f"unknown strategy {spec!r}: use one of {', '.join(map(repr, NAMES))} "
         "or pass a racecheck.strategies.Strategy instance"

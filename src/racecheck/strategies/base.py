@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._core.outcome import Evidence
 
@@ -35,6 +35,11 @@ class ScheduleSummary:
     currents: tuple[int, ...] = ()
     #: The runnable threads at each of those points (only for ``wants_options``).
     options: tuple[tuple[int, ...], ...] = ()
+    #: Every step run, in order (only for ``wants_steps``): [thread, index of the
+    #: choice that started it or -1, its effect as atoms (``_core/effects.py``)].
+    transitions: tuple[list[Any], ...] = ()
+    #: Fairness left a runnable thread out of some choice (no branching there).
+    filtered: bool = False
 
     @property
     def failed(self) -> bool:
@@ -82,6 +87,9 @@ class Strategy(abc.ABC):
     #: True: :meth:`end` gets every choice point's options (``ScheduleSummary.options``),
     #: which a search over the space of schedules needs to know what is left.
     wants_options: ClassVar[bool] = False
+    #: True: :meth:`end` gets every step's effect (``ScheduleSummary.transitions``),
+    #: which partial-order reduction needs to tell independent steps apart.
+    wants_steps: ClassVar[bool] = False
 
     @abc.abstractmethod
     def begin(self, index: int) -> bool:

@@ -1,0 +1,223 @@
+"""Every schedule with at most P preemptions, up to reordering independent steps: a proof.
+
+Dynamic partial-order reduction (Flanagan & Godefroid, "Dynamic Partial-Order
+Reduction for Model Checking Software", POPL 2005) on top of the
+preemption-bounded search of ``bounded.py`` (Musuvathi & Qadeer, PLDI 2007).
+Two schedules that differ only in the order of *independent* steps (steps
+of different threads whose effects do not conflict, ``_core/effects.py``)
+end in the same state, so running one of them is enough.
+
+Stateless and depth-first: every schedule replays a prefix of choices and
+then lets the running thread go on (else the lowest runnable one).  After it
+ran, ``end`` reads its steps with their effects, computes the happens-before
+order with vector clocks, and finds the *races*: a step ``i`` of thread p
+and the latest earlier step ``j`` of another thread that conflicts with it
+and is not already ordered before it.  The other order of a race can only
+be reached by running p (or, when p could not run there, any runnable
+thread) at the choice point before ``j``: that thread joins the point's
+*backtrack set*.  The search then backtracks to the deepest point with a
+backtrack thread not yet run.  Alternatives that no race asks for are the
+equivalent schedules it skips.
+
+A preemption bound alone would make DPOR unsound: the schedule that reverses
+a race may need one more preemption than allowed at ``j``, while an
+equivalent one within the bound switches earlier (Coons, Musuvathi &
+McKinley, "Bounded Partial-Order Reduction", OOPSLA 2013).  So each race
+also adds its thread at the latest earlier point where the schedule already
+switched threads (a switch that costs no new preemption), as their BPOR
+does conservatively; the bound is applied only when choosing what to run.
+
+A completed search is a proof within the bound, stated in ``evidence``;
+a run that did not follow its prefix (nondeterminism) or where fairness left
+a runnable thread out of a choice voids it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._core.effects import dependent
+from .._core.outcome import Evidence
+from ..errors import InvalidArgument
+from .base import ScheduleSummary, Strategy
+
+
+@dataclass
+class _Node:
+    """One choice point on the current path."""
+
+    options: tuple[int, ...]
+    current: int
+    chosen: int
+    #: Preemptions spent by the choices before this one.
+    spent: int
+    backtrack: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
+
+    def cost(self, choice: int) -> int:
+        return 1 if self.current in self.options and choice != self.current else 0
+
+
+class DporStrategy(Strategy):
+    name = "dpor"
+    wants_options = True
+    wants_accesses = True
+    wants_steps = True
+
+    def __init__(self, seed: int, preemptions: int = 2) -> None:
+        if isinstance(preemptions, bool) or not isinstance(preemptions, int) or preemptions < 0:
+            raise InvalidArgument(f"preemptions must be an integer >= 0, got {preemptions!r}")
+        self.seed = seed
+        self.bound = preemptions
+        #: The seed ``random`` gets in every schedule of the search (the runner reads it).
+        self.rseed = seed
+        self._stack: list[_Node] = []
+        self._prefix: tuple[int, ...] = ()
+        self._position = 0
+        self._started = False
+        self.complete = False
+        #: Alternatives skipped as equivalent to a schedule run (no race asked for them).
+        self.equivalent = 0
+        #: Alternatives a race asked for that the preemption bound ruled out.
+        self.bounded = 0
+        #: Schedules that did not repeat their prefix (nondeterminism): no proof.
+        self.diverged = 0
+        #: Schedules where fairness kept a runnable thread out of a choice: no proof.
+        self.unfair = 0
+        self.runs = 0
+
+    # ------------------------------------------------------------ one schedule
+
+    def begin(self, index: int) -> bool:
+        if self._started and not self._next():
+            self.complete = True
+            return False
+        self._started = True
+        self._prefix = tuple(n.chosen for n in self._stack)
+        self._position = 0
+        return True
+
+    def choose(self, options: Sequence[int], current: int) -> int:
+        i = self._position
+        self._position += 1
+        if i < len(self._prefix) and self._prefix[i] in options:
+            return self._prefix[i]
+        return current if current in options else options[0]
+
+    # ------------------------------------------------------------ learning
+
+    def end(self, summary: ScheduleSummary) -> None:
+        self.runs += 1
+        if summary.filtered:
+            self.unfair += 1
+        choices, currents, options = summary.choices, summary.currents, summary.options
+        stack = self._stack
+        keep = 0
+        while keep < len(stack) and keep < len(choices) and stack[keep].options == options[keep] \
+                and stack[keep].chosen == choices[keep]:
+            keep += 1
+        if keep < len(stack):
+            self.diverged += 1
+            del stack[keep:]
+        for i in range(len(stack), len(choices)):
+            spent = stack[-1].spent + stack[-1].cost(stack[-1].chosen) if stack else 0
+            stack.append(_Node(options[i], currents[i], choices[i], spent,
+                               {choices[i]}, {choices[i]}))
+        if len(stack) > len(choices):
+            del stack[len(choices):]
+        for j, i in races(summary.transitions):
+            self._backtrack(summary.transitions, j, i)
+
+    def _backtrack(self, steps: Sequence[list[Any]], j: int, i: int) -> None:
+        """Make the search run step ``i``'s thread before step ``j`` (a race)."""
+        thread = steps[i][0]
+        point = steps[j][1]
+        if point < 0 or point >= len(self._stack):
+            return  # only one thread could run before j: another race reaches the other order
+        self._add(self._stack[point], thread)
+        for k in range(point - 1, -1, -1):  # BPOR's conservative point: the last switch before
+            node = self._stack[k]
+            if node.chosen != node.current:
+                self._add(node, thread)
+                break
+
+    @staticmethod
+    def _add(node: _Node, thread: int) -> None:
+        if thread in node.options:
+            node.backtrack.add(thread)
+        else:
+            node.backtrack.update(node.options)
+
+    def _next(self) -> bool:
+        """Backtrack to the deepest point with a thread left to run; False: the search is done."""
+        stack = self._stack
+        while stack:
+            node = stack[-1]
+            for choice in sorted(node.backtrack - node.done):
+                node.done.add(choice)
+                if node.spent + node.cost(choice) > self.bound:
+                    self.bounded += 1
+                    continue
+                node.chosen = choice
+                return True
+            self.equivalent += sum(1 for o in node.options if o not in node.done
+                                   and node.spent + node.cost(o) <= self.bound)
+            stack.pop()
+        return False
+
+    def evidence(self, schedules_run: int) -> Evidence:
+        if self.complete and not self.diverged and not self.unfair:
+            return Evidence(
+                schedules_run,
+                ((self.name, schedules_run,
+                  f"exhaustive: every schedule with <= {self.bound} preemptions, "
+                  f"{schedules_run} executions, {self.equivalent} pruned as equivalent"),),
+                exhaustive_up_to_preemptions=self.bound)
+        if self.diverged:
+            why = f"{self.diverged} did not repeat their prefix: no proof"
+        elif self.unfair:
+            why = "fairness left a runnable thread out of a choice: no proof"
+        else:
+            why = "not complete"
+        return Evidence(schedules_run,
+                        ((self.name, schedules_run, f"<= {self.bound} preemptions, {why}"),))
+
+
+def races(steps: Sequence[list[Any]]) -> list[tuple[int, int]]:
+    """The races of one run: pairs (j, i), j < i, of conflicting steps of different threads
+    that nothing else orders (happens-before by vector clocks over program order and
+    conflicts, as in Flanagan & Godefroid's DPOR)."""
+    out: list[tuple[int, int]] = []
+    by_thread: dict[int, list[int]] = {}
+    local: list[int] = [0] * len(steps)
+    clocks: list[dict[int, int]] = [{} for _ in steps]
+    last: dict[int, dict[int, int]] = {}
+    for i, (p, _choice, atoms) in enumerate(steps):
+        clock = dict(last.get(p, {}))
+        clock[p] = clock.get(p, 0) + 1
+        found: list[int] = []
+        for q, mine in by_thread.items():
+            if q == p:
+                continue
+            seen = clock.get(q, 0)
+            for j in reversed(mine):
+                if local[j] <= seen:
+                    break  # j and everything before it in q already happen before i
+                if dependent(steps[j][2], atoms):
+                    found.append(j)
+                    break
+        for j in found:
+            q = steps[j][0]
+            if not any(clocks[k].get(q, 0) >= local[j] for k in found if k != j):
+                out.append((j, i))
+        for j in found:
+            for t, n in clocks[j].items():
+                if n > clock.get(t, 0):
+                    clock[t] = n
+        clocks[i] = clock
+        last[p] = clock
+        by_thread.setdefault(p, []).append(i)
+        local[i] = clock[p]
+    return out

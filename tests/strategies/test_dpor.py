@@ -1,0 +1,418 @@
+"""DPOR: every equivalence class of schedules within the bound, fewer runs, and a proof.
+
+Two layers.  Simulated programs (threads as lists of step effects, no real
+threads) check the search itself against brute force: over many random
+programs, the classes ``dpor`` runs are exactly the classes the bounded
+brute force runs.  Real programs, explored in-process, check the effects the
+kernel logs: ``dpor`` reaches every final state and every verdict the brute
+force reaches, on code whose conflicts hide in C methods, operators,
+iterators, exceptions and threading's own objects.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import random
+import threading
+import time
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+
+import racecheck
+from racecheck._core.effects import dependent
+from racecheck.strategies import BoundedStrategy, DporStrategy, ScheduleSummary, Strategy
+
+# ----------------------------------------------------------- simulated programs
+
+Program = Sequence[Sequence[list[Any]]]  # per thread, the effect of each step
+
+
+def simulate(strategy: Strategy, program: Program, index: int) -> ScheduleSummary:
+    left = [0] * len(program)
+    choices: list[int] = []
+    currents: list[int] = []
+    options: list[tuple[int, ...]] = []
+    steps: list[list[Any]] = []
+    last = -1
+    while True:
+        runnable = tuple(t for t in range(len(program)) if left[t] < len(program[t]))
+        if not runnable:
+            break
+        point = -1
+        if len(runnable) > 1:
+            current = last if last in runnable else -1
+            chosen = strategy.choose(runnable, current)
+            assert chosen in runnable
+            point = len(choices)
+            choices.append(chosen)
+            currents.append(current)
+            options.append(runnable)
+        else:
+            chosen = runnable[0]
+        steps.append([chosen, point, program[chosen][left[chosen]]])
+        left[chosen] += 1
+        last = chosen
+    return ScheduleSummary(index, None, len(steps), tuple(choices), tuple(currents),
+                           tuple(options), tuple(steps))
+
+
+def signature(steps: Sequence[list[Any]]) -> frozenset[tuple[tuple[int, int], tuple[int, int]]]:
+    """The equivalence class of a run: the order of every pair of conflicting steps."""
+    seen: dict[int, int] = collections.Counter()
+    named = []
+    for tid, _point, atoms in steps:
+        named.append(((tid, seen[tid]), atoms))
+        seen[tid] += 1
+    return frozenset((a, b) for i, (a, ea) in enumerate(named) for b, eb in named[i + 1:]
+                     if a[0] != b[0] and dependent(ea, eb))
+
+
+def explore_all(strategy: Strategy, program: Program, budget: int = 200_000
+                ) -> list[ScheduleSummary]:
+    runs: list[ScheduleSummary] = []
+    for index in range(budget):
+        if not strategy.begin(index):
+            return runs
+        summary = simulate(strategy, program, index)
+        strategy.end(summary)
+        runs.append(summary)
+    raise AssertionError("the search did not end within its budget")
+
+
+_ATOMS: list[list[Any]] = [["r", 1, "x"], ["w", 1, "x"], ["r", 1, "y"], ["w", 1, "y"],
+                           ["w", 2, None], ["r", 2, None], ["RC"], ["WC"], ["s", "L"],
+                           ["r", None, "x"], ["r", 3, "z"], ["w", 3, "z"]]
+
+
+def random_program(rng: random.Random) -> list[list[list[Any]]]:
+    threads = rng.choice((2, 2, 3))
+    return [[[rng.choice(_ATOMS)] for _ in range(rng.randint(1, 4 if threads == 2 else 3))]
+            for _ in range(threads)]
+
+
+@pytest.mark.parametrize("bound", [0, 1, 2])
+def test_dpor_runs_exactly_the_classes_brute_force_finds(bound: int) -> None:
+    rng = random.Random(1234 + bound)
+    total_brute = total_dpor = 0
+    for _ in range(300):
+        program = random_program(rng)
+        brute = explore_all(BoundedStrategy(0, preemptions=bound), program)
+        dpor = explore_all(DporStrategy(0, preemptions=bound), program)
+        want = {signature(s.transitions) for s in brute}
+        got = {signature(s.transitions) for s in dpor}
+        assert got == want, program
+        assert all(s.preemptions <= bound for s in dpor)
+        total_brute += len(brute)
+        total_dpor += len(dpor)
+    assert total_dpor < total_brute * 0.8  # and it does skip equivalent schedules
+
+
+def test_independent_threads_need_one_schedule() -> None:
+    program = [[[["w", 1, "a"]]] * 4, [[["w", 2, "b"]]] * 4, [[["r", 3, "c"]]] * 3]
+    dpor = DporStrategy(0)
+    runs = explore_all(dpor, program)
+    assert len(runs) == 1
+    assert dpor.complete
+    evidence = dpor.evidence(len(runs))
+    assert evidence.exhaustive_up_to_preemptions == 2
+    assert "exhaustive: every schedule with <= 2 preemptions, 1 executions" in str(evidence)
+    assert dpor.equivalent > 0
+
+
+def test_the_same_seed_searches_the_same_schedules() -> None:
+    program = [[[["w", 1, "x"]], [["r", 1, "y"]]], [[["w", 1, "y"]], [["r", 1, "x"]]]]
+    first = [s.choices for s in explore_all(DporStrategy(7), program)]
+    second = [s.choices for s in explore_all(DporStrategy(7), program)]
+    assert first == second and len(first) > 1
+
+
+def test_a_diverging_run_voids_the_proof() -> None:
+    program = [[[["w", 1, "x"]], [["w", 1, "x"]]], [[["w", 1, "x"]]]]
+    dpor = DporStrategy(0)
+    assert dpor.begin(0)
+    summary = simulate(dpor, program, 0)
+    dpor.end(summary)
+    assert dpor.begin(1)
+    other = simulate(dpor, [[[["w", 1, "x"]]], [[["w", 1, "x"]], [["w", 1, "x"]]]], 1)
+    dpor.end(ScheduleSummary(1, None, other.steps, (1, 1), (-1, 1), ((0, 1), (0, 1)),
+                             other.transitions))
+    while dpor.begin(2):
+        dpor.end(simulate(dpor, program, 2))
+    assert dpor.diverged
+    assert dpor.evidence(3).exhaustive_up_to_preemptions is None
+    assert "no proof" in str(dpor.evidence(3))
+
+
+# ----------------------------------------------------------------- real programs
+
+_finals: list[str] = []
+
+
+def _outcomes(strategy: Strategy, threads: Sequence[Callable[[Any], object]],
+              setup: Callable[[], Any], final: Callable[[Any], str],
+              schedules: int = 20_000) -> tuple[set[str], racecheck.Result]:
+    """Every final state (and violation) the strategy's schedules reach, in-process."""
+    _finals.clear()
+
+    def record(state: Any) -> None:
+        _finals.append(final(state))
+
+    result = racecheck.explore(list(threads), setup=setup, invariant=record, strategy=strategy,
+                               schedules=schedules, isolate=False)
+    return set(_finals), result
+
+
+def same_as_brute_force(threads: Sequence[Callable[[Any], object]], setup: Callable[[], Any],
+                        final: Callable[[Any], str]) -> tuple[set[str], int, int]:
+    brute, brute_result = _outcomes(BoundedStrategy(0, preemptions=2), threads, setup, final)
+    dpor_states, dpor_result = _outcomes(DporStrategy(0, preemptions=2), threads, setup, final)
+    assert brute_result.evidence.exhaustive_up_to_preemptions == 2
+    assert dpor_result.evidence.exhaustive_up_to_preemptions == 2, dpor_result.evidence
+    assert dpor_states == brute, (sorted(brute - dpor_states), sorted(dpor_states - brute))
+    return brute, brute_result.evidence.schedules, dpor_result.evidence.schedules
+
+
+def test_alias_read_by_an_operator_conflicts_with_an_append() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(items=[], seen=None)
+
+    def adder(s: Any) -> None:
+        box = s.items
+        box.append(1)
+        box.append(2)
+
+    def reader(s: Any) -> None:
+        box = s.items
+        s.seen = box + [0]  # noqa: RUF005 - the list's content is read by BINARY_OP, not at a point
+
+    states, _, _ = same_as_brute_force([adder, reader], setup, lambda s: repr(s.seen))
+    assert states == {"[0]", "[1, 0]", "[1, 2, 0]"}
+
+
+def test_truth_test_of_a_shared_list_conflicts_with_an_append() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(items=[], empty=None)
+
+    def adder(s: Any) -> None:
+        box = s.items
+        box.append(1)
+
+    def checker(s: Any) -> None:
+        box = s.items
+        if box:
+            s.empty = False
+        else:
+            s.empty = True
+
+    states, _, _ = same_as_brute_force([adder, checker], setup, lambda s: repr(s.empty))
+    assert states == {"True", "False"}
+
+
+def test_in_place_add_conflicts_with_a_read() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(items=[], copy=None)
+
+    def extender(s: Any) -> None:
+        box = s.items
+        box += [1]   # extends the shared list in place (BINARY_OP +=), no point
+
+    def copier(s: Any) -> None:
+        box = s.items
+        s.copy = list(box)
+
+    states, _, _ = same_as_brute_force([extender, copier], setup, lambda s: repr(s.copy))
+    assert states == {"[]", "[1]"}
+
+
+def test_a_shared_iterator_is_advanced_by_each_thread() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(it=iter([1, 2, 3]), n0=0, n1=0)
+
+    def take0(s: Any) -> None:
+        n = 0
+        for _x in s.it:   # FOR_ITER advances the one iterator both threads share
+            n = n + 1  # not +=, which may change a list in place (WC)
+        s.n0 = n
+
+    def take1(s: Any) -> None:
+        n = 0
+        for _x in s.it:
+            n = n + 1  # not +=, which may change a list in place (WC)
+        s.n1 = n
+
+    states, _, _ = same_as_brute_force([take0, take1], setup, lambda s: f"{s.n0}/{s.n1}")
+    assert {"3/0", "0/3", "2/1", "1/2"} <= states
+
+
+def test_an_exception_makes_the_step_opaque() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(items=[], seen=None)
+
+    def adder(s: Any) -> None:
+        box = s.items
+        box.append(1)
+        box.append(2)
+
+    def reader(s: Any) -> None:
+        box = s.items
+        try:
+            raise KeyError  # no call: the exception is made by RAISE_VARARGS
+        except KeyError:
+            s.seen = box + [0]  # noqa: RUF005 - run by the handler, in the step the raise started
+
+    states, _, _ = same_as_brute_force([adder, reader], setup, lambda s: repr(s.seen))
+    assert states == {"[0]", "[1, 0]", "[1, 2, 0]"}
+
+
+def test_check_then_act_on_a_dict() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(cache={}, made=[])
+
+    def user(s: Any) -> None:
+        cache = s.cache
+        if "k" not in cache:
+            made = s.made
+            made.append(1)
+            cache["k"] = 1
+
+    states, _, _ = same_as_brute_force([user, user], setup, lambda s: str(len(s.made)))
+    assert states == {"1", "2"}
+
+
+def test_event_flag_read_without_a_lock_conflicts_with_set() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(ev=threading.Event(), saw=None)
+
+    def setter(s: Any) -> None:
+        s.ev.set()
+
+    def looker(s: Any) -> None:
+        s.saw = s.ev.is_set()
+
+    states, _, _ = same_as_brute_force([setter, looker], setup, lambda s: repr(s.saw))
+    assert states == {"True", "False"}
+
+
+def test_three_threads_writes_and_a_read() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(x=0, seen=None, other=0)
+
+    def one(s: Any) -> None:
+        s.x = 1
+        s.other += 1
+
+    def two(s: Any) -> None:
+        s.x = 2
+
+    def read(s: Any) -> None:
+        s.seen = s.x
+
+    states, brute, dpor = same_as_brute_force([one, two, read], setup,
+                                              lambda s: f"{s.x}/{s.seen}")
+    assert {"2/0", "1/2", "2/1"} <= states
+    assert dpor < brute
+
+
+def test_queue_workers_reach_every_outcome() -> None:
+    def setup() -> Any:
+        q: queue.Queue[int] = queue.Queue()
+        for i in range(2):
+            q.put(i)
+        return types.SimpleNamespace(q=q, order=[])
+
+    def worker(s: Any) -> None:
+        while True:
+            try:
+                item = s.q.get_nowait()
+            except queue.Empty:
+                return
+            s.order.append(item)
+
+    states, _, _ = same_as_brute_force([worker, worker], setup, lambda s: repr(s.order))
+    assert states == {"[0, 1]", "[1, 0]"}
+
+
+def test_deque_and_condition_outcomes() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(d=collections.deque(), cond=threading.Condition(),
+                                     got=None)
+
+    def producer(s: Any) -> None:
+        with s.cond:
+            s.d.append(1)
+            s.cond.notify()
+
+    def consumer(s: Any) -> None:
+        with s.cond:
+            if not s.d:
+                s.cond.wait(timeout=1)
+            s.got = s.d.popleft() if s.d else None
+
+    states, _, _ = same_as_brute_force([producer, consumer], setup, lambda s: repr(s.got))
+    assert "1" in states
+
+
+# ------------------------------------------------------------------ proofs
+
+
+lock = threading.Lock()
+db_value = 0
+
+
+def _reset() -> None:
+    global db_value
+    db_value = 0
+
+
+def _two(_: object) -> None:
+    assert db_value == 2, db_value
+
+
+def fixed_with(_: object = None) -> None:
+    global db_value
+    with lock:
+        v = db_value
+        time.sleep(0.1)
+        db_value = v + 1
+
+
+def fixed_acquire(_: object = None) -> None:
+    global db_value
+    lock.acquire()
+    v = db_value
+    time.sleep(0.1)
+    db_value = v + 1
+    lock.release()
+
+
+def racy(_: object = None) -> None:
+    global db_value
+    v = db_value
+    time.sleep(0.1)
+    db_value = v + 1
+
+
+@pytest.mark.parametrize("body", [fixed_with, fixed_acquire])
+def test_dpor_proves_the_lock_fixed_db_value(body: Callable[..., None]) -> None:
+    result = racecheck.explore([body, body], setup=_reset, invariant=_two, strategy="dpor",
+                               schedules=10_000, seed=1)
+    assert result.ok
+    assert result.evidence.exhaustive_up_to_preemptions == 2
+    assert "exhaustive: every schedule with <= 2 preemptions" in str(result.evidence)
+    assert "pruned as equivalent" in str(result.evidence)
+    bounded = racecheck.explore([body, body], setup=_reset, invariant=_two,
+                                strategy="bounded", schedules=10_000, seed=1)
+    assert result.evidence.schedules < bounded.evidence.schedules
+
+
+def test_dpor_finds_the_lost_update_and_its_token_replays() -> None:
+    result = racecheck.explore([racy, racy], setup=_reset, invariant=_two, strategy="dpor",
+                               schedules=1000, seed=1)
+    assert not result.ok and result.failure is not None
+    assert result.failure.kind == "violation"
+    again = racecheck.replay(result.failure.token, [racy, racy], setup=_reset, invariant=_two)
+    assert not again.ok and again.failure is not None and again.failure.kind == "violation"
