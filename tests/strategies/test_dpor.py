@@ -283,6 +283,51 @@ def test_check_then_act_on_a_dict() -> None:
     assert states == {"1", "2"}
 
 
+class _Box:
+    label = "class"
+
+
+def test_instance_dict_write_conflicts_with_an_attribute_read() -> None:
+    # functools.cached_property stores with instance.__dict__[name] = value
+    def setup() -> Any:
+        return types.SimpleNamespace(box=_Box(), seen=[])
+
+    def writer(s: Any) -> None:
+        storage = s.box.__dict__
+        storage["label"] = "instance"
+
+    def reader(s: Any) -> None:
+        seen = s.seen
+        seen.append(s.box.label)
+        seen.append(s.box.label)
+
+    states, _, _ = same_as_brute_force([writer, reader], setup, lambda s: repr(s.seen))
+    assert states == {"['class', 'class']", "['class', 'instance']",
+                      "['instance', 'instance']"}
+
+
+def test_class_attribute_write_conflicts_with_an_instance_read() -> None:
+    class Config:
+        mode = "a"
+
+    def setup() -> Any:
+        Config.mode = "a"
+        return types.SimpleNamespace(cfg=Config(), klass=Config, seen=[])
+
+    def writer(s: Any) -> None:
+        klass = s.klass
+        klass.mode = "b"
+
+    def reader(s: Any) -> None:
+        cfg = s.cfg
+        first = cfg.mode
+        second = cfg.mode
+        s.seen = [first, second]
+
+    states, _, _ = same_as_brute_force([writer, reader], setup, lambda s: repr(s.seen))
+    assert states == {"['a', 'a']", "['a', 'b']", "['b', 'b']"}
+
+
 def test_event_flag_read_without_a_lock_conflicts_with_set() -> None:
     def setup() -> Any:
         return types.SimpleNamespace(ev=threading.Event(), saw=None)

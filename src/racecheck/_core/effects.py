@@ -52,7 +52,7 @@ import types
 from typing import Any
 
 from . import raw
-from .access import NOTHING, Access
+from .access import NOTHING, Access, code_info, operand_of
 
 Atom = list[Any]
 
@@ -468,6 +468,7 @@ _MUTATORS = frozenset({"append", "appendleft", "extend", "extendleft", "insert",
                        "discard", "sort", "reverse", "rotate", "move_to_end",
                        "difference_update", "intersection_update",
                        "symmetric_difference_update", "__setitem__", "__delitem__", "__iadd__"})
+_CONTAINER_METHODS = frozenset(name for c in _CONTAINERS for name in dir(c))
 #: Builtins that only read their arguments (and call Python dunders, which have points).
 _READING_BUILTINS = frozenset({
     "len", "isinstance", "issubclass", "id", "hash", "abs", "min", "max", "sum", "sorted",
@@ -692,7 +693,8 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
     elif op == "FOR_ITER":
         atoms = [READ_CONTENT, WRITE_CONTENT]  # advances an iterator, maybe a shared one
     elif access is not None and access.kind in ("read", "write"):
-        atoms = [["r" if access.kind == "read" else "w", access.target, access.name]]
+        atoms = _attribute_atoms(frame, offset, access, op) if op in _ATTR_OPS else \
+            [["r" if access.kind == "read" else "w", access.target, access.name]]
     elif op == "LOAD_SUPER_ATTR":
         atoms = [READ_ANY]
     else:
@@ -701,6 +703,46 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
     if any(a[0] == "OP" for a in more):
         return [OPAQUE]
     return _unique(atoms + more)
+
+
+_ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"})
+
+
+def _attribute_atoms(frame: Any, offset: int, access: Access, op: str) -> list[Atom]:
+    """An attribute access, on the storage it really touches.
+
+    An instance's attributes live in its ``__dict__``, which code can also
+    change as a dict (``functools.cached_property`` writes
+    ``instance.__dict__[name]``): the access is to (the dict, the name), which
+    conflicts with a write to the dict's content.  A read that the instance
+    dict does not answer goes on to the classes (``Cls.x = 1`` changes it).
+    """
+    kind = "r" if access.kind == "read" else "w"
+    if access.target is None or access.name is None:
+        return [[kind, access.target, access.name]]
+    info = code_info(frame.f_code)
+    obj, _label = operand_of(frame, info.operand.get(offset))
+    if obj is NOTHING or id(obj) != access.target:
+        return [[kind, access.target, access.name]]
+    if isinstance(obj, type):
+        classes: tuple[type, ...] = obj.__mro__
+        storage: Any = None
+    else:
+        classes = type(obj).__mro__
+        storage = getattr(obj, "__dict__", None) if hasattr(type(obj), "__dict__") else None
+    if access.name in _CONTAINER_METHODS and isinstance(obj, _CONTAINERS):
+        return [[kind, access.target, None]]  # decode's view: the container's content
+    atoms: list[Atom] = []
+    if isinstance(storage, dict):
+        atoms.append([kind, id(storage), access.name])
+        if kind == "w" or access.name in storage:
+            return atoms
+    else:
+        atoms.append([kind, id(obj), access.name])
+        if kind == "w":
+            return atoms
+    atoms += [["r", id(k), access.name] for k in classes if k is not object]
+    return atoms
 
 
 def _is_with_exit(code: types.CodeType, offset: int) -> bool:
