@@ -94,7 +94,7 @@ def random_program(rng: random.Random) -> list[list[list[Any]]]:
             for _ in range(threads)]
 
 
-@pytest.mark.parametrize("bound", [0, 1, 2])
+@pytest.mark.parametrize("bound", [0, 1, 2, 9])
 def test_dpor_runs_exactly_the_classes_brute_force_finds(bound: int) -> None:
     rng = random.Random(1234 + bound)
     total_brute = total_dpor = 0
@@ -360,6 +360,31 @@ def test_three_threads_writes_and_a_read() -> None:
                                               lambda s: f"{s.x}/{s.seen}")
     assert {"2/0", "1/2", "2/1"} <= states
     assert dpor < brute
+
+
+ORDER_LOCK = threading.Lock()
+ORDER: list[str] = []
+
+
+def _order_a(_: object) -> None:
+    with ORDER_LOCK:
+        ORDER.append("a")
+
+
+def _order_b(_: object) -> None:
+    with ORDER_LOCK:
+        ORDER.append("b")
+
+
+def _fresh_order() -> None:
+    ORDER.clear()
+
+
+def test_either_thread_can_take_the_lock_first() -> None:
+    # nothing but the lock orders them: the other order needs the acquisitions reversed
+    states, _, _ = same_as_brute_force([_order_a, _order_b], _fresh_order,
+                                       lambda _: "".join(ORDER))
+    assert states == {"ab", "ba"}
 
 
 def test_queue_workers_reach_every_outcome() -> None:

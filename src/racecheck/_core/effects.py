@@ -48,6 +48,7 @@ import builtins
 import collections
 import dis
 import sys
+import threading
 import types
 from typing import Any
 
@@ -70,7 +71,15 @@ _PY = sys.version_info[:2]
 def _conflict(a: Atom, b: Atom) -> bool:
     ka, kb = a[0], b[0]
     if ka == "s" or kb == "s":
-        return bool(ka == kb and a[1] == b[1])
+        if ka != kb or a[1] != b[1]:
+            return False
+        # A failed lock attempt ("try": the thread then blocks) and a release commute
+        # in effect: the attempt changes nothing, and after the release it would
+        # simply have succeeded (a blocked acquire is a disabled step, not a step).
+        ops = {a[2] if len(a) > 2 else "", b[2] if len(b) > 2 else ""}
+        # "peek": a lock queried (locked()); it commutes with other queries and tries
+        return ops != {"try", "release"} and "own" not in ops and ops not in (
+            {"peek"}, {"peek", "try"})
     if ka == "OP" or kb == "OP":
         return True
     if ka == "RA" or kb == "RA":
@@ -306,6 +315,15 @@ def _fixed_pops(ins: dis.Instruction) -> int | None:
     return None
 
 
+class _Pushed:
+    """A stack slot the simulation names: a call's result, or an iterator GET_ITER made."""
+
+    __slots__ = ("argval", "opname", "source")
+
+    def __init__(self, opname: str, source: Any) -> None:
+        self.opname, self.argval, self.source = opname, None, source
+
+
 def _callee_pushers(info: _Code) -> dict[int, Any]:
     """For each call-like instruction, the instruction that loaded what it calls.
 
@@ -322,9 +340,17 @@ def _callee_pushers(info: _Code) -> dict[int, Any]:
     jump_targets |= {t for _s, _e, t in info.handlers}
     pending_call: Any = None
     for ins in info.order:
-        if ins.offset in jump_targets:
-            stack = []
         op = ins.opname
+        if ins.offset in jump_targets and op != "FOR_ITER":  # a loop head keeps its iterator
+            stack = []
+        if op == "FOR_ITER":
+            out[ins.offset] = stack[-1] if stack else None
+            stack.append(None)  # the next item (the iterator stays below it)
+            continue
+        if op == "GET_ITER":
+            source = stack.pop() if stack else None
+            stack.append(_Pushed("ITER", source))
+            continue
         if op in ("BEFORE_WITH", "SETUP_WITH", "BEFORE_ASYNC_WITH"):
             out[ins.offset] = stack[-1] if stack else None
             stack = []
@@ -352,7 +378,7 @@ def _callee_pushers(info: _Code) -> dict[int, Any]:
                 stack = []
             else:
                 del stack[max(len(stack) - pops, 0):]
-                stack.append(None)  # the result
+                stack.append(_Pushed("RESULT", ins.offset))  # the result
             continue
         if op in _NO_STACK:
             continue
@@ -480,7 +506,31 @@ _READING_TYPES = (list, tuple, dict, set, frozenset, str, bytes, int, float, boo
                   type(None))
 
 
+#: Lock shim methods that always reach their own point (which reports the operation).
+_LOCK_POINTS = frozenset({"acquire", "release", "__enter__", "__exit__", "acquire_lock",
+                          "release_lock"})
 LIBRARY = "threading"  # the key of threading's own state (see the module docstring)
+
+
+def _library(owner: Any) -> Atom | list[Any]:
+    """threading's state a call touches: the object's own (a Condition's waiters, an
+    Event's flag), or the module's (current_thread, enumerate) for a function."""
+    if owner is NOTHING or owner is None or isinstance(owner, types.ModuleType):
+        return ["s", LIBRARY]
+    if isinstance(owner, _UNDER_THEIR_LOCK):
+        return []  # all their state is touched holding their lock, whose shim says so
+    return ["s", f"{LIBRARY}:{id(owner)}"]
+
+
+#: threading classes whose every access to their own state holds their lock (CPython's
+#: Condition: waiters; Semaphore: the count): the lock's operations already order them.
+_UNDER_THEIR_LOCK = (threading.Condition, threading.Semaphore)
+
+
+def _frame_library(frame: Any) -> Atom | list[Any]:
+    code = frame.f_code
+    owner = frame.f_locals.get("self", NOTHING) if code.co_argcount else NOTHING
+    return _library(owner)
 
 
 def _python_entry(func: types.FunctionType, owner: Any = NOTHING) -> list[Atom]:
@@ -497,9 +547,12 @@ def _python_entry(func: types.FunctionType, owner: Any = NOTHING) -> list[Atom]:
         if module.endswith("_sync.vtime"):
             return [["s", CLOCK], ["returns"]]
         real = getattr(owner, "_real", None) if owner is not NOTHING else None
-        return [["s", id(real) if real is not None else "racecheck"], ["returns"]]
+        if real is not None and func.__name__ in _LOCK_POINTS:
+            return []  # the shim's own point (an "acquire" or "release") is the next step
+        return [["s", id(real) if real is not None else "racecheck", "peek"], ["returns"]]
     if instrument.excluded(code):  # threading's own code (Event.is_set, current_thread...)
-        return [["s", LIBRARY], ["returns"]]
+        atom = _library(owner)
+        return [atom, ["returns"]] if atom else [["returns"]]
     if code.co_flags & (0x20 | 0x80 | 0x200):  # generator, coroutine, async generator
         return [["returns"]]  # calling it runs nothing
     points = instrument.analyse(code, func.__globals__)
@@ -610,7 +663,9 @@ def _continuation(frame: Any) -> list[Atom]:
         if _own(code):
             return atoms  # racecheck's bootstrap or a shim: the thread ends or a point follows
         if instrument.excluded(code):
-            atoms.append(["s", LIBRARY])  # threading's own code: see the module docstring
+            atom = _frame_library(parent)  # threading's own code: see the module docstring
+            if atom:
+                atoms.append(atom)
             child, parent = parent, parent.f_back
             continue
         info = _code(code)
@@ -691,7 +746,9 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
             return atoms  # the callee reaches a point of its own: this step ends there
         atoms = [a for a in atoms if a[0] != "returns"]
     elif op == "FOR_ITER":
-        atoms = [READ_CONTENT, WRITE_CONTENT]  # advances an iterator, maybe a shared one
+        if info.callees is None:
+            info.callees = _callee_pushers(info)
+        atoms = _for_iter(frame, info, info.callees.get(offset))
     elif access is not None and access.kind in ("read", "write"):
         atoms = _attribute_atoms(frame, offset, access, op) if op in _ATTR_OPS else \
             [["r" if access.kind == "read" else "w", access.target, access.name]]
@@ -743,6 +800,30 @@ def _attribute_atoms(frame: Any, offset: int, access: Access, op: str) -> list[A
             return atoms
     atoms += [["r", id(k), access.name] for k in classes if k is not object]
     return atoms
+
+
+#: Calls whose result is a fresh object: iterating it advances nobody else's iterator.
+_FRESH = (range, sorted, list, tuple, reversed, dict, set, frozenset, str, bytes, len)
+_VIEWS = frozenset({"items", "keys", "values", "copy"})
+
+
+def _for_iter(frame: Any, info: _Code, iterator: Any) -> list[Atom]:
+    """FOR_ITER reads what it iterates; it also advances a shared iterator unless the
+    iterator is this frame's own (made by GET_ITER from a container, not an iterator)."""
+    shared = [READ_CONTENT, WRITE_CONTENT]
+    if not isinstance(iterator, _Pushed) or iterator.opname != "ITER":
+        return shared
+    source = iterator.source
+    if isinstance(source, _Pushed) and source.opname == "RESULT":
+        callee = _value(frame, info.callees.get(source.source) if info.callees else None, info)
+        if callee in _FRESH or (isinstance(callee, _BuiltinMethod) and callee.name in _VIEWS
+                                and isinstance(callee.owner, _CONTAINERS)):
+            return [READ_CONTENT]
+        return shared
+    value = _value(frame, source, info)
+    if value is NOTHING or hasattr(type(value), "__next__"):
+        return shared
+    return [READ_CONTENT]
 
 
 def _is_with_exit(code: types.CodeType, offset: int) -> bool:
@@ -799,14 +880,16 @@ def at_shim_point(access: Access | None) -> list[Atom]:
         return [OPAQUE]
     from . import instrument
 
-    atoms: list[Atom] = [["s", access.target if access.target is not None else access.name]]
+    atoms: list[Atom] = [["s", access.target if access.target is not None else access.name,
+                          access.op]]
     frame: Any = sys._getframe(1)
     while frame is not None and _own(frame.f_code):
         frame = frame.f_back
     # The shim returns into threading's code (Condition.wait) or the caller's, after its call.
     while frame is not None and instrument.excluded(frame.f_code) and not _own(frame.f_code):
-        if ["s", LIBRARY] not in atoms:
-            atoms.append(["s", LIBRARY])
+        atom = _frame_library(frame)
+        if atom and atom not in atoms:
+            atoms.append(atom)
         frame = frame.f_back
     if frame is None or _own(frame.f_code):
         return atoms
@@ -834,7 +917,9 @@ def prologue(frame: Any) -> list[Atom]:
     while frame is not None and not _own(frame.f_code):
         code = frame.f_code
         if instrument.excluded(code):
-            atoms.append(["s", LIBRARY])
+            atom = _frame_library(frame)
+            if atom:
+                atoms.append(atom)
         else:
             points = instrument.analyse(code, frame.f_globals)
             flags = _code(code).tail(0, points, include_first=True)

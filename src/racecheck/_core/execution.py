@@ -289,6 +289,13 @@ class Execution:
         self._log(mt)
         mt.first_log = mt.log_at
 
+    def retag(self, mt: ManagedThread, old: str, new: str) -> None:
+        """What ``mt``'s current step did to a lock turned out to be ``new`` (see
+        ``effects.dependent``): a failed attempt before blocking, or a try on its own lock."""
+        if self.step_log is not None and mt.log_at >= 0 and not self.over:
+            row = self.step_log[mt.log_at]
+            row[2] = [[*a[:2], new] if a[0] == "s" and a[2:] == [old] else a for a in row[2]]
+
     def taint(self, mt: ManagedThread) -> None:
         """An exception was raised in ``mt``'s current step: it may have gone anywhere."""
         if self.step_log is not None and mt.log_at >= 0 and not self.over:
@@ -518,6 +525,8 @@ class Execution:
             mt.deadline = None
         for hook in self.hooks["blocked"]:
             hook(mt, resource)
+        if self.step_log is not None:
+            self.retag(mt, "acquire", "try")  # a failed attempt: it took nothing
         self._pass_baton(mt)
         mt.gate.acquire()
         if self.over:

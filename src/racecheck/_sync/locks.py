@@ -133,6 +133,8 @@ class _CoopBase(Resource):
             if self._take(mt):
                 return True
             if not blocking:
+                if self._owner is mt and ex.step_log is not None:
+                    ex.retag(mt, "acquire", "own")  # Condition._is_owned: nobody else can see
                 return False
             remaining = None if deadline is None else deadline - ex.clock
             if remaining is not None and remaining <= 0:

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._core.effects import dependent
+from .._core.effects import _conflict, dependent
 from .._core.outcome import Evidence
 from ..errors import InvalidArgument
 from .base import ScheduleSummary, Strategy
@@ -55,6 +55,15 @@ class _Node:
     spent: int
     backtrack: set[int] = field(default_factory=set)
     done: set[int] = field(default_factory=set)
+    #: Threads whose schedules from here were all run (not those the bound ruled out).
+    explored: set[int] = field(default_factory=set)
+    #: The effect of each explored thread's step from here.
+    effects: dict[int, list[Any]] = field(default_factory=dict)
+    #: Threads asleep here: running them now would only repeat an equivalent schedule.
+    sleep: dict[int, list[Any]] = field(default_factory=dict)
+    #: Alternatives the bound had ruled out when the current choice began (its subtree is
+    #: complete, and the thread may sleep in the siblings, only if none more were).
+    cut: int = 0
 
     def cost(self, choice: int) -> int:
         return 1 if self.current in self.options and choice != self.current else 0
@@ -82,6 +91,8 @@ class DporStrategy(Strategy):
         self.equivalent = 0
         #: Alternatives a race asked for that the preemption bound ruled out.
         self.bounded = 0
+        #: Alternatives a race asked for that a sleep set showed were run already.
+        self.asleep = 0
         #: Schedules that did not repeat their prefix (nondeterminism): no proof.
         self.diverged = 0
         #: Schedules where fairness kept a runnable thread out of a choice: no proof.
@@ -124,43 +135,85 @@ class DporStrategy(Strategy):
         for i in range(len(stack), len(choices)):
             spent = stack[-1].spent + stack[-1].cost(stack[-1].chosen) if stack else 0
             stack.append(_Node(options[i], currents[i], choices[i], spent,
-                               {choices[i]}, {choices[i]}))
+                               {choices[i]}, {choices[i]}, cut=self.bounded))
         if len(stack) > len(choices):
             del stack[len(choices):]
-        for j, i in races(summary.transitions):
-            self._backtrack(summary.transitions, j, i)
+        steps = summary.transitions
+        self._sleep(steps)
+        for j, i, initials in races(steps):
+            self._backtrack(steps, j, i, initials)
 
-    def _backtrack(self, steps: Sequence[list[Any]], j: int, i: int) -> None:
-        """Make the search run step ``i``'s thread before step ``j`` (a race)."""
-        thread = steps[i][0]
+    def _sleep(self, steps: Sequence[list[Any]]) -> None:
+        """Sleep sets along the path (Godefroid 1996; Flanagan & Godefroid 2005).
+
+        A thread whose schedules from a point were all run stays asleep below
+        it, in the sibling branches, until a step that conflicts with its next
+        step runs: until then, running it gives a schedule equivalent to one
+        already run.
+        """
+        by_point: dict[int, int] = {}
+        for k, step in enumerate(steps):
+            if step[1] >= 0:
+                by_point[step[1]] = k
+        stack = self._stack
+        asleep: dict[int, list[Any]] = {}
+        for n, node in enumerate(stack):
+            node.sleep = asleep
+            start = by_point.get(n)
+            if start is None:
+                return
+            node.effects[node.chosen] = steps[start][2]
+            carried = dict(asleep)
+            carried.update((t, node.effects[t]) for t in node.explored if t != node.chosen)
+            end = by_point.get(n + 1, len(steps))
+            ran = steps[start:end]
+            asleep = {t: e for t, e in carried.items()
+                      if all(s[0] != t and not dependent(e, s[2]) for s in ran)}
+
+    def _backtrack(self, steps: Sequence[list[Any]], j: int, i: int,
+                   initials: frozenset[int]) -> None:
+        """Make the search reverse the race (j, i): run one of its initials before step j."""
         point = steps[j][1]
         if point < 0 or point >= len(self._stack):
             return  # only one thread could run before j: another race reaches the other order
-        self._add(self._stack[point], thread)
+        self._add(self._stack[point], initials)
         for k in range(point - 1, -1, -1):  # BPOR's conservative point: the last switch before
             node = self._stack[k]
             if node.chosen != node.current:
-                self._add(node, thread)
+                # the thread of i itself (the initials are those of the state before j)
+                thread = steps[i][0]
+                node.backtrack.update((thread,) if thread in node.options else node.options)
                 break
 
-    @staticmethod
-    def _add(node: _Node, thread: int) -> None:
-        if thread in node.options:
-            node.backtrack.add(thread)
-        else:
+    def _add(self, node: _Node, initials: frozenset[int]) -> None:
+        """Source sets: one initial in the backtrack set is enough."""
+        first = [t for t in sorted(initials) if t in node.options]
+        if not first:
             node.backtrack.update(node.options)
+            return
+        within = [t for t in first if node.spent + node.cost(t) <= self.bound]
+        if any(t in node.backtrack for t in within):
+            return
+        awake = [t for t in within if t not in node.sleep]
+        node.backtrack.add((awake or within or first)[0])
 
     def _next(self) -> bool:
         """Backtrack to the deepest point with a thread left to run; False: the search is done."""
         stack = self._stack
         while stack:
             node = stack[-1]
+            if node.cut == self.bounded:  # its whole subtree ran: it may sleep in the siblings
+                pass  # node.explored.add(node.chosen)
             for choice in sorted(node.backtrack - node.done):
                 node.done.add(choice)
                 if node.spent + node.cost(choice) > self.bound:
                     self.bounded += 1
                     continue
+                if choice in node.sleep:
+                    self.asleep += 1
+                    continue
                 node.chosen = choice
+                node.cut = self.bounded
                 return True
             self.equivalent += sum(1 for o in node.options if o not in node.done
                                    and node.spent + node.cost(o) <= self.bound)
@@ -173,7 +226,8 @@ class DporStrategy(Strategy):
                 schedules_run,
                 ((self.name, schedules_run,
                   f"exhaustive: every schedule with <= {self.bound} preemptions, "
-                  f"{schedules_run} executions, {self.equivalent} pruned as equivalent"),),
+                  f"{schedules_run} executions, {self.equivalent + self.asleep} pruned as "
+                  "equivalent"),),
                 exhaustive_up_to_preemptions=self.bound)
         if self.diverged:
             why = f"{self.diverged} did not repeat their prefix: no proof"
@@ -185,11 +239,18 @@ class DporStrategy(Strategy):
                         ((self.name, schedules_run, f"<= {self.bound} preemptions, {why}"),))
 
 
-def races(steps: Sequence[list[Any]]) -> list[tuple[int, int]]:
-    """The races of one run: pairs (j, i), j < i, of conflicting steps of different threads
-    that nothing else orders (happens-before by vector clocks over program order and
-    conflicts, as in Flanagan & Godefroid's DPOR)."""
-    out: list[tuple[int, int]] = []
+def races(steps: Sequence[list[Any]]) -> list[tuple[int, int, frozenset[int]]]:
+    """The races of one run, with the threads that can start their reversal.
+
+    A race is a pair (j, i), j < i, of conflicting steps of different threads
+    that nothing else orders: happens-before by vector clocks over program
+    order and conflicts (Flanagan & Godefroid, POPL 2005).  Reversing it means
+    running, from the point before j, the steps after j that do not depend on
+    j, then i; the threads that can run first in that sequence are its
+    *initials* (the source sets of Abdulla et al., "Optimal Dynamic Partial
+    Order Reduction", POPL 2014).
+    """
+    out: list[tuple[int, int, frozenset[int]]] = []
     by_thread: dict[int, list[int]] = {}
     local: list[int] = [0] * len(steps)
     clocks: list[dict[int, int]] = [{} for _ in steps]
@@ -208,10 +269,12 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int]]:
                 if dependent(steps[j][2], atoms):
                     found.append(j)
                     break
-        for j in found:
-            q = steps[j][0]
-            if not any(clocks[k].get(q, 0) >= local[j] for k in found if k != j):
-                out.append((j, i))
+        racing = [j for j in found
+                  if not any(clocks[k].get(steps[j][0], 0) >= local[j] for k in found if k != j)]
+        # A release then an acquisition of the lock: what can be reversed is the order
+        # of the two acquisitions (the other thread takes the lock first).
+        racing = [j if reversible(steps[j][2], atoms) else _acquired_by(steps, by_thread, j)
+                  for j in racing]
         for j in found:
             for t, n in clocks[j].items():
                 if n > clock.get(t, 0):
@@ -220,4 +283,50 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int]]:
         last[p] = clock
         by_thread.setdefault(p, []).append(i)
         local[i] = clock[p]
+        for j in racing:
+            if j >= 0:
+                out.append((j, i, _initials(steps, clocks, local, j, i)))
     return out
+
+
+def reversible(first: list[Any], then: list[Any]) -> bool:
+    """Whether running ``then`` before ``first`` could give another result.
+
+    Conflicting steps are, except one shape: a release of a lock, then an
+    acquisition of it.  The acquisition cannot come first (the lock was
+    held); the other order is that thread trying, blocking, and taking the
+    lock after the release, the same as this run.
+    """
+    for a in first:
+        for b in then:
+            if _conflict(a, b) and not (a[0] == "s" and a[2:] == ["release"]
+                                        and b[2:] == ["acquire"]):
+                return True
+    return False
+
+
+def _acquired_by(steps: Sequence[list[Any]], by_thread: dict[int, list[int]], j: int) -> int:
+    """The step in which step j's thread took the lock step j releases (-1: none logged)."""
+    locks = {a[1] for a in steps[j][2] if a[0] == "s" and a[2:] == ["release"]}
+    for k in reversed(by_thread[steps[j][0]]):
+        if k < j and any(a[0] == "s" and a[1] in locks and a[2:] == ["acquire"]
+                         for a in steps[k][2]):
+            return k
+    return -1
+
+
+def _initials(steps: Sequence[list[Any]], clocks: list[dict[int, int]], local: list[int],
+              j: int, i: int) -> frozenset[int]:
+    """Threads that can run first in: the steps between j and i not after j, then i."""
+    q = steps[j][0]
+    first: dict[int, int] = {}  # thread -> its first step in the sequence
+    out: set[int] = set()
+    for k in [*range(j + 1, i), i]:
+        if k != i and clocks[k].get(q, 0) >= local[j]:
+            continue  # depends on j: it cannot move before it
+        t = steps[k][0]
+        if t not in first:
+            if not any(clocks[k].get(u, 0) >= local[f] for u, f in first.items()):
+                out.add(t)
+            first[t] = k
+    return frozenset(out)
