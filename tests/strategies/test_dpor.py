@@ -387,6 +387,27 @@ def test_either_thread_can_take_the_lock_first() -> None:
     assert states == {"ab", "ba"}
 
 
+def test_a_timed_out_acquire_took_nothing() -> None:
+    # ABBA with timeouts: both give up, in either order (the timed-out acquire must not
+    # look like an acquisition ordered after the other thread's release)
+    def setup() -> Any:
+        return types.SimpleNamespace(x=threading.Lock(), y=threading.Lock(), gave_up=[])
+
+    def transfer(first: str, second: str) -> Callable[[Any], None]:
+        def body(s: Any) -> None:
+            a, b = getattr(s, first), getattr(s, second)
+            with a:
+                if not b.acquire(timeout=0.5):
+                    s.gave_up.append(first)
+                    return
+                b.release()
+        return body
+
+    states, _, _ = same_as_brute_force([transfer("x", "y"), transfer("y", "x")], setup,
+                                       lambda s: "".join(s.gave_up))
+    assert {"xy", "yx", ""} <= states
+
+
 def test_queue_workers_reach_every_outcome() -> None:
     def setup() -> Any:
         q: queue.Queue[int] = queue.Queue()

@@ -3,9 +3,11 @@
 The scheduler, the instrumentation and the cooperative primitives report what
 happens (a thread reached a point, a choice was made, a thread blocked, took
 or let go of a lock, started, ended) to the execution's observers.  The trace
-recorder and the crash log are observers; so will be a DPOR tracker, a
-happens-before race detector or the real-thread mode: each is a new
-``Observer`` subclass, not a change to the scheduler.
+recorder and the crash log are observers; so will be a happens-before race
+detector or the real-thread mode: each is a new ``Observer`` subclass, not a
+change to the scheduler.  (The step log partial-order reduction reads,
+``Execution.step_log``, is kept by the execution itself: a step starts when
+its thread gets the baton, which only the scheduler sees.)
 
 Observers are called by the thread holding the baton, as racecheck's own work
 (no scheduling point can happen inside them), and must neither block nor

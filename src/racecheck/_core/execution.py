@@ -534,6 +534,8 @@ class Execution:
             raise Abort
         if self.step_log is not None:
             self._log(mt)  # it runs again: the blocked operation once more
+            if mt.timed_out:
+                self.retag(mt, "acquire", "try")  # it timed out: it took nothing
         return not mt.timed_out
 
     def wake(self, mt: ManagedThread) -> None:
