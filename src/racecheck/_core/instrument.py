@@ -223,7 +223,7 @@ def _on_raise(code: Any, offset: int, exc: object) -> None:
 
 
 class _Backend:
-    def install(self) -> None: ...
+    def install(self, exceptions: bool = False) -> None: ...
     def uninstall(self) -> None: ...
     def thread_started(self) -> None: ...
     def thread_finished(self) -> None: ...
@@ -236,7 +236,7 @@ class _MonitoringBackend(_Backend):
         self.tool = -1
         self.codes: dict[int, types.CodeType] = {}
 
-    def install(self) -> None:
+    def install(self, exceptions: bool = False) -> None:
         mon: Any = sys.monitoring  # type: ignore[attr-defined]
         for tool in (4, 3, 5, 2, 0, 1):
             if mon.get_tool(tool) is None:
@@ -255,8 +255,10 @@ class _MonitoringBackend(_Backend):
             mon.register_callback(tool, getattr(ev, event), _on_raise)
         # Events a previous exploration DISABLEd would stay off; turn them back on.
         mon.restart_events()
-        mon.set_events(tool, ev.PY_START | ev.PY_RESUME | ev.RAISE | ev.RERAISE
-                       | ev.EXCEPTION_HANDLED | ev.PY_UNWIND)
+        events = ev.PY_START | ev.PY_RESUME
+        if exceptions:  # a reduction needs to know a step raised (Execution.taint)
+            events |= ev.RAISE | ev.RERAISE | ev.EXCEPTION_HANDLED | ev.PY_UNWIND
+        mon.set_events(tool, events)
 
     def uninstall(self) -> None:
         if self.tool < 0:
@@ -339,8 +341,9 @@ class _SettraceBackend(_Backend):
 backend: _Backend = _MonitoringBackend() if hasattr(sys, "monitoring") else _SettraceBackend()
 
 
-def install() -> None:
-    backend.install()
+def install(exceptions: bool = False) -> None:
+    """Turn the instrumentation on; ``exceptions``: also tell steps that raised."""
+    backend.install(exceptions)
 
 
 def uninstall() -> None:

@@ -214,7 +214,7 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
     found: Outcome | None = None
     runs = 0
     steps = 0
-    with _controlled(cfg) as patches:
+    with _controlled(cfg, exceptions=strategy.wants_steps) as patches:
         for index in range(cfg.schedules):
             if not fork and index and index % 64 == 0:
                 gc.collect()
@@ -376,7 +376,7 @@ def _adopt(failure: Failure, detail: Outcome) -> None:
 
 
 @contextmanager
-def _controlled(cfg: Config) -> Iterator[Patches]:
+def _controlled(cfg: Config, exceptions: bool = False) -> Iterator[Patches]:
     """The environment schedules run in; everything is put back, also on errors.
 
     Shims patched in, instrumentation on, cyclic GC off (finalizers and weakref
@@ -394,7 +394,7 @@ def _controlled(cfg: Config) -> Iterator[Patches]:
     try:
         patches.install()
         patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
-        instrument.install()
+        instrument.install(exceptions=exceptions)
         yield patches
     finally:
         instrument.uninstall()
