@@ -27,6 +27,21 @@ also adds its thread at the latest earlier point where the schedule already
 switched threads (a switch that costs no new preemption), as their BPOR
 does conservatively; the bound is applied only when choosing what to run.
 
+Which thread is added for a race is one of its *initials* (the threads that
+can run first in the reversed order), and none when one already waits there:
+the source sets of Abdulla et al. (POPL 2014), without their sleep sets.
+Sleep sets were tried: with the preemption bound they lost equivalence
+classes on random programs (the schedule equivalent to a skipped one may
+need more preemptions than the bound allows), so they wait for a sound
+combination.  Locks get the treatment lock-aware DPORs give them: a release
+followed by another thread's acquisition is reversed as the two
+acquisitions (the lock cannot be taken before it is released).
+
+The search is depth first: the deepest waiting alternative runs next.  It
+proves with the fewest schedules; it finds a bug later than ``bounded`` when
+the one preemption that matters sits early in a long run (a pool of workers)
+and races deeper in the run are tried first.
+
 A completed search is a proof within the bound, stated in ``evidence``;
 a run that did not follow its prefix (nondeterminism) or where fairness left
 a runnable thread out of a choice voids it.
@@ -55,15 +70,6 @@ class _Node:
     spent: int
     backtrack: set[int] = field(default_factory=set)
     done: set[int] = field(default_factory=set)
-    #: Threads whose schedules from here were all run (not those the bound ruled out).
-    explored: set[int] = field(default_factory=set)
-    #: The effect of each explored thread's step from here.
-    effects: dict[int, list[Any]] = field(default_factory=dict)
-    #: Threads asleep here: running them now would only repeat an equivalent schedule.
-    sleep: dict[int, list[Any]] = field(default_factory=dict)
-    #: Alternatives the bound had ruled out when the current choice began (its subtree is
-    #: complete, and the thread may sleep in the siblings, only if none more were).
-    cut: int = 0
 
     def cost(self, choice: int) -> int:
         return 1 if self.current in self.options and choice != self.current else 0
@@ -91,8 +97,6 @@ class DporStrategy(Strategy):
         self.equivalent = 0
         #: Alternatives a race asked for that the preemption bound ruled out.
         self.bounded = 0
-        #: Alternatives a race asked for that a sleep set showed were run already.
-        self.asleep = 0
         #: Schedules that did not repeat their prefix (nondeterminism): no proof.
         self.diverged = 0
         #: Schedules where fairness kept a runnable thread out of a choice: no proof.
@@ -135,40 +139,12 @@ class DporStrategy(Strategy):
         for i in range(len(stack), len(choices)):
             spent = stack[-1].spent + stack[-1].cost(stack[-1].chosen) if stack else 0
             stack.append(_Node(options[i], currents[i], choices[i], spent,
-                               {choices[i]}, {choices[i]}, cut=self.bounded))
+                               {choices[i]}, {choices[i]}))
         if len(stack) > len(choices):
             del stack[len(choices):]
         steps = summary.transitions
-        self._sleep(steps)
         for j, i, initials in races(steps):
             self._backtrack(steps, j, i, initials)
-
-    def _sleep(self, steps: Sequence[list[Any]]) -> None:
-        """Sleep sets along the path (Godefroid 1996; Flanagan & Godefroid 2005).
-
-        A thread whose schedules from a point were all run stays asleep below
-        it, in the sibling branches, until a step that conflicts with its next
-        step runs: until then, running it gives a schedule equivalent to one
-        already run.
-        """
-        by_point: dict[int, int] = {}
-        for k, step in enumerate(steps):
-            if step[1] >= 0:
-                by_point[step[1]] = k
-        stack = self._stack
-        asleep: dict[int, list[Any]] = {}
-        for n, node in enumerate(stack):
-            node.sleep = asleep
-            start = by_point.get(n)
-            if start is None:
-                return
-            node.effects[node.chosen] = steps[start][2]
-            carried = dict(asleep)
-            carried.update((t, node.effects[t]) for t in node.explored if t != node.chosen)
-            end = by_point.get(n + 1, len(steps))
-            ran = steps[start:end]
-            asleep = {t: e for t, e in carried.items()
-                      if all(s[0] != t and not dependent(e, s[2]) for s in ran)}
 
     def _backtrack(self, steps: Sequence[list[Any]], j: int, i: int,
                    initials: frozenset[int]) -> None:
@@ -194,26 +170,19 @@ class DporStrategy(Strategy):
         within = [t for t in first if node.spent + node.cost(t) <= self.bound]
         if any(t in node.backtrack for t in within):
             return
-        awake = [t for t in within if t not in node.sleep]
-        node.backtrack.add((awake or within or first)[0])
+        node.backtrack.add((within or first)[0])
 
     def _next(self) -> bool:
         """Backtrack to the deepest point with a thread left to run; False: the search is done."""
         stack = self._stack
         while stack:
             node = stack[-1]
-            if node.cut == self.bounded:  # its whole subtree ran: it may sleep in the siblings
-                pass  # node.explored.add(node.chosen)
             for choice in sorted(node.backtrack - node.done):
                 node.done.add(choice)
                 if node.spent + node.cost(choice) > self.bound:
                     self.bounded += 1
                     continue
-                if choice in node.sleep:
-                    self.asleep += 1
-                    continue
                 node.chosen = choice
-                node.cut = self.bounded
                 return True
             self.equivalent += sum(1 for o in node.options if o not in node.done
                                    and node.spent + node.cost(o) <= self.bound)
@@ -226,7 +195,7 @@ class DporStrategy(Strategy):
                 schedules_run,
                 ((self.name, schedules_run,
                   f"exhaustive: every schedule with <= {self.bound} preemptions, "
-                  f"{schedules_run} executions, {self.equivalent + self.asleep} pruned as "
+                  f"{schedules_run} executions, {self.equivalent} pruned as "
                   "equivalent"),),
                 exhaustive_up_to_preemptions=self.bound)
         if self.diverged:
