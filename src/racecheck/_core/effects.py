@@ -152,6 +152,7 @@ _LEAVES = frozenset({"RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE", "RAISE_VARAR
 _UNCONDITIONAL = frozenset({"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
                             "JUMP_ABSOLUTE", "JUMP", "JUMP_NO_INTERRUPT"})
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_SETUPS = frozenset({"SETUP_WITH", "SETUP_FINALLY", "SETUP_ASYNC_WITH"})
 
 _FLAG_RC, _FLAG_WC, _FLAG_OP, _FLAG_RETURNS = 1, 2, 4, 8
 
@@ -198,6 +199,13 @@ class _Code:
         out: list[int] = []
         if ins.opname in _LEAVES:
             pass
+        elif ins.opname in _SETUPS:  # 3.10: the jump goes to the exception handler
+            if handlers:
+                target = self.by_offset.get(ins.argval)
+                if target is not None:
+                    out.append(target)
+            if n + 1 < len(self.order):
+                out.append(n + 1)
         elif ins.opcode in _JUMPS and isinstance(ins.argval, int):
             target = self.by_offset.get(ins.argval)
             if target is not None:
