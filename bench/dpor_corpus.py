@@ -13,35 +13,26 @@ checkout: ``src/`` is put first on sys.path.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import time
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 sys.path.insert(0, ROOT)
 
 import racecheck  # noqa: E402
+from bench.corpus import load_all  # noqa: E402
 
 
-def scenarios(only: list[str]) -> list[object]:
-    names = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "bench", "corpus"))
-                   if f.startswith("s_") and f.endswith(".py"))
-    out = []
-    for name in names:
-        if only and name not in only:
-            continue
-        scenario = importlib.import_module(f"bench.corpus.{name}").SCENARIO
-        if not scenario.missing():
-            out.append(scenario)
-    return out
+def scenarios(only: list[str]) -> list[Any]:
+    return [sc for sc in load_all() if (not only or sc.name in only) and not sc.missing()]
 
 
-def run(side: object, strategy: str, budget: int) -> tuple[racecheck.Result, float]:
+def run(side: Any, strategy: str, budget: int) -> tuple[racecheck.Result, float]:
     t0 = time.perf_counter()
-    result = racecheck.explore(list(side.threads), setup=side.setup,  # type: ignore[attr-defined]
-                               invariant=side.invariant,  # type: ignore[attr-defined]
+    result = racecheck.explore(list(side.threads), setup=side.setup, invariant=side.invariant,
                                strategy=strategy, schedules=budget, seed=0, watchdog=2,
                                shrink=False)
     return result, time.perf_counter() - t0

@@ -15,7 +15,6 @@ and "MISMATCH" where they differ.  Works from a checkout: ``src/`` first.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import re
 import sys
@@ -27,6 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "src"))
 sys.path.insert(0, ROOT)
 
 import racecheck  # noqa: E402
+from bench.corpus import load_all  # noqa: E402
 from racecheck.strategies import BoundedStrategy, DporStrategy, Strategy  # noqa: E402
 
 
@@ -47,21 +47,21 @@ def final_states(strategy: Strategy, side: Any, budget: int) -> tuple[set[str], 
     return seen, result, time.perf_counter() - t0
 
 
+def _cell(result: Any, secs: float, done: bool) -> str:
+    return f"{result.schedules_run}{'' if done else '+'}, {secs:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--budget", type=int, default=3000)
     parser.add_argument("--only", nargs="*", default=[])
     args = parser.parse_args()
-    names = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "bench", "corpus"))
-                   if f.startswith("s_") and f.endswith(".py"))
     print(f"Python {sys.version.split()[0]}; budget {args.budget} schedules per search")
     print("| scenario | side | bounded: schedules, s | dpor: schedules, s | same final states |")
     print("|---|---|---|---|---|")
-    for name in names:
-        if args.only and name not in args.only:
-            continue
-        scenario = importlib.import_module(f"bench.corpus.{name}").SCENARIO
-        if scenario.missing():
+    for scenario in load_all():
+        name = scenario.name
+        if (args.only and name not in args.only) or scenario.missing():
             continue
         for label, side in (("racy", scenario.racy), ("fixed", scenario.fixed)):
             if side is None:
@@ -76,8 +76,7 @@ def main() -> None:
                     f"only dpor {sorted(d_states - b_states)}")
             else:
                 same = "- (a search did not complete)"
-            cell = lambda r, s, done: f"{r.schedules_run}{'' if done else '+'}, {s:.1f}"  # noqa: E731
-            print(f"| {name} | {label} | {cell(b, b_secs, b_done)} | {cell(d, d_secs, d_done)} "
+            print(f"| {name} | {label} | {_cell(b, b_secs, b_done)} | {_cell(d, d_secs, d_done)} "
                   f"| {same} |", flush=True)
 
 

@@ -19,31 +19,23 @@ works from a checkout without installing: ``src/`` is put first on sys.path.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import statistics
 import sys
 import time
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 sys.path.insert(0, ROOT)
 
 import racecheck  # noqa: E402
+from bench.corpus import load_all  # noqa: E402
 
 
-def scenarios(only: list[str]) -> list[object]:
-    names = sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "bench", "corpus"))
-                   if f.startswith("s_") and f.endswith(".py"))
-    found = []
-    for name in names:
-        if only and name not in only:
-            continue
-        module = importlib.import_module(f"bench.corpus.{name}")
-        scenario = module.SCENARIO
-        if scenario.racy is not None and not scenario.missing():
-            found.append(scenario)
-    return found
+def scenarios(only: list[str]) -> list[Any]:
+    return [sc for sc in load_all() if (not only or sc.name in only)
+            and sc.racy is not None and not sc.missing()]
 
 
 def main() -> None:
