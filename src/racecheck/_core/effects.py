@@ -162,12 +162,11 @@ class _Code:
 
     __slots__ = (
         "by_offset",
-        "callees",
         "code",
         "handlers",
         "offsets",
         "order",
-        "owners",
+        "pushed",
         "tails",
     )
 
@@ -185,8 +184,13 @@ class _Code:
             self.handlers = [(0, 1 << 30, ins.argval) for ins in instrs
                              if ins.opname in ("SETUP_FINALLY", "SETUP_WITH", "SETUP_ASYNC_WITH")]
         self.tails: dict[tuple[int, frozenset[int]], int] = {}
-        self.callees: dict[int, Any] | None = None
-        self.owners: dict[int, Any] | None = None
+        self.pushed: dict[int, Any] | None = None
+
+    def pusher(self, offset: int) -> Any:
+        """What pushed the slot the instruction at ``offset`` acts on (``_pushers``)."""
+        if self.pushed is None:
+            self.pushed = _pushers(self)
+        return self.pushed.get(offset)
 
     def instruction_at(self, lasti: int) -> int:
         """The instruction a suspended frame's ``f_lasti`` is in (3.11/3.12 point at its
@@ -332,14 +336,15 @@ class _Pushed:
         self.opname, self.argval, self.source = opname, None, source
 
 
-def _callee_pushers(info: _Code) -> dict[int, Any]:
-    """For each call-like instruction, the instruction that loaded what it calls.
+def _pushers(info: _Code) -> dict[int, Any]:
+    """For each instruction that acts on a slot, what pushed it: the load of what a
+    ``CALL`` calls, of a ``with``'s manager, of an attribute's object, or the
+    iterator a ``FOR_ITER`` advances (``_Pushed``).
 
     A small stack simulation per basic block (slots remember the load that
     pushed them; anything else is unknown).  For ``CALL`` the callable sits
     just below the arguments, next to a NULL or ``self`` slot whose position
-    changed between versions, so both are looked at and the one a load pushed
-    wins.  ``BEFORE_WITH`` maps to the load of its context manager.
+    changed between versions: the slot is chosen per version.
     """
     out: dict[int, Any] = {}
     stack: list[Any] = []
@@ -359,6 +364,8 @@ def _callee_pushers(info: _Code) -> dict[int, Any]:
             source = stack.pop() if stack else None
             stack.append(_Pushed("ITER", source))
             continue
+        if op in ("LOAD_ATTR", "LOAD_METHOD"):
+            out[ins.offset] = stack[-1] if stack else None  # the object
         if op in ("BEFORE_WITH", "SETUP_WITH", "BEFORE_ASYNC_WITH"):
             out[ins.offset] = stack[-1] if stack else None
             stack = []
@@ -423,46 +430,11 @@ def _value(frame: Any, ins: Any, info: _Code, depth: int = 0) -> Any:
         value = frame.f_globals.get(name, NOTHING)
         return getattr(builtins, name, NOTHING) if value is NOTHING else value
     if op in ("LOAD_ATTR", "LOAD_METHOD"):
-        owner_ins = _attr_owner(info, ins)
-        owner = _value(frame, owner_ins, info, depth + 1)
+        owner = _value(frame, info.pusher(ins.offset), info, depth + 1)
         if owner is NOTHING:
             return NOTHING
         return _attribute(owner, name)
     return NOTHING
-
-
-def _attr_owner(info: _Code, ins: Any) -> Any:
-    if info.owners is None:
-        info.owners = _owners(info)
-    return info.owners.get(ins.offset)
-
-
-def _owners(info: _Code) -> dict[int, Any]:
-    """For attribute loads: the load that pushed the object (a second small simulation)."""
-    out: dict[int, Any] = {}
-    stack: list[Any] = []
-    jump_targets = {i.argval for i in info.order if i.opcode in _JUMPS and isinstance(i.argval, int)}
-    for ins in info.order:
-        if ins.offset in jump_targets:
-            stack = []
-        op = ins.opname
-        if op in ("LOAD_ATTR", "LOAD_METHOD"):
-            out[ins.offset] = stack[-1] if stack else None
-        if op in _NO_STACK:
-            continue
-        pops = _fixed_pops(ins)
-        try:
-            effect = dis.stack_effect(ins.opcode, ins.arg) if ins.opcode >= dis.HAVE_ARGUMENT \
-                else dis.stack_effect(ins.opcode)
-        except ValueError:
-            stack = []
-            continue
-        if pops is None:
-            stack = []
-            continue
-        del stack[max(len(stack) - pops, 0):]
-        stack.extend([ins if op in _LOADERS else None] * max(effect + pops, 0))
-    return out
 
 
 def _attribute(owner: Any, name: str) -> Any:
@@ -703,9 +675,7 @@ def _called_directly(parent: Any, offset: int, info: _Code, child: Any) -> bool:
     if not op.startswith("CALL"):
         return op in ("BINARY_SUBSCR", "STORE_SUBSCR", "CONTAINS_OP", "LOAD_ATTR",
                       "STORE_ATTR", "COMPARE_OP", "BINARY_OP")  # a Python dunder
-    if info.callees is None:
-        info.callees = _callee_pushers(info)
-    callee = _value(parent, info.callees.get(offset), info)
+    callee = _value(parent, info.pusher(offset), info)
     if isinstance(callee, types.MethodType):
         callee = callee.__func__
     if isinstance(callee, types.FunctionType):
@@ -732,13 +702,11 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
     points = instrument.analyse(code, frame.f_globals)
     atoms: list[Atom]
     if op.startswith("CALL") or op in ("BEFORE_WITH", "SETUP_WITH"):
-        if info.callees is None:
-            info.callees = _callee_pushers(info)
-        pusher = info.callees.get(offset)
+        pusher = info.pusher(offset)
         loaded = _value(frame, pusher, info)
         owner: Any = NOTHING
         if pusher is not None and pusher.opname in ("LOAD_ATTR", "LOAD_METHOD"):
-            owner = _value(frame, _attr_owner(info, pusher), info)
+            owner = _value(frame, info.pusher(pusher.offset), info)
         if pusher is None and op.startswith("CALL") and _is_with_exit(code, offset):
             return _with_exit(frame, info, points, offset)
         if op in ("BEFORE_WITH", "SETUP_WITH"):  # calls the manager's __enter__
@@ -754,9 +722,7 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
             return atoms  # the callee reaches a point of its own: this step ends there
         atoms = [a for a in atoms if a[0] != "returns"]
     elif op == "FOR_ITER":
-        if info.callees is None:
-            info.callees = _callee_pushers(info)
-        atoms = _for_iter(frame, info, info.callees.get(offset))
+        atoms = _for_iter(frame, info, info.pusher(offset))
     elif access is not None and access.kind in ("read", "write"):
         atoms = _attribute_atoms(frame, offset, access, op) if op in _ATTR_OPS else \
             [["r" if access.kind == "read" else "w", access.target, access.name]]
@@ -823,7 +789,7 @@ def _for_iter(frame: Any, info: _Code, iterator: Any) -> list[Atom]:
         return shared
     source = iterator.source
     if isinstance(source, _Pushed) and source.opname == "RESULT":
-        callee = _value(frame, info.callees.get(source.source) if info.callees else None, info)
+        callee = _value(frame, info.pusher(source.source), info)
         if callee in _FRESH or (isinstance(callee, _BuiltinMethod) and callee.name in _VIEWS
                                 and isinstance(callee.owner, _CONTAINERS)):
             return [READ_CONTENT]
@@ -847,14 +813,12 @@ def _with_exit(frame: Any, info: _Code, points: frozenset[int], offset: int) -> 
     Which ``with`` it closes is not tracked; every manager of the code object is
     resolved, and the step may be any of their ``__exit__`` calls.
     """
-    if info.callees is None:
-        info.callees = _callee_pushers(info)
     atoms: list[Atom] = []
     returns = False
     for ins in info.order:
         if ins.opname not in ("BEFORE_WITH", "SETUP_WITH"):
             continue
-        manager = _value(frame, info.callees.get(ins.offset), info)
+        manager = _value(frame, info.pusher(ins.offset), info)
         exit_ = _mro_get(type(manager), "__exit__") if manager is not NOTHING else NOTHING
         if not isinstance(exit_, types.FunctionType):
             return [OPAQUE]
