@@ -29,12 +29,12 @@ never called a proof).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .._core.outcome import Evidence
 from ..errors import InvalidArgument
-from .base import ScheduleSummary, Strategy
+from ._prefix import PrefixSearch, followed, preemption
+from .base import ScheduleSummary
 
 
 @dataclass
@@ -50,11 +50,7 @@ class _Node:
     todo: list[int] = field(default_factory=list)
 
 
-def _cost(options: Sequence[int], current: int, choice: int) -> int:
-    return 1 if current in options and choice != current else 0
-
-
-class BoundedStrategy(Strategy):
+class BoundedStrategy(PrefixSearch):
     name = "bounded"
     wants_options = True
 
@@ -73,8 +69,6 @@ class BoundedStrategy(Strategy):
         self._root_spent = 0
         #: The choice points after the root, with their non-preemptive alternatives left.
         self._stack: list[_Node] = []
-        self._prefix: tuple[int, ...] = ()
-        self._position = 0
         self._level = 0
         self.complete = False
         #: Schedules whose run did not follow their prefix (nondeterminism): no proof.
@@ -90,16 +84,8 @@ class BoundedStrategy(Strategy):
             else:
                 self.complete = True
                 return False
-        self._prefix = self._root + tuple(n.chosen for n in self._stack)
-        self._position = 0
+        self._replay(self._root + tuple(n.chosen for n in self._stack))
         return True
-
-    def choose(self, options: Sequence[int], current: int) -> int:
-        i = self._position
-        self._position += 1
-        if i < len(self._prefix) and self._prefix[i] in options:
-            return self._prefix[i]
-        return current if current in options else options[0]
 
     def end(self, summary: ScheduleSummary) -> None:
         choices, currents, options = summary.choices, summary.currents, summary.options
@@ -108,11 +94,7 @@ class BoundedStrategy(Strategy):
             self.diverged += 1  # the run left its root: this subtree cannot be trusted
             stack.clear()
             return
-        keep = 0
-        while keep < len(stack) and len(root) + keep < len(choices) \
-                and stack[keep].options == options[len(root) + keep] \
-                and stack[keep].chosen == choices[len(root) + keep]:
-            keep += 1
+        keep = followed(stack, choices, options, len(root))
         if keep < len(stack):
             self.diverged += 1
             del stack[keep:]
@@ -122,12 +104,12 @@ class BoundedStrategy(Strategy):
             for o in options[i]:
                 if o == choices[i]:
                     continue
-                if not _cost(options[i], currents[i], o):
+                if not preemption(options[i], currents[i], o):
                     node.todo.append(o)  # who runs when nobody is running: free
                 elif spent + 1 <= self.bound:  # a preemption: at the next level
                     self._queue[spent + 1].append(((*choices[:i], o), spent + 1))
             stack.append(node)
-            spent += _cost(options[i], currents[i], choices[i])
+            spent += preemption(options[i], currents[i], choices[i])
         while stack and not stack[-1].todo:
             stack.pop()
         if stack:

@@ -56,7 +56,8 @@ from typing import Any
 from .._core.effects import _conflict, dependent
 from .._core.outcome import Evidence
 from ..errors import InvalidArgument
-from .base import ScheduleSummary, Strategy
+from ._prefix import PrefixSearch, followed, preemption
+from .base import ScheduleSummary
 
 
 @dataclass
@@ -72,10 +73,10 @@ class _Node:
     done: set[int] = field(default_factory=set)
 
     def cost(self, choice: int) -> int:
-        return 1 if self.current in self.options and choice != self.current else 0
+        return preemption(self.options, self.current, choice)
 
 
-class DporStrategy(Strategy):
+class DporStrategy(PrefixSearch):
     name = "dpor"
     wants_options = True
     wants_accesses = True
@@ -89,8 +90,6 @@ class DporStrategy(Strategy):
         #: The seed ``random`` gets in every schedule of the search (the runner reads it).
         self.rseed = seed
         self._stack: list[_Node] = []
-        self._prefix: tuple[int, ...] = ()
-        self._position = 0
         self._started = False
         self.complete = False
         #: Alternatives skipped as equivalent to a schedule run (no race asked for them).
@@ -110,16 +109,8 @@ class DporStrategy(Strategy):
             self.complete = True
             return False
         self._started = True
-        self._prefix = tuple(n.chosen for n in self._stack)
-        self._position = 0
+        self._replay(tuple(n.chosen for n in self._stack))
         return True
-
-    def choose(self, options: Sequence[int], current: int) -> int:
-        i = self._position
-        self._position += 1
-        if i < len(self._prefix) and self._prefix[i] in options:
-            return self._prefix[i]
-        return current if current in options else options[0]
 
     # ------------------------------------------------------------ learning
 
@@ -129,10 +120,7 @@ class DporStrategy(Strategy):
             self.unfair += 1
         choices, currents, options = summary.choices, summary.currents, summary.options
         stack = self._stack
-        keep = 0
-        while keep < len(stack) and keep < len(choices) and stack[keep].options == options[keep] \
-                and stack[keep].chosen == choices[keep]:
-            keep += 1
+        keep = followed(stack, choices, options)
         if keep < len(stack):
             self.diverged += 1
             del stack[keep:]
