@@ -68,7 +68,8 @@ _PY = sys.version_info[:2]
 # ----------------------------------------------------------------- dependence
 
 
-def _conflict(a: Atom, b: Atom) -> bool:
+def conflict(a: Atom, b: Atom) -> bool:
+    """Whether two atoms of steps of different threads conflict (``dependent`` is for steps)."""
     ka, kb = a[0], b[0]
     if ka == "s" or kb == "s":
         if ka != kb or a[1] != b[1]:
@@ -105,7 +106,7 @@ def _conflict(a: Atom, b: Atom) -> bool:
 
 def dependent(a: list[Atom], b: list[Atom]) -> bool:
     """Whether two steps (of different threads) can give different results in either order."""
-    return any(_conflict(x, y) for x in a for y in b)
+    return any(conflict(x, y) for x in a for y in b)
 
 
 # --------------------------------------------------------------- the tails

@@ -53,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._core.effects import _conflict, dependent
+from .._core.effects import conflict, dependent
 from .._core.outcome import Evidence
 from ..errors import InvalidArgument
 from ._prefix import PrefixSearch, followed, preemption
@@ -256,7 +256,7 @@ def reversible(first: list[Any], then: list[Any]) -> bool:
     """
     for a in first:
         for b in then:
-            if _conflict(a, b) and not (a[0] == "s" and a[2:] == ["release"]
+            if conflict(a, b) and not (a[0] == "s" and a[2:] == ["release"]
                                         and b[2:] == ["acquire"]):
                 return True
     return False
