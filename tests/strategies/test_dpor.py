@@ -176,20 +176,23 @@ def same_as_brute_force(threads: Sequence[Callable[[Any], object]], setup: Calla
     return brute, brute_result.evidence.schedules, dpor_result.evidence.schedules
 
 
+def _items_and_seen() -> Any:
+    return types.SimpleNamespace(items=[], seen=None)
+
+
+def _append_twice(s: Any) -> None:
+    box = s.items
+    box.append(1)
+    box.append(2)
+
+
 def test_alias_read_by_an_operator_conflicts_with_an_append() -> None:
-    def setup() -> Any:
-        return types.SimpleNamespace(items=[], seen=None)
-
-    def adder(s: Any) -> None:
-        box = s.items
-        box.append(1)
-        box.append(2)
-
     def reader(s: Any) -> None:
         box = s.items
         s.seen = box + [0]  # noqa: RUF005 - the list's content is read by BINARY_OP, not at a point
 
-    states, _, _ = same_as_brute_force([adder, reader], setup, lambda s: repr(s.seen))
+    states, _, _ = same_as_brute_force([_append_twice, reader], _items_and_seen,
+                                       lambda s: repr(s.seen))
     assert states == {"[0]", "[1, 0]", "[1, 2, 0]"}
 
 
@@ -249,14 +252,6 @@ def test_a_shared_iterator_is_advanced_by_each_thread() -> None:
 
 
 def test_an_exception_makes_the_step_opaque() -> None:
-    def setup() -> Any:
-        return types.SimpleNamespace(items=[], seen=None)
-
-    def adder(s: Any) -> None:
-        box = s.items
-        box.append(1)
-        box.append(2)
-
     def reader(s: Any) -> None:
         box = s.items
         try:
@@ -264,7 +259,8 @@ def test_an_exception_makes_the_step_opaque() -> None:
         except KeyError:
             s.seen = box + [0]  # noqa: RUF005 - run by the handler, in the step the raise started
 
-    states, _, _ = same_as_brute_force([adder, reader], setup, lambda s: repr(s.seen))
+    states, _, _ = same_as_brute_force([_append_twice, reader], _items_and_seen,
+                                       lambda s: repr(s.seen))
     assert states == {"[0]", "[1, 0]", "[1, 2, 0]"}
 
 
