@@ -265,9 +265,8 @@ class Execution:
             try:
                 mt.effect = (effects.at_code_point(at[0], at[1], mt.pending) if at is not None
                              else effects.at_shim_point(mt.pending))
-                if mt.log_at == mt.first_log and self.step_log is not None:
-                    # the first step ends here: what it ran is now known
-                    row = self.step_log[mt.log_at]
+                if mt.log_at == mt.first_log:  # the first step ends here: now it is known
+                    row = self._logged(mt)
                     row[2] = [row[2][0], *effects.prologue(
                         at[0] if at is not None else sys._getframe(1))]
             finally:
@@ -283,6 +282,11 @@ class Execution:
         self._fresh_choice = -1
         mt.log_at = len(log) - 1
 
+    def _logged(self, mt: ManagedThread) -> list[Any]:
+        """The log row of ``mt``'s current step."""
+        assert self.step_log is not None
+        return self.step_log[mt.log_at]
+
     def log_start(self, mt: ManagedThread) -> None:
         """A thread's first step: from its start to its first point (a prologue)."""
         mt.effect = [["s", f"T{mt.tid}"], effects.OPAQUE]  # until its first point (prologue)
@@ -293,13 +297,13 @@ class Execution:
         """What ``mt``'s current step did to a lock turned out to be ``new`` (see
         ``effects.dependent``): a failed attempt before blocking, or a try on its own lock."""
         if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            row = self.step_log[mt.log_at]
+            row = self._logged(mt)
             row[2] = [[*a[:2], new] if a[0] == "s" and a[2:] == [old] else a for a in row[2]]
 
     def taint(self, mt: ManagedThread) -> None:
         """An exception was raised in ``mt``'s current step: it may have gone anywhere."""
         if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            self.step_log[mt.log_at][2] = [effects.OPAQUE]
+            self._logged(mt)[2] = [effects.OPAQUE]
 
     def yield_point(self, mt: ManagedThread) -> None:
         """``time.sleep(0)``: a point at which the thread offers the others its turn."""
@@ -525,8 +529,7 @@ class Execution:
             mt.deadline = None
         for hook in self.hooks["blocked"]:
             hook(mt, resource)
-        if self.step_log is not None:
-            self.retag(mt, "acquire", "try")  # a failed attempt: it took nothing
+        self.retag(mt, "acquire", "try")  # a failed attempt: it took nothing
         self._pass_baton(mt)
         mt.gate.acquire()
         if self.over:
@@ -710,9 +713,8 @@ class Execution:
         for hook in self.hooks["thread_done"]:
             hook(mt)
         if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            row = self.step_log[mt.log_at]
+            row = self._logged(mt)
             row[2] = row[2] + [["s", f"T{mt.tid}"]]  # joiners wake
-
         mt.status = FINISHED
         if mt in self.enabled:
             self.enabled.remove(mt)

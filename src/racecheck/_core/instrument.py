@@ -218,7 +218,7 @@ _EXCEPTION_EVENTS = ("RAISE", "RERAISE", "EXCEPTION_HANDLED", "PY_UNWIND")
 def _on_raise(code: Any, offset: int, exc: object) -> None:
     """An exception in a managed thread: a reduction no longer knows where its step went."""
     mt = _managed(_get_ident())
-    if mt is not None and not mt.busy and mt.ex.step_log is not None:
+    if mt is not None and not mt.busy:
         mt.ex.taint(mt)
 
 

@@ -133,7 +133,7 @@ class _CoopBase(Resource):
             if self._take(mt):
                 return True
             if not blocking:
-                if self._owner is mt and ex.step_log is not None:
+                if self._owner is mt:
                     ex.retag(mt, "acquire", "own")  # Condition._is_owned: nobody else can see
                 return False
             remaining = None if deadline is None else deadline - ex.clock
