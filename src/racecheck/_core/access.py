@@ -43,10 +43,10 @@ _ATTRS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"})
 _ITEMS = frozenset({"BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR", "CONTAINS_OP"})
 
 #: Builtin containers whose C methods read or change them in one step.
-_CONTAINERS = (list, dict, set, bytearray, collections.deque, collections.OrderedDict,
+CONTAINERS = (list, dict, set, bytearray, collections.deque, collections.OrderedDict,
                collections.defaultdict)
 #: Their methods that change them; any other method of theirs only reads.
-_MUTATORS = frozenset({"append", "appendleft", "extend", "extendleft", "insert", "pop",
+MUTATORS = frozenset({"append", "appendleft", "extend", "extendleft", "insert", "pop",
                        "popleft", "popitem", "remove", "clear", "update", "setdefault", "add",
                        "discard", "sort", "reverse", "rotate", "move_to_end",
                        "difference_update", "intersection_update",
@@ -263,9 +263,9 @@ def decode(frame: Any, offset: int) -> Access | None:
         obj, _label = operand_of(frame, info.operand.get(offset))
         if obj is NOTHING:
             return Access("write" if op in _WRITES else "read", None, name, op)
-        if type(obj) in _CONTAINERS and op in ("LOAD_ATTR", "LOAD_METHOD"):
+        if type(obj) in CONTAINERS and op in ("LOAD_ATTR", "LOAD_METHOD"):
             # items.append(x): the C method is the access, to the whole container.
-            return Access("write" if name in _MUTATORS else "read", id(obj), None, op)
+            return Access("write" if name in MUTATORS else "read", id(obj), None, op)
         return Access("write" if op in _WRITES else "read", id(obj), name, op)
     if op in _ITEMS:
         obj, _label = operand_of(frame, info.operand.get(offset))

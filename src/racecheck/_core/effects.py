@@ -53,7 +53,8 @@ import types
 from typing import Any
 
 from . import raw
-from .access import NOTHING, Access, code_info, operand_of
+from .access import CONTAINERS as _CONTAINERS
+from .access import MUTATORS, NOTHING, Access, code_info, operand_of
 
 Atom = list[Any]
 
@@ -280,6 +281,10 @@ def _code(code: types.CodeType) -> _Code:
     return hit[1]
 
 
+def _opaque(atoms: list[Atom]) -> bool:
+    return any(a[0] == "OP" for a in atoms)
+
+
 def _flag_atoms(flags: int) -> list[Atom]:
     if flags & _FLAG_OP:
         return [OPAQUE]
@@ -468,13 +473,8 @@ class _BuiltinMethod:
         self.owner, self.name, self.raw = owner, name, raw_
 
 
-_CONTAINERS = (list, dict, set, bytearray, collections.deque, collections.OrderedDict,
-               collections.defaultdict)
-_MUTATORS = frozenset({"append", "appendleft", "extend", "extendleft", "insert", "pop",
-                       "popleft", "popitem", "remove", "clear", "update", "setdefault", "add",
-                       "discard", "sort", "reverse", "rotate", "move_to_end",
-                       "difference_update", "intersection_update",
-                       "symmetric_difference_update", "__setitem__", "__delitem__", "__iadd__"})
+#: Calling one of these on a builtin container changes it (``access``'s list, and ``+=``).
+_MUTATORS = MUTATORS | {"__iadd__"}
 _CONTAINER_METHODS = frozenset(name for c in _CONTAINERS for name in dir(c))
 #: Builtins that only read their arguments (and call Python dunders, which have points).
 _READING_BUILTINS = frozenset({
@@ -607,7 +607,7 @@ def _instantiate(klass: type) -> list[Atom]:
             continue
         if isinstance(impl, types.FunctionType):
             entry = _python_entry(impl)
-            if any(a[0] == "OP" for a in entry):
+            if _opaque(entry):
                 return [OPAQUE]
             # type.__call__ goes on after __new__ (C code that only calls __init__)
             atoms += [a for a in entry if a[0] != "returns"]
@@ -717,7 +717,7 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
             if not isinstance(loaded, types.FunctionType):
                 return [OPAQUE]
         atoms = _call_atoms(loaded, owner)
-        if any(a[0] == "OP" for a in atoms):
+        if _opaque(atoms):
             return [OPAQUE]
         if not any(a[0] == "returns" for a in atoms):
             return atoms  # the callee reaches a point of its own: this step ends there
@@ -732,7 +732,7 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
     else:
         return [OPAQUE]
     more = _after_call(frame, offset, info, points)
-    if any(a[0] == "OP" for a in more):
+    if _opaque(more):
         return [OPAQUE]
     return _unique(atoms + more)
 
@@ -832,7 +832,7 @@ def _with_exit(frame: Any, info: _Code, points: frozenset[int], offset: int) -> 
                 atoms.append(atom)
     if returns:
         more = _after_call(frame, offset, info, points)
-        if any(a[0] == "OP" for a in more):
+        if _opaque(more):
             return [OPAQUE]
         atoms += more
     return _unique(atoms)
@@ -869,7 +869,7 @@ def at_shim_point(access: Access | None) -> list[Atom]:
     info = _code(frame.f_code)
     points = instrument.analyse(frame.f_code, frame.f_globals)
     more = _after_call(frame, info.instruction_at(frame.f_lasti), info, points)
-    if any(a[0] == "OP" for a in more):
+    if _opaque(more):
         return [OPAQUE]
     return _unique(atoms + more)
 
