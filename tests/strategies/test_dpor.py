@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import racecheck
-from racecheck._core.effects import dependent
+from racecheck._core.effects import content_atom, dependent
 from racecheck.strategies import BoundedStrategy, DporStrategy, ScheduleSummary, Strategy
 
 # ----------------------------------------------------------- simulated programs
@@ -441,6 +441,210 @@ def test_deque_and_condition_outcomes() -> None:
 
     states, _, _ = same_as_brute_force([producer, consumer], setup, lambda s: repr(s.got))
     assert "1" in states
+
+
+# ------------------------------------------- named operands: precise, still sound
+# A step's operators, truth tests and builtin calls on values it can name (a
+# local, the value its point loads, a constant) touch those objects only; the
+# wildcards stay where the value is unknown or its elements may be read too.
+
+
+def test_equality_of_nested_lists_reads_the_inner_lists() -> None:
+    def setup() -> Any:
+        inner = [1]
+        return types.SimpleNamespace(inner=inner, outer=[inner], expected=[[1]], same=None)
+
+    def grower(s: Any) -> None:
+        inner = s.inner
+        inner.append(2)
+
+    def comparer(s: Any) -> None:
+        outer = s.outer
+        expected = s.expected
+        s.same = outer == expected  # both named: == compares the inner list's content too
+
+    states, _, _ = same_as_brute_force([grower, comparer], setup, lambda s: repr(s.same))
+    assert states == {"True", "False"}
+
+
+def test_len_of_a_local_names_the_list_it_holds() -> None:
+    def counter(s: Any) -> None:
+        box = s.items
+        s.seen = len(box)
+
+    states, _, _ = same_as_brute_force([_append_twice, counter], _items_and_seen,
+                                       lambda s: repr(s.seen))
+    assert states == {"0", "1", "2"}
+
+
+def test_sorted_reads_the_rows_it_compares() -> None:
+    def setup() -> Any:
+        first, second = [2], [1]
+        return types.SimpleNamespace(first=first, rows=[first, second], out=None)
+
+    def grower(s: Any) -> None:
+        first = s.first
+        first.insert(0, 0)
+
+    def sorter(s: Any) -> None:
+        rows = s.rows
+        s.out = repr(sorted(rows))
+
+    states, _, _ = same_as_brute_force([grower, sorter], setup, lambda s: s.out)
+    # the last: sorted before the insert, the new list's rows printed after it
+    assert states == {"[[1], [2]]", "[[0, 2], [1]]", "[[1], [0, 2]]"}
+
+
+def test_a_local_stored_in_the_step_is_named_by_what_was_stored() -> None:
+    def checker(s: Any) -> None:
+        box = s.items  # the point loads the list; the truth test is in the same step
+        s.seen = "yes" if box else "no"
+
+    states, _, _ = same_as_brute_force([_append_twice, checker], _items_and_seen,
+                                       lambda s: repr(s.seen))
+    assert states == {"'yes'", "'no'"}
+
+
+def test_a_loop_over_a_local_alias_sees_appends() -> None:
+    def walker(s: Any) -> None:
+        box = s.items
+        n = 0
+        for _x in box:
+            n = n + 1
+        s.seen = n
+
+    states, _, _ = same_as_brute_force([_append_twice, walker], _items_and_seen,
+                                       lambda s: repr(s.seen))
+    assert states == {"0", "1", "2"}
+
+
+def test_a_local_the_step_stores_again_is_not_named_by_its_value_at_the_point() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(other=[], items=[], found=None)
+
+    def adder(s: Any) -> None:
+        items = s.items
+        items.append(1)
+
+    def checker(s: Any) -> None:
+        box = s.other
+        items = s.items  # this step runs the loop: box is other, then items
+        found = False
+        while True:
+            if box:
+                found = True
+            if box is items:
+                break
+            box = items
+        s.found = found
+
+    states, _, _ = same_as_brute_force([adder, checker], setup, lambda s: repr(s.found))
+    assert states == {"True", "False"}
+
+
+def test_a_method_of_an_attribute_of_an_attribute() -> None:
+    # s.box.items: the object of .items is what the previous point loaded
+    def setup() -> Any:
+        return types.SimpleNamespace(box=types.SimpleNamespace(items=[]), seen=None)
+
+    def adder(s: Any) -> None:
+        s.box.items.append(1)
+
+    def counter(s: Any) -> None:
+        s.seen = len(s.box.items)
+
+    states, _, _ = same_as_brute_force([adder, counter], setup, lambda s: repr(s.seen))
+    assert states == {"0", "1"}
+
+
+def test_the_object_the_previous_point_loaded_is_named() -> None:
+    # precision, not soundness: s.box.items.append is a write to that list's slots,
+    # not a read of "append" on some object (which conflicts with every dict write)
+    runs: list[Sequence[list[Any]]] = []
+
+    class Recording(DporStrategy):
+        def end(self, summary: ScheduleSummary) -> None:
+            runs.append(summary.transitions)
+            super().end(summary)
+
+    box = types.SimpleNamespace(items=[])
+
+    def adder(s: Any) -> None:
+        s.box.items.append(1)
+
+    racecheck.explore([adder, adder], setup=lambda: types.SimpleNamespace(box=box),
+                      strategy=Recording(0), schedules=1, isolate=False)
+    atoms = [atom for _tid, _choice, effect in runs[0] for atom in effect]
+    assert content_atom("w", box.items) in atoms
+    assert not [atom for atom in atoms if atom[0] in ("r", "w") and atom[1] is None]
+
+
+def test_an_unknown_object_attribute_conflicts_with_a_dict_write() -> None:
+    # the object whose .label is read comes out of a call: not named, so it may be
+    # the one whose __dict__ the other thread writes
+    def setup() -> Any:
+        s = types.SimpleNamespace(box=_Box(), seen=[])
+        s.get_box = lambda: s.box
+        return s
+
+    def writer(s: Any) -> None:
+        storage = s.box.__dict__
+        storage["label"] = "instance"
+
+    def reader(s: Any) -> None:
+        seen = s.seen
+        seen.append(s.get_box().label)
+
+    states, _, _ = same_as_brute_force([writer, reader], setup, lambda s: repr(s.seen))
+    assert states == {"['class']", "['instance']"}
+
+
+def test_closure_variables_of_two_threads_are_one_cell() -> None:
+    def setup() -> Any:
+        count = 0
+
+        def bump() -> None:
+            nonlocal count
+            count = count + 1
+
+        def read() -> int:
+            return count
+
+        return types.SimpleNamespace(bump=bump, read=read)
+
+    def worker(s: Any) -> None:
+        s.bump()
+
+    states, _, _ = same_as_brute_force([worker, worker], setup, lambda s: repr(s.read()))
+    assert states == {"1", "2"}
+
+
+def test_a_queue_pool_is_proved_in_a_few_hundred_schedules() -> None:
+    # Precise operands are what make this small: with every truth test and len()
+    # read as "any container", each queue step raced each worker's append (1,809).
+    def pool(_: object = None) -> None:
+        q: queue.Queue[int] = queue.Queue()
+        guard = threading.Lock()
+        results: list[int] = []
+
+        def worker() -> None:
+            while True:
+                item = q.get()
+                with guard:
+                    results.append(item)
+                q.task_done()
+
+        for _ in range(2):
+            threading.Thread(target=worker, daemon=True).start()
+        for item in (1, 2):
+            q.put(item)
+        q.join()
+        assert sorted(results) == [1, 2]
+
+    result = racecheck.explore([pool], strategy="dpor", schedules=2_000, seed=0)
+    assert result.ok
+    assert result.evidence.exhaustive_up_to_preemptions == 2
+    assert result.evidence.schedules <= 400
 
 
 # ------------------------------------------------------------------ proofs

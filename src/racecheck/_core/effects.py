@@ -18,18 +18,30 @@ an over-approximation, built from four sources:
   statically over every path (jumps and exception handlers included); a
   binary operation, a comparison, a truth test or an unpacking may read the
   content of the objects involved (``RC``), an in-place operation may write
-  it (``WC``), and an opcode this module does not know is opaque;
+  it (``WC``), and an opcode this module does not know is opaque.  Where the
+  running step can *name* the operands (a local not stored again in the
+  step, a constant, a bool, a new object from ``sorted``/``list``..., the
+  value its point loads, what a call it returns from gave back), the
+  operation touches those objects only: nothing for an int or a string, the
+  slots of a builtin container, and for ``==``/``%``/``sorted`` also its
+  elements, so only when they are plain values;
 * where a tail can return, the caller's code after its call, up the stack;
   a frame entered from C code (``sorted(key=f)``) makes the step opaque, and
   so does an exception raised during the step (seen at run time).
 
 Effects are lists of *atoms*, plain JSON: ``["r", target, name]`` and
-``["w", target, name]`` (target: an object's id or None when unknown; name:
-an attribute or global, None for an object's content), ``["s", key]`` for a
+``["w", target, name]`` (target: an object's id, ``"cell"`` for a closure
+variable, or None when unknown; name: an attribute or global, None for a
+dict's or an unknown object's content, ``SLOTS`` for the content of another
+container, where no attribute can live), ``["s", key]`` for a
 synchronisation operation on a resource (a lock, a thread, the clock),
 ``["RC"]`` / ``["WC"]`` content of any object read / written, ``["RA"]`` any
 state read, ``["OP"]`` anything but synchronisation state.  ``dependent``
 is the one definition of a conflict between two steps.
+
+An attribute's object is the value of a plain name, or what the thread's
+previous point loaded in the same frame (``self.items.append``: the thread
+remembers what ``self.items`` held, ``ManagedThread.loaded``).
 
 Assumptions, stated because the reduction rests on them: module-level
 functions, classes and modules bound to globals are not rebound while the
@@ -38,7 +50,9 @@ not a scheduling point); ``threading``'s own code touches its shared state
 only under its own locks, which the shims model; a step that reads an
 attribute or global rebinding (``obj.x = ...``) is told apart from one that
 mutates an object's content (``items.append``), and C code reached through
-an operator (``a + b``) on a mutable object only reads or writes its content.
+an operator (``a + b``) on a mutable object only reads or writes its content;
+an attribute a call's own expression loaded (``self.items`` in
+``len(self.items)``) still holds the same object when the call runs.
 """
 
 from __future__ import annotations
@@ -57,6 +71,14 @@ from .access import CONTAINERS as _CONTAINERS
 from .access import MUTATORS, NOTHING, Access, code_info, operand_of
 
 Atom = list[Any]
+#: The name in the atom of a non-dict container's content (a list's slots): no
+#: attribute lives there, unlike a dict's content, which may be an object's ``__dict__``.
+SLOTS = "[]"
+
+
+def content_atom(kind: str, obj: Any) -> Atom:
+    """Reading ("r") or writing ("w") the content of the container ``obj``."""
+    return [kind, id(obj), None if isinstance(obj, dict) else SLOTS]
 
 OPAQUE: Atom = ["OP"]
 READ_CONTENT: Atom = ["RC"]
@@ -91,17 +113,18 @@ def conflict(a: Atom, b: Atom) -> bool:
         if ka in ("RC", "WC") and kb in ("RC", "WC"):
             return bool(ka == "WC" or kb == "WC")
         wild, other = (a, b) if ka in ("RC", "WC") else (b, a)
-        if other[2] is not None:
+        if other[2] is not None and other[2] != SLOTS:
             return False  # rebinding an attribute or global leaves every object's content
         return bool(wild[0] == "WC" or other[0] == "w")
     # two precise accesses
     if ka == "r" and kb == "r":
         return False
     ta, tb, na, nb = a[1], b[1], a[2], b[2]
-    if (na is None) != (nb is None):
-        return ta is not None and ta == tb  # an attribute of an object whose content changes
-    if na is not None and na != nb:
-        return False
+    if na is not None and nb is not None and na != nb:
+        return False  # two attributes, or an attribute and a list's slots (SLOTS)
+    # An attribute and a dict's content conflict on the same object (its
+    # ``__dict__``), and wherever either object is unknown: the dict may be
+    # the namespace the attribute lives in (``obj.__dict__["x"] = 1``).
     return ta is None or tb is None or ta == tb
 
 
@@ -163,10 +186,12 @@ class _Code:
     """A code object's instructions by offset, successors and exception handlers."""
 
     __slots__ = (
+        "args",
         "by_offset",
         "code",
         "handlers",
         "offsets",
+        "operands",
         "order",
         "pushed",
         "tails",
@@ -185,14 +210,30 @@ class _Code:
         else:  # 3.10: blocks set up by SETUP_FINALLY / SETUP_WITH: any instruction may jump there
             self.handlers = [(0, 1 << 30, ins.argval) for ins in instrs
                              if ins.opname in ("SETUP_FINALLY", "SETUP_WITH", "SETUP_ASYNC_WITH")]
-        self.tails: dict[tuple[int, frozenset[int]], int] = {}
+        self.tails: dict[tuple[int, frozenset[int]], _Tail] = {}
         self.pushed: dict[int, Any] | None = None
+        self.operands: dict[int, tuple[Any, ...]] = {}
+        self.args: dict[int, tuple[Any, ...]] = {}
+
+    def _simulate(self) -> None:
+        if self.pushed is None:
+            self.pushed = _pushers(self)
 
     def pusher(self, offset: int) -> Any:
         """What pushed the slot the instruction at ``offset`` acts on (``_pushers``)."""
-        if self.pushed is None:
-            self.pushed = _pushers(self)
+        self._simulate()
+        assert self.pushed is not None
         return self.pushed.get(offset)
+
+    def operands_of(self, offset: int) -> tuple[Any, ...] | None:
+        """What pushed each operand of the content operation at ``offset`` (None: unknown)."""
+        self._simulate()
+        return self.operands.get(offset)
+
+    def args_of(self, offset: int) -> tuple[Any, ...] | None:
+        """What pushed each argument of the call at ``offset`` (None: unknown)."""
+        self._simulate()
+        return self.args.get(offset)
 
     def instruction_at(self, lasti: int) -> int:
         """The instruction a suspended frame's ``f_lasti`` is in (3.11/3.12 point at its
@@ -227,14 +268,20 @@ class _Code:
                     out.append(t)
         return out
 
-    def tail(self, offset: int, points: frozenset[int], include_first: bool) -> int:
-        """Flags of every instruction reachable from ``offset`` before the next point."""
+    def tail(self, offset: int, points: frozenset[int], include_first: bool) -> _Tail:
+        """Every instruction reachable from ``offset`` before the next point: the flags
+        of their effects, the content operations whose operands are only known when
+        the step runs (``_Ref``: a local, or the value the point instruction loads),
+        and what pushed the values it may return (None: one cannot be named)."""
         key = (offset * 2 + include_first, points)
         hit = self.tails.get(key)
         if hit is not None:
             return hit
         start = self.by_offset.get(offset)
         flags = 0
+        content: list[int] = []
+        returning: list[int] = []
+        stored: set[str] = set()
         if start is None:
             flags = _FLAG_OP
         else:
@@ -255,19 +302,144 @@ class _Code:
                 op = ins.opname
                 if op in ("RETURN_VALUE", "RETURN_CONST", "YIELD_VALUE"):
                     flags |= _FLAG_RETURNS
-                elif op in _READS_CONTENT:
-                    flags |= _FLAG_RC
-                    if op == "BINARY_OP" and ins.argrepr.endswith("="):
-                        flags |= _FLAG_WC  # ``+=`` changes a list, a bytearray, an array in place
-                elif op in _WRITES_CONTENT:
-                    flags |= _FLAG_WC
+                    returning.append(n)
+                elif op in _READS_CONTENT or op in _WRITES_CONTENT:
+                    content.append(n)
                 elif op in _STATIC_LOADS or op in _PURE:
-                    pass
+                    if op in _STORES_FAST:
+                        stored.update(_names(ins.argval))
                 else:
                     flags |= _FLAG_OP
                 todo.extend(self.successors(n, handlers))
-        self.tails[key] = flags
-        return flags
+        point = None if include_first or start is None else self.order[start]
+        refs: list[_Ref] = []
+        for n in sorted(content):
+            ins = self.order[n]
+            writes = ins.opname in _WRITES_CONTENT or (
+                ins.opname == "BINARY_OP" and ins.argrepr.endswith("="))
+            ref = self._refine(n, point, stored, writes)
+            if ref is None:
+                flags |= _FLAG_RC | (_FLAG_WC if writes else 0)
+            elif ref.operands:
+                refs.append(ref)
+        returned: tuple[Plan, ...] | None = ()
+        for n in returning:
+            ins = self.order[n]
+            if ins.opname == "RETURN_CONST":
+                continue
+            pushed = (self.operands_of(ins.offset) or (None,))[0] \
+                if ins.opname == "RETURN_VALUE" else None
+            plan = None if returned is None else self.plan(pushed, n, point, stored)
+            returned = None if returned is None or plan is None else (*returned, plan)
+        hit = _Tail(flags, tuple(refs), returned)
+        self.tails[key] = hit
+        return hit
+
+    def _refine(self, n: int, point: Any, stored: set[str], writes: bool) -> _Ref | None:
+        """The content operation at instruction ``n`` with operands the step can name at
+        run time; None when one of them cannot be named (the wildcard stands)."""
+        ins = self.order[n]
+        operands = self.operands_of(ins.offset)
+        if operands is None:
+            return None
+        named: list[tuple[int, Plan]] = []  # (operand position, how to find its value)
+        for position, pushed in enumerate(operands):
+            plan = self.plan(pushed, n, point, stored)
+            if plan is None:
+                return None
+            if plan != _NO_CONTENT:
+                named.append((position, plan))
+        deep = ins.opname in _DEEP or ins.argrepr in ("%", "%=")
+        return _Ref(ins.offset, tuple(named), writes, deep)
+
+    def plan(self, pushed: Any, n: int, point: Any, stored: set[str] | frozenset[str],
+             depth: int = 0) -> Plan | None:
+        """How a running step finds the value ``pushed`` left for instruction ``n``:
+        a plan ``_evaluate`` follows, or None when it cannot be named.
+
+        ``point``: the instruction the step starts at (its load is named by the
+        value it is about to load); ``stored``: the locals the step may store
+        (their value at the point is not the one used)."""
+        kind = getattr(pushed, "opname", None)
+        if kind in ("LOAD_CONST", "LOAD_SMALL_INT", "INERT"):
+            return _NO_CONTENT
+        if kind in _FAST_LOADS:
+            alias = pushed.source if isinstance(pushed, _Pushed) else None
+            if alias is not None and depth < 3:  # stored earlier in the same block
+                through = self.plan(alias, n, point, stored, depth + 1)
+                if through is not None:
+                    return through
+            name = pushed.argval
+            if name in stored or self._stored_between(pushed, n, name):
+                return None
+            return ("fast", name)
+        if kind == "RESULT":
+            return ("result", pushed.source)
+        if kind in ("CMP", "ARITH") and depth < 3:
+            ins = self.order[self.by_offset[pushed.source]]
+            inner = []
+            for slot in self.operands_of(pushed.source) or (None, None):
+                plan = self.plan(slot, n, point, stored, depth + 1)
+                if plan is None:
+                    return None
+                inner.append(plan)
+            inplace = ins.opname in _WRITES_CONTENT or ins.argrepr.endswith("=")
+            return ("cmp" if kind == "CMP" else "inplace" if inplace else "arith", tuple(inner))
+        if point is not None and pushed is point and kind in _POINT_LOADS:
+            return ("point",)
+        return None
+
+    def _stored_between(self, pushed: Any, n: int, name: str) -> bool:
+        """Whether a local is stored between its load and the instruction ``n`` using it."""
+        first = self.by_offset.get(getattr(pushed, "offset", -1))
+        if first is None or first > n:
+            return True
+        return any(ins.opname in _STORES_FAST and name in _names(ins.argval)
+                   for ins in self.order[first + 1:n])
+
+
+class _Tail:
+    """What ``_Code.tail`` found: flags, content operations, returned values."""
+
+    __slots__ = ("flags", "refs", "returned")
+
+    def __init__(self, flags: int, refs: tuple[_Ref, ...],
+                 returned: tuple[Plan, ...] | None) -> None:
+        self.flags, self.refs, self.returned = flags, refs, returned
+
+
+#: How a running step finds a value (``_Code.plan``): ("fast", name), ("point",),
+#: ("result", call offset), ("cmp" | "arith" | "inplace", operand plans), ("none",).
+Plan = tuple[Any, ...]
+_NO_CONTENT: Plan = ("none",)
+
+
+class _Ref:
+    """A content operation of a tail whose operands the running step names."""
+
+    __slots__ = ("deep", "offset", "operands", "writes")
+
+    def __init__(self, offset: int, operands: tuple[tuple[int, Plan], ...], writes: bool,
+                 deep: bool) -> None:
+        self.offset, self.operands, self.writes, self.deep = offset, operands, writes, deep
+
+
+_FAST_LOADS = frozenset({"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"})
+_STORES_FAST = frozenset({"STORE_FAST", "DELETE_FAST", "STORE_FAST_LOAD_FAST",
+                          "STORE_FAST_STORE_FAST", "LOAD_FAST_AND_CLEAR"})
+#: Loads a point can be at, whose value the step reads before it runs (``_attribute``).
+_POINT_LOADS = frozenset({"LOAD_ATTR", "LOAD_GLOBAL", "LOAD_NAME"})
+#: Operations that read the content of what their operands contain, too (``==`` on
+#: lists compares the elements, ``%`` formats them).
+_DEEP = frozenset({"COMPARE_OP", "COMPARE_AND_BRANCH", "BINARY_MODULO", "INPLACE_MODULO"})
+
+
+def _names(argval: Any) -> tuple[str, ...]:
+    if isinstance(argval, str):
+        return (argval,)
+    if isinstance(argval, tuple):
+        return tuple(a for a in argval if isinstance(a, str))
+    return ()
 
 
 _codes: dict[int, tuple[types.CodeType, _Code]] = {}
@@ -294,6 +466,140 @@ def _flag_atoms(flags: int) -> list[Atom]:
     if flags & _FLAG_WC:
         out.append(WRITE_CONTENT)
     return out
+
+
+class _Running:
+    """What a running step knows beyond its frame's locals: the value its point
+    instruction loads, and the value a call it returns from gave back."""
+
+    __slots__ = ("call", "frame", "info", "point_value", "result")
+
+    def __init__(self, frame: Any, info: _Code, point_value: Any = NOTHING, call: int = -1,
+                 result: Any = NOTHING) -> None:
+        self.frame, self.info, self.point_value = frame, info, point_value
+        self.call, self.result = call, result
+
+
+def _tail_atoms(tail: _Tail, running: _Running | None = None) -> list[Atom]:
+    """A tail's atoms; its content operations on the objects the running step names
+    where it can, else as wildcards."""
+    flags = tail.flags
+    precise: list[Atom] = []
+    for ref in tail.refs:
+        atoms = None if running is None or flags & _FLAG_OP else _content(running, ref)
+        if atoms is None:
+            flags |= _FLAG_RC | (_FLAG_WC if ref.writes else 0)
+        else:
+            precise += atoms
+    if flags & _FLAG_OP:
+        return [OPAQUE]
+    return _flag_atoms(flags) + precise
+
+
+def _returned(tail: _Tail, running: _Running) -> Any:
+    """What the frame gives back if the step returns from it: ``_FRESH_RESULT`` when it
+    is certainly a value no other thread holds or one without content, else NOTHING."""
+    if tail.returned is None:
+        return NOTHING
+    for plan in tail.returned:
+        value = _evaluate(running, plan)
+        if value is NOTHING or not (value is _FRESH_RESULT or _inert(value)):
+            return NOTHING
+    return _FRESH_RESULT
+
+
+#: Values with no content another thread can change: reading them reads nothing shared.
+_INERT = (int, float, complex, bool, str, bytes, type(None))
+#: Containers whose content is theirs alone (no views that write it, unlike bytearray).
+_OWN_CONTENT = (list, dict, set, collections.deque, collections.OrderedDict,
+                collections.defaultdict)
+
+
+def _inert(value: Any, depth: int = 0) -> bool:
+    kind = type(value)
+    if kind in _INERT:
+        return True
+    if kind in (tuple, frozenset) and depth < 3 and len(value) <= 32:
+        return all(_inert(v, depth + 1) for v in value)
+    return False
+
+
+def _read_atoms(value: Any, deep: bool) -> list[Atom] | None:
+    """Reading ``value``'s content: nothing for an inert value, its own content for a
+    builtin container (and for a deep read only when its elements are inert)."""
+    if _inert(value):
+        return []
+    if type(value) in _OWN_CONTENT:
+        if deep:
+            try:
+                items = list(value.items()) if isinstance(value, dict) else list(value)
+            except RuntimeError:  # changed size while copied: another thread is at it
+                return None
+            if len(items) > 64 or not all(_inert(v) for v in items):
+                return None
+        return [content_atom("r", value)]
+    return None
+
+
+def _content(running: _Running, ref: _Ref) -> list[Atom] | None:
+    """The atoms of one content operation of a running step (None: unknown, a wildcard)."""
+    atoms: list[Atom] = []
+    for position, plan in ref.operands:
+        value = _evaluate(running, plan)
+        if value is NOTHING:
+            return None
+        if value is _FRESH_RESULT:
+            if ref.deep:
+                return None  # a new list of shared rows: comparing it reads the rows
+            continue
+        if ref.writes and position == 0:
+            if _inert(value):
+                continue  # ``n += 1`` on an int makes a new int
+            if type(value) not in _OWN_CONTENT:
+                return None
+            atoms.append(content_atom("w", value))
+            continue
+        read = _read_atoms(value, ref.deep)
+        if read is None:
+            return None
+        atoms += read
+    return atoms
+
+
+#: A value no other thread holds (a new list, a copy): reading it reads nothing shared.
+_FRESH_RESULT = object()
+
+
+def _plain(value: Any) -> bool:
+    """Whether builtin operators on ``value`` run no Python code and return plain data."""
+    return value is _FRESH_RESULT or _inert(value) or type(value) in _OWN_CONTENT
+
+
+def _evaluate(running: _Running, plan: Plan) -> Any:
+    """The value a plan names in the running step: the object, ``_FRESH_RESULT``, or
+    NOTHING when unsure."""
+    how = plan[0]
+    if how == "none":
+        return None
+    if how == "fast":
+        return running.frame.f_locals.get(plan[1], NOTHING)
+    if how == "point":
+        return running.point_value
+    if how == "result":
+        if plan[1] == running.call:
+            return running.result  # the call this step returns from
+        info = running.info
+        callee = _value(running.frame, info.pusher(plan[1]), info)
+        fresh = (callee in _FRESH and callee is not reversed) or (
+            isinstance(callee, _BuiltinMethod) and callee.name == "copy"
+            and isinstance(callee.owner, _CONTAINERS))
+        return _FRESH_RESULT if fresh else NOTHING
+    values = [_evaluate(running, inner) for inner in plan[1]]
+    if not all(v is not NOTHING and _plain(v) for v in values):
+        return NOTHING  # an operand's own dunder may return anything
+    if how == "inplace" and values and type(values[0]) in _OWN_CONTENT:
+        return values[0]  # ``items += more`` is ``items``
+    return _FRESH_RESULT  # a bool, a number, a new string or container
 
 
 # ----------------------------------------------------------------- callees
@@ -334,12 +640,30 @@ def _fixed_pops(ins: dis.Instruction) -> int | None:
 
 
 class _Pushed:
-    """A stack slot the simulation names: a call's result, or an iterator GET_ITER made."""
+    """A stack slot the simulation names: a call's result ("RESULT"), an iterator
+    GET_ITER made ("ITER"), a comparison's result ("CMP"), a bool or a length
+    ("INERT"), or one of two locals one instruction loaded ("LOAD_FAST")."""
 
-    __slots__ = ("argval", "opname", "source")
+    __slots__ = ("argval", "offset", "opname", "source")
 
-    def __init__(self, opname: str, source: Any) -> None:
-        self.opname, self.argval, self.source = opname, None, source
+    def __init__(self, opname: str, source: Any, argval: Any = None, offset: int = -1) -> None:
+        self.opname, self.argval, self.source, self.offset = opname, argval, source, offset
+
+
+#: Content operations (``_READS_CONTENT``...) by how many slots they read from the top.
+_ARITY = {op: 1 for op in (
+    "UNARY_NOT", "UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT", "TO_BOOL",
+    "POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE", "POP_JUMP_FORWARD_IF_TRUE",
+    "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_FALSE",
+    "JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP", "UNPACK_SEQUENCE", "UNPACK_EX",
+    "GET_ITER", "GET_LEN", "RETURN_VALUE")}
+_ARITY.update({op: 2 for op in _WRITES_CONTENT | {
+    "BINARY_OP", "BINARY_ADD", "BINARY_SUBTRACT", "BINARY_MULTIPLY", "BINARY_TRUE_DIVIDE",
+    "BINARY_FLOOR_DIVIDE", "BINARY_MODULO", "BINARY_POWER", "BINARY_LSHIFT", "BINARY_RSHIFT",
+    "BINARY_AND", "BINARY_OR", "BINARY_XOR", "BINARY_MATRIX_MULTIPLY", "COMPARE_OP",
+    "COMPARE_AND_BRANCH"}})
+#: Operations whose result is a bool or an int, whatever their operands.
+_INERT_RESULTS = frozenset({"IS_OP", "CONTAINS_OP", "UNARY_NOT", "TO_BOOL", "GET_LEN"})
 
 
 def _pushers(info: _Code) -> dict[int, Any]:
@@ -358,10 +682,27 @@ def _pushers(info: _Code) -> dict[int, Any]:
                     if ins.opcode in _JUMPS and isinstance(ins.argval, int)}
     jump_targets |= {t for _s, _e, t in info.handlers}
     pending_call: Any = None
+    block_locals: dict[str, Any] = {}  # locals stored in this block: what they hold
     for ins in info.order:
         op = ins.opname
         if ins.offset in jump_targets and op != "FOR_ITER":  # a loop head keeps its iterator
             stack = []
+            block_locals = {}
+        if op in _STORES_FAST:
+            for name in _names(ins.argval):
+                block_locals.pop(name, None)
+            if op == "STORE_FAST" and stack and isinstance(ins.argval, str):
+                block_locals[ins.argval] = stack[-1]
+        if op in _FAST_LOADS and block_locals.get(ins.argval) is not None:
+            stack.append(_Pushed("LOAD_FAST", block_locals[ins.argval], ins.argval, ins.offset))
+            continue
+        arity = _ARITY.get(op)
+        if arity is not None and len(stack) >= arity:
+            info.operands[ins.offset] = tuple(stack[-arity:])
+        if op in ("LOAD_FAST_LOAD_FAST", "LOAD_FAST_BORROW_LOAD_FAST_BORROW") and \
+                isinstance(ins.argval, tuple) and len(ins.argval) == 2:
+            stack += [_Pushed("LOAD_FAST", None, name, ins.offset) for name in ins.argval]
+            continue
         if op == "FOR_ITER":
             out[ins.offset] = stack[-1] if stack else None
             stack.append(None)  # the next item (the iterator stays below it)
@@ -381,6 +722,10 @@ def _pushers(info: _Code) -> dict[int, Any]:
             continue
         if op.startswith("CALL"):
             argc = ins.arg or 0
+            keywords = 1 if op in ("CALL_FUNCTION_KW", "CALL_KW") else 0
+            if op != "CALL_FUNCTION_EX" and len(stack) >= argc + keywords:
+                info.args[ins.offset] = tuple(stack[len(stack) - argc - keywords:
+                                                    len(stack) - keywords])
             if op == "CALL_FUNCTION_EX":
                 out[ins.offset] = None
             elif _PY == (3, 11) and op == "CALL":
@@ -415,7 +760,14 @@ def _pushers(info: _Code) -> dict[int, Any]:
             continue
         del stack[max(len(stack) - pops, 0):]
         pushes = effect + pops
-        stack.extend([ins if op in _LOADERS else None] * max(pushes, 0))
+        stack.extend([ins if op in _LOADERS or op in ("LOAD_CONST", "LOAD_SMALL_INT") else None]
+                     * max(pushes, 0))
+        if pushes == 1 and op in _INERT_RESULTS:
+            stack[-1] = _Pushed("INERT", None)
+        elif pushes == 1 and op in ("COMPARE_OP", "COMPARE_AND_BRANCH"):
+            stack[-1] = _Pushed("CMP", ins.offset)
+        elif pushes == 1 and _ARITY.get(op) == 2:
+            stack[-1] = _Pushed("ARITH", ins.offset)
     return out
 
 
@@ -537,15 +889,17 @@ def _python_entry(func: types.FunctionType, owner: Any = NOTHING) -> list[Atom]:
     if code.co_flags & (0x20 | 0x80 | 0x200):  # generator, coroutine, async generator
         return [["returns"]]  # calling it runs nothing
     points = instrument.analyse(code, func.__globals__)
-    flags = _code(code).tail(0, points, include_first=True)
-    atoms = _flag_atoms(flags)
-    if flags & _FLAG_RETURNS:
+    tail = _code(code).tail(0, points, include_first=True)
+    atoms = _tail_atoms(tail)  # not running yet: its arguments are not named
+    if tail.flags & _FLAG_RETURNS:
         atoms = [*atoms, ["returns"]]
     return atoms
 
 
-def _call_atoms(callee: Any, owner: Any = NOTHING) -> list[Atom]:
-    """The effect of calling ``callee`` (found without running code), up to its first point."""
+def _call_atoms(callee: Any, owner: Any = NOTHING,
+                args: list[Any] | None = None) -> list[Atom]:
+    """The effect of calling ``callee`` (found without running code), up to its first point.
+    ``args``: the values of the positional and keyword arguments, when all are known."""
     if callee is NOTHING or callee is None:
         return [OPAQUE]
     if isinstance(callee, types.MethodType):
@@ -554,7 +908,7 @@ def _call_atoms(callee: Any, owner: Any = NOTHING) -> list[Atom]:
         return _python_entry(callee, owner)
     returns: Atom = ["returns"]
     if isinstance(callee, _BuiltinMethod):
-        return [*_builtin_method(callee.owner, callee.name), returns]
+        return [*_builtin_method(callee.owner, callee.name, args), returns]
     if isinstance(callee, types.BuiltinFunctionType):
         self_ = getattr(callee, "__self__", None)
         if isinstance(self_, types.ModuleType) or self_ is None:
@@ -562,7 +916,7 @@ def _call_atoms(callee: Any, owner: Any = NOTHING) -> list[Atom]:
             name = callee.__name__
             if module == "builtins":
                 if name in _READING_BUILTINS:
-                    return [READ_CONTENT, returns]
+                    return [*_args_read(args, name not in _SHALLOW_BUILTINS), returns]
                 if name == "next":
                     return [READ_CONTENT, WRITE_CONTENT, returns]  # advances the iterator
                 if name in ("getattr", "hasattr", "vars", "dir"):
@@ -572,29 +926,70 @@ def _call_atoms(callee: Any, owner: Any = NOTHING) -> list[Atom]:
             if module == "math":
                 return [returns]
             return [OPAQUE]
-        return [*_builtin_method(self_, callee.__name__), returns]
+        return [*_builtin_method(self_, callee.__name__, args), returns]
     if isinstance(callee, type):
-        return _instantiate(callee)
+        return _instantiate(callee, args)
     call = _mro_get(type(callee), "__call__")
     if isinstance(call, types.FunctionType):
         return _python_entry(call, callee)
     return [OPAQUE]
 
 
-def _builtin_method(owner: Any, name: str) -> list[Atom]:
+def _builtin_method(owner: Any, name: str, args: list[Any] | None = None) -> list[Atom]:
     if isinstance(owner, _CONTAINERS):
         kind = "w" if name in _MUTATORS else "r"
-        return [[kind, id(owner), None], READ_CONTENT]
+        own: list[Atom] = [content_atom(kind, owner)]
+        if name in _ARGS_UNREAD:
+            return own
+        if name in _ARGS_SHALLOW:
+            return own + _args_read(args, deep=False)
+        return [*own, READ_CONTENT]  # ``remove``, ``index``, ``sort`` compare elements
     if isinstance(owner, str | bytes | tuple | frozenset | int | float | complex):
-        return [READ_CONTENT]
+        return _args_read(args, deep=True) if _inert(owner) else [READ_CONTENT]
     return [OPAQUE]
 
 
-def _instantiate(klass: type) -> list[Atom]:
+#: Container methods that store, drop or look up their arguments without reading any
+#: container's content (a key is hashed: a builtin container cannot be a key).
+_ARGS_UNREAD = frozenset({
+    "append", "appendleft", "insert", "pop", "popleft", "popitem", "clear", "copy", "keys",
+    "values", "items", "get", "setdefault", "add", "discard", "__getitem__", "__setitem__",
+    "__delitem__", "rotate", "reverse", "move_to_end", "__len__", "__iter__", "__reversed__"})
+#: Container methods that iterate their arguments (``extend``, ``update``, set algebra).
+_ARGS_SHALLOW = frozenset({
+    "extend", "extendleft", "update", "union", "intersection", "difference",
+    "symmetric_difference", "issubset", "issuperset", "isdisjoint", "difference_update",
+    "intersection_update", "symmetric_difference_update"})
+#: Reading builtins that look at a container's slots, not into its elements.
+_SHALLOW_BUILTINS = frozenset({"len", "iter", "reversed", "enumerate", "zip", "range", "id",
+                               "isinstance", "issubclass", "callable"})
+#: Types whose constructor copies a container's slots (a set or dict hashes the keys).
+_SHALLOW_TYPES = (list, tuple, set, frozenset, dict, collections.deque, collections.OrderedDict,
+                  bool)
+
+
+def _args_read(args: list[Any] | None, deep: bool) -> list[Atom]:
+    """Reading the content of ``args`` (unknown: any content)."""
+    if args is None:
+        return [READ_CONTENT]
+    atoms: list[Atom] = []
+    for value in args:
+        if value is _FRESH_RESULT:
+            if deep:
+                return [READ_CONTENT]  # new slots, maybe shared elements
+            continue
+        read = _read_atoms(value, deep)
+        if read is None:
+            return [READ_CONTENT]
+        atoms += read
+    return atoms
+
+
+def _instantiate(klass: type, args: list[Any] | None = None) -> list[Atom]:
     """``klass(...)``: its ``__new__`` and ``__init__`` up to their first point."""
     returns: Atom = ["returns"]
     if klass in _READING_TYPES:
-        return [READ_CONTENT, returns]
+        return [*_args_read(args, deep=klass not in _SHALLOW_TYPES), returns]
     if _mro_get(type(klass), "__call__") is not type.__call__:
         return [OPAQUE]  # a metaclass with its own __call__
     atoms: list[Atom] = []
@@ -632,8 +1027,9 @@ def _own(code: types.CodeType) -> bool:
     return code.co_filename.startswith(raw.OWN_DIRS)
 
 
-def _continuation(frame: Any) -> list[Atom]:
-    """What runs after ``frame`` returns, up to the next point: its callers' code, up the stack."""
+def _continuation(frame: Any, result: Any = NOTHING) -> list[Atom]:
+    """What runs after ``frame`` returns, up to the next point: its callers' code, up the
+    stack.  ``result``: what ``frame`` returns, when ``_returned`` could tell."""
     from . import instrument
 
     atoms: list[Atom] = []
@@ -647,17 +1043,19 @@ def _continuation(frame: Any) -> list[Atom]:
             atom = _frame_library(parent)  # threading's own code: see the module docstring
             if atom:
                 atoms.append(atom)
-            child, parent = parent, parent.f_back
+            child, parent, result = parent, parent.f_back, NOTHING
             continue
         info = _code(code)
         offset = info.instruction_at(parent.f_lasti)
         if not _called_directly(parent, offset, info, child):
             return [OPAQUE]
         points = instrument.analyse(code, parent.f_globals)
-        flags = info.tail(offset, points, include_first=False)
-        atoms += _flag_atoms(flags)
-        if not flags & _FLAG_RETURNS:
+        tail = info.tail(offset, points, include_first=False)
+        running = _Running(parent, info, call=offset, result=result)
+        atoms += _tail_atoms(tail, running)
+        if not tail.flags & _FLAG_RETURNS:
             return atoms
+        result = _returned(tail, running)
         child, parent = parent, parent.f_back
     return atoms
 
@@ -690,8 +1088,19 @@ def _called_directly(parent: Any, offset: int, info: _Code, child: Any) -> bool:
     return getattr(call, "__code__", None) is code
 
 
-def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
-    """The effect of the step that starts at instruction ``offset`` of ``frame``."""
+def at_code_point(frame: Any, offset: int, access: Access | None,
+                  memory: list[Any] | None = None) -> list[Atom]:
+    """The effect of the step that starts at instruction ``offset`` of ``frame``.
+
+    ``memory``: the thread's ``[frame, offset, value]`` of the load its previous point
+    made, read here when this point's object is what that load pushed
+    (``self.items.append``: the list ``self.items`` held), and set for the next."""
+    atoms = _at_code_point(frame, offset, access, memory)
+    return atoms
+
+
+def _at_code_point(frame: Any, offset: int, access: Access | None,
+                   memory: list[Any] | None) -> list[Atom]:
     from . import instrument
 
     code = frame.f_code
@@ -702,21 +1111,25 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
     op = info.order[n].opname
     points = instrument.analyse(code, frame.f_globals)
     atoms: list[Atom]
+    point_value: Any = NOTHING
+    if memory is not None and memory[0] is not None and op not in _ATTR_OPS:
+        memory[:] = _FORGET
+    if op.startswith("CALL") and _is_with_exit(code, offset):
+        return _with_exit(frame, info, points, offset)
     if op.startswith("CALL") or op in ("BEFORE_WITH", "SETUP_WITH"):
         pusher = info.pusher(offset)
         loaded = _value(frame, pusher, info)
         owner: Any = NOTHING
         if pusher is not None and pusher.opname in ("LOAD_ATTR", "LOAD_METHOD"):
             owner = _value(frame, info.pusher(pusher.offset), info)
-        if pusher is None and op.startswith("CALL") and _is_with_exit(code, offset):
-            return _with_exit(frame, info, points, offset)
         if op in ("BEFORE_WITH", "SETUP_WITH"):  # calls the manager's __enter__
             if loaded is NOTHING:
                 return [OPAQUE]
             owner, loaded = loaded, _mro_get(type(loaded), "__enter__")
             if not isinstance(loaded, types.FunctionType):
                 return [OPAQUE]
-        atoms = _call_atoms(loaded, owner)
+        args = _arg_values(frame, info, n) if op.startswith("CALL") else None
+        atoms = _call_atoms(loaded, owner, args)
         if _opaque(atoms):
             return [OPAQUE]
         if not any(a[0] == "returns" for a in atoms):
@@ -724,23 +1137,87 @@ def at_code_point(frame: Any, offset: int, access: Access | None) -> list[Atom]:
         atoms = [a for a in atoms if a[0] != "returns"]
     elif op == "FOR_ITER":
         atoms = _for_iter(frame, info, info.pusher(offset))
+    elif access is not None and access.kind in ("read", "write") and op in _ATTR_OPS:
+        owner = _attribute_owner(frame, offset, access, memory)
+        atoms = _attribute_atoms(access, op, info.order[n].argval, owner)
+        if op == "LOAD_ATTR" and owner is not NOTHING and isinstance(access.name, str):
+            point_value = _attribute(owner, access.name)
     elif access is not None and access.kind in ("read", "write"):
-        atoms = _attribute_atoms(frame, offset, access, op) if op in _ATTR_OPS else \
-            [["r" if access.kind == "read" else "w", access.target, access.name]]
+        target: int | str | None = access.target
+        kind = "r" if access.kind == "read" else "w"
+        if target is None and op in _CELL_OPS:
+            target = CELL  # a closure's variable: never a container's content
+        atoms = [[kind, target, access.name]]
+        if op in _SUBSCRIPTS and target is not None:
+            obj, _label = operand_of(frame, code_info(code).operand.get(offset))
+            if obj is not NOTHING and id(obj) == target:
+                atoms = [content_atom(kind, obj)]
+        if op in ("LOAD_GLOBAL", "LOAD_NAME"):
+            point_value = _value(frame, info.order[n], info)
     elif op == "LOAD_SUPER_ATTR":
         atoms = [READ_ANY]
     else:
         return [OPAQUE]
-    more = _after_call(frame, offset, info, points)
+    if memory is not None:
+        memory[:] = [frame, offset, point_value] if point_value is not NOTHING else _FORGET
+    more = _after_call(frame, offset, info, points, point_value)
     if _opaque(more):
         return [OPAQUE]
     return _unique(atoms + more)
 
 
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"})
+_SUBSCRIPTS = frozenset({"BINARY_SUBSCR", "STORE_SUBSCR", "DELETE_SUBSCR", "CONTAINS_OP"})
+_CELL_OPS = frozenset({"LOAD_DEREF", "STORE_DEREF", "DELETE_DEREF", "LOAD_CLASSDEREF",
+                       "LOAD_FROM_DICT_OR_DEREF"})
+#: The target of a closure variable's atoms: cells of one name may be one cell.
+CELL = "cell"
+_FORGET = [None, -1, NOTHING]
 
 
-def _attribute_atoms(frame: Any, offset: int, access: Access, op: str) -> list[Atom]:
+def _arg_values(frame: Any, info: _Code, n: int) -> list[Any] | None:
+    """The values of the arguments of the call at instruction ``n`` (None: one unknown).
+
+    A local must not be stored between its load and the call; a constant or a
+    bool has no content; an attribute or global is read again, as for the
+    callee (assumed still bound to what the call's own expression loaded)."""
+    pushed_args = info.args_of(info.order[n].offset)
+    if pushed_args is None:
+        return None
+    running = _Running(frame, info)
+    values: list[Any] = []
+    for pushed in pushed_args:
+        kind = getattr(pushed, "opname", None)
+        plan = info.plan(pushed, n, None, frozenset())
+        if plan is not None:
+            value = _evaluate(running, plan)
+        elif kind in ("LOAD_ATTR", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF"):
+            value = _value(frame, pushed, info)
+        else:
+            return None
+        if value is NOTHING:
+            return None
+        values.append(value)
+    return values
+
+
+def _attribute_owner(frame: Any, offset: int, access: Access, memory: list[Any] | None) -> Any:
+    """The object an attribute instruction acts on: a plain name's value (the one the
+    access decoded), or what the thread's previous point loaded (``memory``)."""
+    pushed = code_info(frame.f_code).operand.get(offset)
+    if access.target is not None:
+        obj, _label = operand_of(frame, pushed)
+        return obj if obj is not NOTHING and id(obj) == access.target else NOTHING
+    if memory is None or memory[0] is not frame:
+        return NOTHING
+    if pushed is None:  # decode names plain loads only; the simulation names attribute loads
+        pushed = _code(frame.f_code).pusher(offset)
+    if pushed is not None and getattr(pushed, "offset", None) == memory[1]:
+        return memory[2]
+    return NOTHING
+
+
+def _attribute_atoms(access: Access, op: str, name: Any, obj: Any) -> list[Atom]:
     """An attribute access, on the storage it really touches.
 
     An instance's attributes live in its ``__dict__``, which code can also
@@ -748,14 +1225,17 @@ def _attribute_atoms(frame: Any, offset: int, access: Access, op: str) -> list[A
     ``instance.__dict__[name]``): the access is to (the dict, the name), which
     conflicts with a write to the dict's content.  A read that the instance
     dict does not answer goes on to the classes (``Cls.x = 1`` changes it).
+    ``obj``: the object whose attribute it is (NOTHING: unknown).
     """
     kind = "r" if access.kind == "read" else "w"
-    if access.target is None or access.name is None:
+    if obj is NOTHING:
         return [[kind, access.target, access.name]]
-    info = code_info(frame.f_code)
-    obj, _label = operand_of(frame, info.operand.get(offset))
-    if obj is NOTHING or id(obj) != access.target:
-        return [[kind, access.target, access.name]]
+    if access.name is None:  # decode's view of a container method: the content
+        return [content_atom(kind, obj)]
+    if type(obj) in _CONTAINERS and op in ("LOAD_ATTR", "LOAD_METHOD") and isinstance(name, str):
+        # items.append(x): the C method is the access, to the whole container (decode's view)
+        return [content_atom("w" if name in MUTATORS else "r", obj)]
+    access = Access(access.kind, id(obj), name, access.op)
     if isinstance(obj, type):
         classes: tuple[type, ...] = obj.__mro__
         storage: Any = None
@@ -763,7 +1243,7 @@ def _attribute_atoms(frame: Any, offset: int, access: Access, op: str) -> list[A
         classes = type(obj).__mro__
         storage = getattr(obj, "__dict__", None) if hasattr(type(obj), "__dict__") else None
     if access.name in _CONTAINER_METHODS and isinstance(obj, _CONTAINERS):
-        return [[kind, access.target, None]]  # decode's view: the container's content
+        return [content_atom(kind, obj)]  # decode's view: the container's content
     atoms: list[Atom] = []
     if isinstance(storage, dict):
         atoms.append([kind, id(storage), access.name])
@@ -791,13 +1271,23 @@ def _for_iter(frame: Any, info: _Code, iterator: Any) -> list[Atom]:
     source = iterator.source
     if isinstance(source, _Pushed) and source.opname == "RESULT":
         callee = _value(frame, info.pusher(source.source), info)
-        if callee in _FRESH or (isinstance(callee, _BuiltinMethod) and callee.name in _VIEWS
-                                and isinstance(callee.owner, _CONTAINERS)):
-            return [READ_CONTENT]
+        if callee in _FRESH:
+            # a new object only this loop holds; ``reversed`` walks its argument
+            return [READ_CONTENT] if callee is reversed else []
+        if isinstance(callee, _BuiltinMethod) and callee.name in _VIEWS \
+                and isinstance(callee.owner, _CONTAINERS):
+            return [] if callee.name == "copy" else [content_atom("r", callee.owner)]
         return shared
+    if getattr(source, "opname", None) in ("LOAD_CONST", "LOAD_SMALL_INT"):
+        return []  # a constant tuple: nothing to read that anyone writes
     value = _value(frame, source, info)
     if value is NOTHING or hasattr(type(value), "__next__"):
         return shared
+    if getattr(source, "opname", None) in _FAST_LOADS and not any(
+            ins.opname in _STORES_FAST and source.argval in _names(ins.argval)
+            for ins in info.order):
+        read = _read_atoms(value, deep=False)
+        return [READ_CONTENT] if read is None else read
     return [READ_CONTENT]
 
 
@@ -838,12 +1328,16 @@ def _with_exit(frame: Any, info: _Code, points: frozenset[int], offset: int) -> 
     return _unique(atoms)
 
 
-def _after_call(frame: Any, offset: int, info: _Code, points: frozenset[int]) -> list[Atom]:
-    """A callee without a point returned: this frame goes on after the call (and maybe returns)."""
-    flags = info.tail(offset, points, include_first=False)
-    atoms = _flag_atoms(flags)
-    if flags & _FLAG_RETURNS:
-        atoms += _continuation(frame)
+def _after_call(frame: Any, offset: int, info: _Code, points: frozenset[int],
+                point_value: Any = NOTHING) -> list[Atom]:
+    """The step goes on after the instruction at ``offset`` (a point, or a call that
+    returned without reaching one), and maybe returns from ``frame``.  ``point_value``:
+    what the instruction at ``offset`` loads, when it is a load."""
+    tail = info.tail(offset, points, include_first=False)
+    running = _Running(frame, info, point_value)
+    atoms = _tail_atoms(tail, running)
+    if tail.flags & _FLAG_RETURNS:
+        atoms += _continuation(frame, _returned(tail, running))
     return atoms
 
 
@@ -895,10 +1389,11 @@ def prologue(frame: Any) -> list[Atom]:
                 atoms.append(atom)
         else:
             points = instrument.analyse(code, frame.f_globals)
-            flags = _code(code).tail(0, points, include_first=True)
-            if flags & _FLAG_OP:
+            info = _code(code)
+            tail = info.tail(0, points, include_first=True)
+            if tail.flags & _FLAG_OP:
                 return [OPAQUE]
-            atoms += _flag_atoms(flags)
+            atoms += _tail_atoms(tail, _Running(frame, info))
         frame = frame.f_back
     return _unique(atoms)
 

@@ -263,8 +263,11 @@ class Execution:
             at, mt.at = mt.at, None
             mt.busy += 1
             try:
-                mt.effect = (effects.at_code_point(at[0], at[1], mt.pending) if at is not None
-                             else effects.at_shim_point(mt.pending))
+                if at is not None:
+                    mt.effect = effects.at_code_point(at[0], at[1], mt.pending, mt.loaded)
+                else:
+                    mt.loaded[0] = None
+                    mt.effect = effects.at_shim_point(mt.pending)
                 if mt.log_at == mt.first_log:  # the first step ends here: now it is known
                     row = self._logged(mt)
                     row[2] = [row[2][0], *effects.prologue(

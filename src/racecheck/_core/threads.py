@@ -168,6 +168,8 @@ class ManagedThread(Resource):
         # point is, the effect of the step that starts there, its index in the log.
         self.at: tuple[Any, int] | None = None
         self.effect: list[Any] = []
+        #: [frame, offset, value] of the load at its previous point (effects.at_code_point).
+        self.loaded: list[Any] = [None, -1, None]
         self.log_at = -1
         self.first_log = -1
 

@@ -231,7 +231,7 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int, frozenset[int]]]:
         # A release then an acquisition of the lock: what can be reversed is the order
         # of the two acquisitions (the other thread takes the lock first).
         racing = [j if reversible(steps[j][2], atoms) else _acquired_by(steps, by_thread, j)
-                  for j in racing]
+                  for j in racing if not _starts(steps[j][2], atoms)]
         for j in found:
             for t, n in clocks[j].items():
                 if n > clock.get(t, 0):
@@ -260,6 +260,14 @@ def reversible(first: list[Any], then: list[Any]) -> bool:
                                         and b[2:] == ["acquire"]):
                 return True
     return False
+
+
+def _starts(first: list[Any], then: list[Any]) -> bool:
+    """Whether ``first`` starts the thread whose first step is ``then``: an order that
+    cannot be reversed (the thread does not exist before it is started)."""
+    started = {a[1] for a in first if a[0] == "s" and a[2:] == ["start"]}
+    return bool(started) and any(b[0] == "s" and len(b) == 2 and b[1] in started
+                                 for b in then)
 
 
 def _acquired_by(steps: Sequence[list[Any]], by_thread: dict[int, list[int]], j: int) -> int:
