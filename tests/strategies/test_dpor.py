@@ -123,6 +123,52 @@ def test_independent_threads_need_one_schedule() -> None:
     assert dpor.equivalent > 0
 
 
+@pytest.mark.parametrize("bound", [1, 2])
+def test_schedules_with_more_preemptions_wait_for_the_smaller_searches(bound: int) -> None:
+    # iterative deepening: the search with bound k runs after the one with k - 1
+    # completed, so a bug is found with the fewest preemptions it needs
+    rng = random.Random(99)
+    deepened = 0
+    for _ in range(100):
+        program = random_program(rng)
+        dpor = DporStrategy(0, preemptions=bound)
+        levels = []
+        for index in range(100_000):
+            if not dpor.begin(index):
+                break
+            summary = simulate(dpor, program, index)
+            dpor.end(summary)
+            levels.append(dpor.level)
+            assert summary.preemptions <= dpor.level
+        assert levels[0] == 0 and levels == sorted(levels)
+        assert dpor.complete
+        deepened += levels[-1] > 0
+    assert deepened > 10
+
+
+def test_a_search_cut_short_proves_the_bounds_it_completed() -> None:
+    def pool(_: object = None) -> None:
+        q: queue.Queue[int] = queue.Queue()
+
+        def worker() -> None:
+            while True:
+                q.get()
+                q.task_done()
+
+        for _ in range(2):
+            threading.Thread(target=worker, daemon=True).start()
+        q.put(1)
+        q.join()
+
+    full = racecheck.explore([pool], strategy="dpor", schedules=5_000, seed=0)
+    assert full.evidence.exhaustive_up_to_preemptions == 2
+    cut = racecheck.explore([pool], strategy="dpor", schedules=full.evidence.schedules - 1,
+                            seed=0)
+    assert cut.evidence.exhaustive_up_to_preemptions == 1
+    assert "exhaustive: every schedule with <= 1 preemptions; <= 2 not complete" in \
+        str(cut.evidence)
+
+
 def test_the_same_seed_searches_the_same_schedules() -> None:
     program = [[[["w", 1, "x"]], [["r", 1, "y"]]], [[["w", 1, "y"]], [["r", 1, "x"]]]]
     first = [s.choices for s in explore_all(DporStrategy(7), program)]
@@ -137,9 +183,12 @@ def test_a_diverging_run_voids_the_proof() -> None:
     summary = simulate(dpor, program, 0)
     dpor.end(summary)
     assert dpor.begin(1)
+    prefix = [node.chosen for node in dpor._stack]
+    assert prefix  # the second run replays a prefix...
     other = simulate(dpor, [[[["w", 1, "x"]]], [[["w", 1, "x"]], [["w", 1, "x"]]]], 1)
-    dpor.end(ScheduleSummary(1, None, other.steps, (1, 1), (-1, 1), ((0, 1), (0, 1)),
-                             other.transitions))
+    wrong = tuple(1 - choice for choice in prefix)  # ...and takes the other thread there
+    dpor.end(ScheduleSummary(1, None, other.steps, wrong, (-1,) * len(wrong),
+                             ((0, 1),) * len(wrong), other.transitions))
     while dpor.begin(2):
         dpor.end(simulate(dpor, program, 2))
     assert dpor.diverged
@@ -695,9 +744,10 @@ def test_dpor_proves_the_lock_fixed_db_value(body: Callable[..., None]) -> None:
     assert result.evidence.exhaustive_up_to_preemptions == 2
     assert "exhaustive: every schedule with <= 2 preemptions" in str(result.evidence)
     assert "pruned as equivalent" in str(result.evidence)
-    # only who takes the lock first matters: a handful of schedules on every version
-    # (3.10's SETUP_WITH once made every step in the block look opaque: 38)
-    assert result.evidence.schedules <= 10
+    # only who takes the lock first matters: a handful of schedules on every version,
+    # for each bound of the deepening (0, 1, 2); 3.10's SETUP_WITH once made every
+    # step in the block look opaque: 38
+    assert result.evidence.schedules <= 14
     bounded = racecheck.explore([body, body], setup=_reset, invariant=_two,
                                 strategy="bounded", schedules=10_000, seed=1)
     assert result.evidence.schedules < bounded.evidence.schedules
