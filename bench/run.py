@@ -18,7 +18,7 @@ ever fails with the same budget (a false alarm).  Tools:
 ``sleep``        the same as ``plain``, each thread under ``sys.settrace`` with
                  opcode events: before an opcode, with probability ``P_SLEEP``,
                  ``time.sleep(uniform(0, MAX_SLEEP))`` from a seeded RNG.
-``rc-random``, ``rc-pct``, ``rc-portfolio``
+``rc-random``, ``rc-pct``, ``rc-portfolio``, ``rc-dpor``, ``rc-auto``
                  ``racecheck.explore(..., strategy=..., seed=..., watchdog=2)``;
                  runs to failure = ``failure.schedule_index + 1``.
 ``fr-random``    frontrun's opcode-level random walk (``frontrun.explore(...,
@@ -72,7 +72,7 @@ from bench.corpus import load_all  # noqa: E402
 from bench.corpus._scenario import Scenario, Side  # noqa: E402
 
 HARNESSES = ("plain", "barrier", "sleep")
-RC_TOOLS = ("rc-random", "rc-pct", "rc-portfolio")
+RC_TOOLS = ("rc-random", "rc-pct", "rc-portfolio", "rc-dpor", "rc-auto")
 FR_TOOLS = ("fr-random", "fr-dpor")
 ALL_TOOLS = HARNESSES + RC_TOOLS + FR_TOOLS
 SEED_INDEPENDENT = {"fr-dpor"}  # deterministic: measured for the first seed only
@@ -527,6 +527,8 @@ TOOL_TITLES = {
     "rc-random": "racecheck random",
     "rc-pct": "racecheck pct",
     "rc-portfolio": "racecheck portfolio",
+    "rc-dpor": "racecheck dpor",
+    "rc-auto": "racecheck auto",
     "fr-random": "frontrun random",
     "fr-dpor": "frontrun DPOR",
 }

@@ -74,7 +74,7 @@ def add_options(parser: pytest.Parser) -> None:
     add("--racecheck-schedules", "Schedules to try per test.", metavar="N", default=None,
         help="Schedules to try per test (default 200). [env RACECHECK_SCHEDULES]")
     add("--racecheck-strategy", "Exploration strategy.", metavar="NAME", default=None,
-        help="Exploration strategy: portfolio (default: random and PCT in turn), random, pct, bounded (every schedule with <= 2 preemptions), dpor (the same, skipping schedules that only reorder independent steps). [env RACECHECK_STRATEGY]")
+        help="Exploration strategy: auto (default: dpor and random/PCT in turn, stopping at a proof), portfolio (random and PCT in turn), random, pct, bounded (every schedule with <= 2 preemptions), dpor (the same, skipping schedules that only reorder independent steps). [env RACECHECK_STRATEGY]")
     add("--racecheck-seed", "Run seed (an integer, or last).", metavar="N|last", default=None,
         help="Run seed; each test explores under a seed derived from it and its node id. "
              "'last' reuses the previous run's seed. [env RACECHECK_SEED]")

@@ -17,7 +17,7 @@ PUBLIC = {
     "__version__", "check", "explore", "racecheck", "replay",
 }
 
-STRATEGIES = {"Access", "BoundedStrategy", "ChoicePoint", "DporStrategy", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
+STRATEGIES = {"Access", "AutoStrategy", "BoundedStrategy", "ChoicePoint", "DporStrategy", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy", "ReplayStrategy",
               "ScheduleSummary", "Strategy", "make_strategy"}
 
 

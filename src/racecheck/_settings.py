@@ -22,7 +22,7 @@ from .errors import InvalidArgument
 from .strategies.base import Strategy
 
 #: The strategies ``strategy=`` names (``racecheck.strategies.make_strategy``).
-STRATEGIES = ("portfolio", "random", "pct", "bounded", "dpor")
+STRATEGIES = ("auto", "portfolio", "random", "pct", "bounded", "dpor")
 #: ``fixtures=``: "schedule" sets a test's function-scoped fixtures up (and tears
 #: them down) in every schedule; "test" keeps the ones the test was set up with.
 FIXTURES = ("schedule", "test")
@@ -40,8 +40,9 @@ class Settings:
 
     #: Schedules to try.
     schedules: int = 200
-    #: "portfolio" (random and PCT in turn), "random", "pct", or a Strategy.
-    strategy: str | Strategy = "portfolio"
+    #: "auto" (dpor and random/PCT in turn: a proof where one is cheap), "portfolio"
+    #: (random and PCT in turn), "random", "pct", "bounded", "dpor", or a Strategy.
+    strategy: str | Strategy = "auto"
     #: Same seed, same schedules; None: a random one (under pytest, the run seed).
     seed: int | None = None
     #: Seconds of exploring, after which no new schedule starts (None: no limit).

@@ -45,7 +45,8 @@ def test_run_quick_finds_the_race_and_raises_no_false_alarm(tmp_path: Path) -> N
         and r["side"] == "racy"
         and r["tool"].startswith("rc-")
     ]
-    assert {r["tool"] for r in racy} == {"rc-random", "rc-pct", "rc-portfolio"}
+    assert {r["tool"] for r in racy} == {"rc-random", "rc-pct", "rc-portfolio", "rc-dpor",
+                                         "rc-auto"}
     for r in racy:
         assert r["found"] and r["kind"] == "violation", r
         assert r["runs"] >= 1

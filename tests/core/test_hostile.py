@@ -275,7 +275,7 @@ def _spin_case(consumer: Callable[[Box], None], strategy: str) -> Callable[[], N
     return run
 
 
-for _strategy in ("random", "pct", "portfolio"):
+for _strategy in ("random", "pct", "portfolio", "auto"):
     CASES.append(Case(f"spin_wait_with_producer_{_strategy}",
                       _spin_case(spin_consumer, _strategy)))
     CASES.append(Case(f"spin_wait_sleep0_with_producer_{_strategy}",

@@ -59,7 +59,7 @@ def test_isolated_pass_reports_the_schedule_count() -> None:
             s.n += 1
 
     result = racecheck.explore([locked, locked], setup=Shared, invariant=lambda s: s.n == 2,
-                               seed=1, schedules=50, isolate=True)
+                               seed=1, schedules=50, isolate=True, strategy="portfolio")
     assert result.ok and result.schedules_run == 50
 
 

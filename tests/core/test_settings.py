@@ -67,7 +67,7 @@ def test_an_isolate_flag_that_is_off_leaves_the_default() -> None:
     ("RACECHECK_SCHEDULES", "many", "RACECHECK_SCHEDULES='many' is not a positive integer"),
     ("RACECHECK_SCHEDULES", "0", "RACECHECK_SCHEDULES='0' must be positive"),
     ("RACECHECK_WATCHDOG", "soon", "RACECHECK_WATCHDOG='soon' is not a number of seconds"),
-    ("RACECHECK_STRATEGY", "dfs", "RACECHECK_STRATEGY='dfs' is not one of portfolio, random, pct"),
+    ("RACECHECK_STRATEGY", "dfs", "RACECHECK_STRATEGY='dfs' is not one of auto, portfolio, random, pct"),
     ("RACECHECK_CHECK_DETERMINISM", "maybe", "='maybe' is not true or false"),
 ])
 def test_a_bad_variable_is_named_with_what_to_do(variable: str, text: str, needle: str) -> None:

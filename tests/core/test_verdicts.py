@@ -55,10 +55,16 @@ def test_db_value_lost_update_found_in_first_schedules() -> None:
 def test_db_value_lock_fix_passes_full_budget() -> None:
     result = racecheck.explore(
         [increase_db_value_locked, increase_db_value_locked], setup=Db,
-        invariant=lambda db: db.value == 2, schedules=300, seed=SEED,
+        invariant=lambda db: db.value == 2, schedules=300, seed=SEED, strategy="portfolio",
     )
     assert result.ok, result
     assert result.schedules_run == 300
+    proved = racecheck.explore(
+        [increase_db_value_locked, increase_db_value_locked], setup=Db,
+        invariant=lambda db: db.value == 2, schedules=300, seed=SEED,
+    )
+    assert proved.ok and proved.evidence.exhaustive_up_to_preemptions == 2
+    assert proved.schedules_run < 300  # the default stops at its proof
 
 
 # --- x += 1 on a global and on an attribute ------------------------------------------

@@ -501,7 +501,7 @@ def test_precedence_of_the_strategy_marker_cli_ini_env_default(
         return (tests["test_subject.py::test_unmarked"]["strategy"],
                 tests["test_subject.py::test_marked"]["strategy"])
 
-    assert strategies() == ("portfolio", "pct")
+    assert strategies() == ("auto", "pct")
     monkeypatch.setenv("RACECHECK_STRATEGY", "random")
     assert strategies() == ("random", "pct")
     ini(pytester, "racecheck_strategy = pct")

@@ -68,7 +68,7 @@ def test_same_seed_finds_the_same_failure_with_the_same_token() -> None:
     assert len(tokens) == 1
 
 
-@pytest.mark.parametrize("strategy", ["random", "pct", "portfolio"])
+@pytest.mark.parametrize("strategy", ["random", "pct", "portfolio", "auto"])
 def test_every_failure_replays_to_the_same_verdict(strategy: str) -> None:
     for seed in range(5):
         result = racecheck.explore([add, add], setup=Counter, invariant=inv,

@@ -47,7 +47,8 @@ def test_random_and_pct_evidence_read_as_before() -> None:
     assert str(random_evidence) == "7 random schedules"
     assert pct_evidence.strategies == (("pct", 7, "depth 3"),)
     assert str(pct_evidence).startswith("7 PCT schedules (depth 3); a bug of depth 3 is missed")
-    assert str(racecheck.explore([lambda: None], schedules=2, seed=1, isolate=False)) \
+    assert str(racecheck.explore([lambda: None], schedules=2, seed=1, isolate=False,
+                                 strategy="portfolio")) \
         .startswith("racecheck: no failure in 2 schedules (1 random, 1 PCT depth 2-3)")
 
 

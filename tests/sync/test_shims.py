@@ -248,7 +248,9 @@ def test_shim_matches_real_primitive(scenario: Scenario) -> None:
         assert seen == expected, (expected, seen)
 
     result = racecheck.check(same_under_racecheck, schedules=40, seed=5)
-    assert result.ok and result.schedules_run == 40
+    # every schedule of the budget, or fewer when the default proved it first
+    assert result.ok
+    assert result.schedules_run == 40 or result.evidence.exhaustive_up_to_preemptions == 2
 
 
 def test_virtual_sleep_takes_no_real_time() -> None:

@@ -593,8 +593,9 @@ class _Continue(Strategy):
         self.next = 0  # index of the next prefix choice; past the end, the strategy's
         self.strategy = strategy
         self.name = strategy.name
-        self.wants_accesses = strategy.wants_accesses  # type: ignore[misc]
-        self.wants_options = strategy.wants_options  # type: ignore[misc]
+        self.wants_accesses = strategy.wants_accesses
+        self.wants_options = strategy.wants_options
+        self.wants_steps = strategy.wants_steps
 
     def begin(self, index: int) -> bool:
         return True

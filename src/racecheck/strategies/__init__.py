@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._core.access import Access
 from .._core.outcome import Evidence
 from ..errors import InvalidArgument
+from .auto import AutoStrategy
 from .base import ChoicePoint, ScheduleSummary, Strategy
 from .bounded import BoundedStrategy
 from .dpor import DporStrategy
@@ -13,16 +14,18 @@ from .portfolio import PortfolioStrategy
 from .random import RandomStrategy
 from .replay import ReplayStrategy
 
-__all__ = ["Access", "BoundedStrategy", "ChoicePoint", "DporStrategy", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
+__all__ = ["Access", "AutoStrategy", "BoundedStrategy", "ChoicePoint", "DporStrategy", "Evidence", "PCTStrategy", "PortfolioStrategy", "RandomStrategy",
            "ReplayStrategy", "ScheduleSummary", "Strategy", "make_strategy"]
 
-NAMES = ("portfolio", "random", "pct", "bounded", "dpor")
+NAMES = ("auto", "portfolio", "random", "pct", "bounded", "dpor")
 
 
 def make_strategy(spec: object, seed: int) -> Strategy:
     """Turn ``strategy=`` (a name or a Strategy instance) into a Strategy."""
     if isinstance(spec, Strategy):
         return spec
+    if spec == "auto":
+        return AutoStrategy(seed)
     if spec == "random":
         return RandomStrategy(seed)
     if spec == "pct":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from .._core.outcome import Evidence
 
@@ -83,13 +83,13 @@ class Strategy(abc.ABC):
     name: str = ""
     #: True: the scheduler decodes every runnable thread's pending access and
     #: calls :meth:`choose_point` with it (slower; for conflict-aware search).
-    wants_accesses: ClassVar[bool] = False
+    wants_accesses: bool = False
     #: True: :meth:`end` gets every choice point's options (``ScheduleSummary.options``),
     #: which a search over the space of schedules needs to know what is left.
-    wants_options: ClassVar[bool] = False
+    wants_options: bool = False
     #: True: :meth:`end` gets every step's effect (``ScheduleSummary.transitions``),
     #: which partial-order reduction needs to tell independent steps apart.
-    wants_steps: ClassVar[bool] = False
+    wants_steps: bool = False
 
     @abc.abstractmethod
     def begin(self, index: int) -> bool:

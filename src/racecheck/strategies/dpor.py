@@ -140,6 +140,9 @@ class DporStrategy(PrefixSearch):
         if summary.filtered:
             self.unfair += 1
         choices, currents, options = summary.choices, summary.currents, summary.options
+        if len(options) < len(choices):  # a run that crashed or was cut: no proof from it
+            self.diverged += 1
+            choices, currents = choices[:len(options)], currents[:len(options)]
         stack = self._stack
         keep = followed(stack, choices, options)
         if keep < len(stack):

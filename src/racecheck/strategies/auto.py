@@ -1,0 +1,89 @@
+"""The default: a proof when one is cheap, random and PCT sampling when it is not.
+
+Schedules alternate between two searches that keep their own state: even
+schedules belong to ``dpor`` (every schedule with at most 2 preemptions, up
+to reordering independent steps, the bound deepening from 0), odd ones to
+the portfolio of random walks and PCT.  A bug either finds quickly is found
+within twice its count; when ``dpor`` completes, the exploration stops there
+with a proof ("exhaustive: every schedule with <= 2 preemptions"), usually
+long before the budget for small tests.  Chosen by measurement on the corpus:
+docs/benchmarks.md, "Choosing the default".
+
+Alternating (rather than ``dpor`` first, then sampling) keeps the worst case
+bounded both ways: a test too large for ``dpor`` to finish still gets half its
+budget of random and PCT schedules, and a bug that needs one early preemption
+in a long run, which sampling finds in a few schedules, is not kept waiting
+behind a search that tries deeper races first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .._core.outcome import Evidence
+from .base import ScheduleSummary, Strategy
+from .dpor import DporStrategy
+from .portfolio import PortfolioStrategy
+
+
+class AutoStrategy(Strategy):
+    name = "auto"
+    # dpor's schedules need these; the runner reads them again for every schedule
+    wants_options = True
+    wants_accesses = True
+    wants_steps = True
+
+    def __init__(self, seed: int, preemptions: int = 2) -> None:
+        self.search = DporStrategy(seed, preemptions)
+        self.sampler = PortfolioStrategy(seed)
+        self._active: Strategy = self.search
+        self._search_runs = 0
+        self._sampler_runs = 0
+        #: dpor's answer to its next ``begin``, asked as soon as its last schedule
+        #: ended: False is a proof, which ends the exploration at once.
+        self._search_next: bool | None = None
+        #: The seed ``random`` gets this schedule: dpor's fixed one, else the runner's.
+        self.rseed: int | None = self.search.rseed
+
+    def begin(self, index: int) -> bool:
+        if self._search_next is False:
+            return False  # a proof: nothing within the bound is left to run
+        if index % 2 == 0:
+            ready = self._search_next
+            if ready is None:
+                ready = self.search.begin(self._search_runs)
+            self._search_next = None
+            if not ready:
+                return False
+            self._active = self.search
+            self._search_runs += 1
+        else:
+            self._active = self.sampler
+            self._sampler_runs += 1
+            self.sampler.begin(self._sampler_runs - 1)
+        searching = self._active is self.search
+        self.wants_options = self.wants_accesses = self.wants_steps = searching
+        self.rseed = self.search.rseed if searching else None
+        return True
+
+    def choose(self, options: Sequence[int], current: int) -> int:
+        return self._active.choose(options, current)
+
+    def end(self, summary: ScheduleSummary) -> None:
+        self._active.end(summary)
+        if self._active is self.search:
+            # prepares dpor's next schedule, or finds the search complete
+            self._search_next = self.search.begin(self._search_runs)
+
+    def evidence(self, schedules_run: int) -> Evidence:
+        proof = self.search.evidence(self._search_runs)
+        sampled = self.sampler.evidence(self._sampler_runs)
+        if not self._sampler_runs:
+            return proof
+        # the search's sentence is a clause of this one: "6 dpor (exhaustive: ...)"
+        parts = tuple((name, n, f"({detail})" if detail else "")
+                      for name, n, detail in proof.strategies)
+        parts += tuple(p for p in sampled.strategies if p[1])
+        return Evidence(schedules_run, parts,
+                        exhaustive_up_to_preemptions=proof.exhaustive_up_to_preemptions,
+                        pct_miss=sampled.pct_miss)
