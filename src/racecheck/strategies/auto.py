@@ -49,7 +49,7 @@ class AutoStrategy(Strategy):
         if self._search_next is False:
             return False  # a proof: nothing within the bound is left to run
         if index % 2 == 0:
-            ready = self._search_next
+            ready: bool | None = self._search_next
             if ready is None:
                 ready = self.search.begin(self._search_runs)
             self._search_next = None
