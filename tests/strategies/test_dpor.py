@@ -693,7 +693,7 @@ def test_a_queue_pool_is_proved_in_a_few_hundred_schedules() -> None:
     result = racecheck.explore([pool], strategy="dpor", schedules=2_000, seed=0)
     assert result.ok
     assert result.evidence.exhaustive_up_to_preemptions == 2
-    assert result.evidence.schedules <= 400
+    assert result.evidence.schedules <= 500
 
 
 # ------------------------------------------------------------------ proofs
