@@ -244,10 +244,17 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int, frozenset[int]]]:
     local: list[int] = [0] * len(steps)
     clocks: list[dict[int, int]] = [{} for _ in steps]
     last: dict[int, dict[int, int]] = {}
+    # Steps repeat the same few effects: name each distinct effect by a number and
+    # decide each pair of numbers once (the scan below asks about many pairs).
+    names: dict[tuple[tuple[Any, ...], ...], int] = {}
+    kinds = [names.setdefault(tuple(map(tuple, step[2])), len(names)) for step in steps]
+    decided: dict[int, bool] = {}
+    width = len(names)
     for i, (p, _choice, atoms) in enumerate(steps):
         clock = dict(last.get(p, {}))
         clock[p] = clock.get(p, 0) + 1
         found: list[int] = []
+        mine_kind = kinds[i]
         for q, mine in by_thread.items():
             if q == p:
                 continue
@@ -255,7 +262,11 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int, frozenset[int]]]:
             for j in reversed(mine):
                 if local[j] <= seen:
                     break  # j and everything before it in q already happen before i
-                if dependent(steps[j][2], atoms):
+                key = kinds[j] * width + mine_kind
+                hit = decided.get(key)
+                if hit is None:
+                    hit = decided[key] = dependent(steps[j][2], atoms)
+                if hit:
                     found.append(j)
                     break
         racing = [j for j in found
