@@ -49,10 +49,12 @@ def pool(workers: int, items: int) -> None:
 
 def main() -> None:
     args = [int(a) for a in sys.argv[1:]] or [1, 1, 2, 1, 2, 2, 3, 2]
+    if len(args) % 2:
+        sys.exit("give pairs of numbers: WORKERS ITEMS [WORKERS ITEMS ...]")
     print(f"Python {sys.version.split()[0]}")
     print("| workers x items | executions | seconds | evidence |")
     print("|---|---:|---:|---|")
-    for workers, items in zip(args[::2], args[1::2]):
+    for workers, items in zip(args[::2], args[1::2], strict=True):
         t0 = time.perf_counter()
         def body(workers: int = workers, items: int = items) -> None:
             pool(workers, items)
