@@ -95,3 +95,30 @@ def test_only_the_search_schedules_log_their_steps() -> None:
     racecheck.explore([_bump_locked, _bump_locked, _bump_locked], setup=_counter,
                       strategy=Recording(1), schedules=6, seed=1, isolate=False)
     assert logged == [True, False] * 3
+
+
+def test_a_test_too_large_to_prove_goes_on_with_sampling_only() -> None:
+    def long_run(s: Any) -> None:
+        for _ in range(4_000):  # a few steps each: over STEP_LIMIT in one schedule
+            _bump_locked(s)
+
+    result = racecheck.explore([long_run, long_run], setup=_counter, strategy="auto",
+                               schedules=6, seed=2, isolate=False)
+    assert result.ok
+    runs = dict((name, n) for name, n, _detail in result.evidence.strategies)
+    assert runs["dpor"] == 1 and runs["random"] + runs["pct"] == 5
+    assert "too large to prove: a schedule of" in str(result.evidence)
+
+
+def test_a_search_that_makes_no_progress_is_given_up_after_its_patience() -> None:
+    from racecheck.strategies.auto import PATIENCE
+
+    def many(s: Any) -> None:
+        for _ in range(6):
+            _bump_locked(s)
+
+    result = racecheck.explore([many, many, many, many], setup=_counter, strategy="auto",
+                               schedules=4 * PATIENCE, seed=3, isolate=False)
+    runs = dict((name, n) for name, n, _detail in result.evidence.strategies)
+    assert runs["dpor"] == PATIENCE
+    assert "not complete after 16 schedules" in str(result.evidence)
