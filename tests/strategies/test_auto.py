@@ -122,3 +122,24 @@ def test_a_search_that_makes_no_progress_is_given_up_after_its_patience() -> Non
     runs = dict((name, n) for name, n, _detail in result.evidence.strategies)
     assert runs["dpor"] == PATIENCE
     assert "not complete after 16 schedules" in str(result.evidence)
+
+
+def test_a_search_whose_proof_is_void_hands_over_to_sampling() -> None:
+    # a spin-wait: fairness keeps the spinner out of some choices, so dpor can prove
+    # nothing here, and its schedules would only cost more than sampled ones
+    def setup() -> Any:
+        return types.SimpleNamespace(flag=False)
+
+    def spinner(s: Any) -> None:
+        while not s.flag:
+            pass
+
+    def setter(s: Any) -> None:
+        s.flag = True
+
+    result = racecheck.explore([spinner, setter], setup=setup, strategy="auto",
+                               schedules=20, seed=1, isolate=False)
+    assert result.ok
+    runs = dict((name, n) for name, n, _detail in result.evidence.strategies)
+    assert runs["dpor"] < 5, result.evidence
+    assert "fairness left a runnable thread out of a choice" in str(result.evidence)

@@ -18,7 +18,9 @@ A test too large to prove stops getting ``dpor`` schedules, which cost more
 than sampled ones (their steps are logged with their effects and sent back
 from the schedule's child): when one of its schedules runs more than
 ``STEP_LIMIT`` steps, or its search without preemptions is still not complete
-after ``PATIENCE`` schedules.  Both are counted, not timed, so the same seed
+after ``PATIENCE`` schedules.  So does a test whose proof is already void
+(fairness had to leave a runnable thread out of a choice, as around a
+spin-wait, or a run did not repeat its prefix).  Both are counted, not timed, so the same seed
 still gives the same schedules.  (A thread pool of 100 file-lock tasks in
 filelock's suite: 7 s per forked ``dpor`` schedule against 0.9 s sampled.)
 """
@@ -56,7 +58,8 @@ class AutoStrategy(Strategy):
         self._search_next: bool | None = None
         #: The seed ``random`` gets this schedule: dpor's fixed one, else the runner's.
         self.rseed: int | None = self.search.rseed
-        #: Why the search got no more schedules ("" while it does).
+        #: Why the search got no more schedules ("" while it does; "void": its
+        #: evidence already says why it cannot prove).
         self.gave_up = ""
 
     def begin(self, index: int) -> bool:
@@ -88,10 +91,14 @@ class AutoStrategy(Strategy):
         if self._active is not self.search:
             return
         if summary.steps > STEP_LIMIT:
-            self.gave_up = f"a schedule of {summary.steps:,} steps"
+            self.gave_up = f"too large to prove: a schedule of {summary.steps:,} steps"
+        elif self.search.unfair or self.search.diverged:
+            # no proof can come of it any more (its evidence says why): sampled
+            # schedules are cheaper
+            self.gave_up = "void"
         elif self._search_runs >= PATIENCE and self.search.proved < 0:
-            self.gave_up = (f"its search without preemptions not complete after "
-                            f"{self._search_runs} schedules")
+            self.gave_up = (f"too large to prove: its search without preemptions not "
+                            f"complete after {self._search_runs} schedules")
         if not self.gave_up:
             # prepares dpor's next schedule, or finds the search complete
             self._search_next = self.search.begin(self._search_runs)
@@ -102,7 +109,7 @@ class AutoStrategy(Strategy):
         if not self._sampler_runs:
             return proof
         # the search's sentence is a clause of this one: "6 dpor (exhaustive: ...)"
-        stop = f"; too large to prove: {self.gave_up}" if self.gave_up else ""
+        stop = f"; {self.gave_up}" if self.gave_up not in ("", "void") else ""
         parts = tuple((name, n, f"({detail}{stop})" if detail else "")
                       for name, n, detail in proof.strategies)
         parts += tuple(p for p in sampled.strategies if p[1])
