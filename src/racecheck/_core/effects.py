@@ -194,6 +194,7 @@ class _Code:
         "operands",
         "order",
         "pushed",
+        "stored",
         "tails",
     )
 
@@ -214,6 +215,14 @@ class _Code:
         self.pushed: dict[int, Any] | None = None
         self.operands: dict[int, tuple[Any, ...]] = {}
         self.args: dict[int, tuple[Any, ...]] = {}
+        self.stored: frozenset[str] | None = None
+
+    def stores(self, name: str) -> bool:
+        """Whether any instruction of the code stores (or deletes) the local ``name``."""
+        if self.stored is None:
+            self.stored = frozenset(n for ins in self.order if ins.opname in _STORES_FAST
+                                    for n in _names(ins.argval))
+        return name in self.stored
 
     def _simulate(self) -> None:
         if self.pushed is None:
@@ -590,10 +599,7 @@ def _evaluate(running: _Running, plan: Plan) -> Any:
             return running.result  # the call this step returns from
         info = running.info
         callee = _value(running.frame, info.pusher(plan[1]), info)
-        fresh = (callee in _FRESH and callee is not reversed) or (
-            isinstance(callee, _BuiltinMethod) and callee.name == "copy"
-            and isinstance(callee.owner, _CONTAINERS))
-        return _FRESH_RESULT if fresh else NOTHING
+        return _FRESH_RESULT if _makes_new(callee) else NOTHING
     values = [_evaluate(running, inner) for inner in plan[1]]
     if not all(v is not NOTHING and _plain(v) for v in values):
         return NOTHING  # an operand's own dunder may return anything
@@ -1095,27 +1101,29 @@ def at_code_point(frame: Any, offset: int, access: Access | None,
     ``memory``: the thread's ``[frame, offset, value]`` of the load its previous point
     made, read here when this point's object is what that load pushed
     (``self.items.append``: the list ``self.items`` held), and set for the next."""
-    atoms = _at_code_point(frame, offset, access, memory)
+    atoms, point_value = _at_code_point(frame, offset, access, memory)
+    if memory is not None:
+        memory[:] = [frame, offset, point_value] if point_value is not NOTHING else _FORGET
     return atoms
 
 
 def _at_code_point(frame: Any, offset: int, access: Access | None,
-                   memory: list[Any] | None) -> list[Atom]:
+                   memory: list[Any] | None) -> tuple[list[Atom], Any]:
+    """``at_code_point``'s atoms, and the value its point loads (NOTHING: not a load
+    or unknown)."""
     from . import instrument
 
     code = frame.f_code
     info = _code(code)
     n = info.by_offset.get(offset)
     if n is None:
-        return [OPAQUE]
+        return [OPAQUE], NOTHING
     op = info.order[n].opname
     points = instrument.analyse(code, frame.f_globals)
     atoms: list[Atom]
     point_value: Any = NOTHING
-    if memory is not None and memory[0] is not None and op not in _ATTR_OPS:
-        memory[:] = _FORGET
     if op.startswith("CALL") and _is_with_exit(code, offset):
-        return _with_exit(frame, info, points, offset)
+        return _with_exit(frame, info, points, offset), NOTHING
     if op.startswith("CALL") or op in ("BEFORE_WITH", "SETUP_WITH"):
         pusher = info.pusher(offset)
         loaded = _value(frame, pusher, info)
@@ -1124,16 +1132,16 @@ def _at_code_point(frame: Any, offset: int, access: Access | None,
             owner = _value(frame, info.pusher(pusher.offset), info)
         if op in ("BEFORE_WITH", "SETUP_WITH"):  # calls the manager's __enter__
             if loaded is NOTHING:
-                return [OPAQUE]
+                return [OPAQUE], NOTHING
             owner, loaded = loaded, _mro_get(type(loaded), "__enter__")
             if not isinstance(loaded, types.FunctionType):
-                return [OPAQUE]
+                return [OPAQUE], NOTHING
         args = _arg_values(frame, info, n) if op.startswith("CALL") else None
         atoms = _call_atoms(loaded, owner, args)
         if _opaque(atoms):
-            return [OPAQUE]
+            return [OPAQUE], NOTHING
         if not any(a[0] == "returns" for a in atoms):
-            return atoms  # the callee reaches a point of its own: this step ends there
+            return atoms, NOTHING  # the callee reaches a point of its own: this step ends there
         atoms = [a for a in atoms if a[0] != "returns"]
     elif op == "FOR_ITER":
         atoms = _for_iter(frame, info, info.pusher(offset))
@@ -1157,13 +1165,11 @@ def _at_code_point(frame: Any, offset: int, access: Access | None,
     elif op == "LOAD_SUPER_ATTR":
         atoms = [READ_ANY]
     else:
-        return [OPAQUE]
-    if memory is not None:
-        memory[:] = [frame, offset, point_value] if point_value is not NOTHING else _FORGET
+        return [OPAQUE], NOTHING
     more = _after_call(frame, offset, info, points, point_value)
     if _opaque(more):
-        return [OPAQUE]
-    return _unique(atoms + more)
+        return [OPAQUE], point_value
+    return _unique(atoms + more), point_value
 
 
 _ATTR_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"})
@@ -1262,6 +1268,14 @@ _FRESH = (range, sorted, list, tuple, reversed, dict, set, frozenset, str, bytes
 _VIEWS = frozenset({"items", "keys", "values", "copy"})
 
 
+def _makes_new(callee: Any) -> bool:
+    """Whether calling ``callee`` returns a new object no other thread holds (``reversed``
+    returns a view of its argument; a container's ``copy`` a new container)."""
+    return (callee in _FRESH and callee is not reversed) or (
+        isinstance(callee, _BuiltinMethod) and callee.name == "copy"
+        and isinstance(callee.owner, _CONTAINERS))
+
+
 def _for_iter(frame: Any, info: _Code, iterator: Any) -> list[Atom]:
     """FOR_ITER reads what it iterates; it also advances a shared iterator unless the
     iterator is this frame's own (made by GET_ITER from a container, not an iterator)."""
@@ -1271,21 +1285,20 @@ def _for_iter(frame: Any, info: _Code, iterator: Any) -> list[Atom]:
     source = iterator.source
     if isinstance(source, _Pushed) and source.opname == "RESULT":
         callee = _value(frame, info.pusher(source.source), info)
-        if callee in _FRESH:
-            # a new object only this loop holds; ``reversed`` walks its argument
-            return [READ_CONTENT] if callee is reversed else []
+        if _makes_new(callee):
+            return []  # a new object only this loop holds
+        if callee is reversed:
+            return [READ_CONTENT]  # walks its argument
         if isinstance(callee, _BuiltinMethod) and callee.name in _VIEWS \
                 and isinstance(callee.owner, _CONTAINERS):
-            return [] if callee.name == "copy" else [content_atom("r", callee.owner)]
+            return [content_atom("r", callee.owner)]  # a view of the container
         return shared
     if getattr(source, "opname", None) in ("LOAD_CONST", "LOAD_SMALL_INT"):
         return []  # a constant tuple: nothing to read that anyone writes
     value = _value(frame, source, info)
     if value is NOTHING or hasattr(type(value), "__next__"):
         return shared
-    if getattr(source, "opname", None) in _FAST_LOADS and not any(
-            ins.opname in _STORES_FAST and source.argval in _names(ins.argval)
-            for ins in info.order):
+    if getattr(source, "opname", None) in _FAST_LOADS and not info.stores(source.argval):
         read = _read_atoms(value, deep=False)
         return [READ_CONTENT] if read is None else read
     return [READ_CONTENT]
