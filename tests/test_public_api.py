@@ -11,9 +11,9 @@ import racecheck.strategies
 import racecheck.trace
 
 PUBLIC = {
-    "DeadlockFound", "Evidence", "Failure", "InvalidArgument", "InvalidToken", "NestedExploration",
-    "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged", "Result", "Settings",
-    "UsageError", "Verdict",
+    "DeadlockFound", "Evidence", "Failure", "InvalidArgument", "InvalidToken", "MissingDependency",
+    "NestedExploration", "NotExplorable", "RaceFound", "RacecheckError", "ReplayDiverged",
+    "Result", "ScheduleRun", "Settings", "UsageError", "Verdict",
     "__version__", "check", "explore", "racecheck", "replay",
 }
 

@@ -10,11 +10,13 @@ from ._api import replay as replay
 from ._core.outcome import Evidence as Evidence
 from ._core.outcome import Failure as Failure
 from ._core.outcome import Result as Result
+from ._core.outcome import ScheduleRun as ScheduleRun
 from ._core.outcome import Verdict as Verdict
 from ._settings import Settings as Settings
 from .errors import DeadlockFound as DeadlockFound
 from .errors import InvalidArgument as InvalidArgument
 from .errors import InvalidToken as InvalidToken
+from .errors import MissingDependency as MissingDependency
 from .errors import NestedExploration as NestedExploration
 from .errors import NotExplorable as NotExplorable
 from .errors import RacecheckError as RacecheckError
@@ -30,12 +32,14 @@ __all__ = [
     "Failure",
     "InvalidArgument",
     "InvalidToken",
+    "MissingDependency",
     "NestedExploration",
     "NotExplorable",
     "RaceFound",
     "RacecheckError",
     "ReplayDiverged",
     "Result",
+    "ScheduleRun",
     "Settings",
     "UsageError",
     "Verdict",

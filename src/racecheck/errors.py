@@ -18,6 +18,7 @@ __all__ = [
     "InternalError",
     "InvalidArgument",
     "InvalidToken",
+    "MissingDependency",
     "NestedExploration",
     "NotExplorable",
     "RaceFound",
@@ -45,6 +46,10 @@ class UsageError(RacecheckError, RuntimeError):
 
 class InternalError(RacecheckError):
     """racecheck itself (or a strategy passed to it) failed: a bug to report, not a race."""
+
+
+class MissingDependency(UsageError, ImportError):
+    """A feature needs an optional package that is not installed; the message says which."""
 
 
 class NestedExploration(UsageError):

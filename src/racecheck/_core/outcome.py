@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import os
+
     from .trace import Trace
     from .waitfor import Blocked, WaitEdge
 
@@ -138,6 +140,41 @@ class Failure:
     def __str__(self) -> str:
         return self.report or f"{self.kind}: {self.message}\nreplay: {self.token}"
 
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON-able data: the verdict, the interleaving as steps, the replay line
+        (the ``failure`` object of docs/report-format.md)."""
+        from .._data import failure_data
+
+        return failure_data(self)
+
+    def to_html(self, path: str | os.PathLike[str]) -> None:
+        """Write one self-contained HTML page of this failure: a lane per thread."""
+        from .._html import write_failure_page
+
+        write_failure_page(self.to_data(), path)
+
+    def to_dataframe(self) -> Any:
+        """The interleaving as a pandas DataFrame, one row per step (pandas imported here)."""
+        from .._frames import steps_frame
+
+        return steps_frame(self.to_data())
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    """What one schedule of an exploration did (``Result.runs``)."""
+
+    index: int
+    #: The strategy that chose this schedule ("dpor", "random", "pct"...).
+    strategy: str
+    #: Scheduling points reached, choice points met, preemptions among them.
+    steps: int
+    choices: int
+    preemptions: int
+    #: None for a pass, else the verdict.
+    verdict: str | None
+    seconds: float
+
 
 @dataclass
 class Result:
@@ -151,9 +188,29 @@ class Result:
     failure: Failure | None = None
     evidence: Evidence = field(default_factory=lambda: Evidence(0))
     notes: list[str] = field(default_factory=list)
+    #: Every schedule run, in order (the shrinker's and the report's replays excluded).
+    runs: list[ScheduleRun] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.ok
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain JSON-able data (docs/report-format.md): verdict, evidence, runs, failure."""
+        from .._data import result_data
+
+        return result_data(self)
+
+    def to_html(self, path: str | os.PathLike[str]) -> None:
+        """Write one self-contained HTML page: the evidence of a pass, or the failure drawn."""
+        from .._html import write_result_page
+
+        write_result_page(self.to_data(), path)
+
+    def to_dataframe(self) -> Any:
+        """One row per schedule run, as a pandas DataFrame (pandas imported here)."""
+        from .._frames import runs_frame
+
+        return runs_frame(self.to_data())
 
     def __str__(self) -> str:
         if self.failure is not None:

@@ -48,7 +48,7 @@ from . import watchdog as watchdog_
 from .events import Observer
 from .execution import CheckedExecution, Execution
 from .isolate import ChoiceLog
-from .outcome import Failure, Result, Signal, Verdict, parse_verdict
+from .outcome import Failure, Result, ScheduleRun, Signal, Verdict, parse_verdict
 from .patching import SKIP_MODULES, Patches
 from .schedule import PYTHON_TAG, Schedule
 from .threads import ManagedThread, describe_exception, detach
@@ -190,7 +190,8 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     start = raw.real_perf_counter()
     notes: list[str] = []
     fork = _use_fork(cfg, notes)
-    runs, failure, found = _search(cfg, strategy, fork, start, notes)
+    history: list[ScheduleRun] = []
+    runs, failure, found = _search(cfg, strategy, fork, start, notes, history)
     if failure is not None and found is not None:
         if cfg.shrink and not isinstance(strategy, ReplayStrategy):
             _shrink(cfg, failure, found, fork)
@@ -204,12 +205,16 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
         failure=failure,
         evidence=strategy.evidence(runs),
         notes=notes,
+        runs=history,
     )
 
 
-def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
-            notes: list[str]) -> tuple[int, Failure | None, Outcome | None]:
-    """Run schedules until one fails or a budget ends: (schedules run, the failure, its run)."""
+def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: list[str],
+            history: list[ScheduleRun]) -> tuple[int, Failure | None, Outcome | None]:
+    """Run schedules until one fails or a budget ends: (schedules run, the failure, its run).
+
+    Each schedule run is appended to ``history``.
+    """
     failure: Failure | None = None
     found: Outcome | None = None
     runs = 0
@@ -228,8 +233,16 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float,
             if not _strategy_call(strategy, "begin", index):
                 break
             rseed = _rseed(cfg, strategy, index)
+            member = (_strategy_call(strategy, "member") if hasattr(strategy, "member")
+                      else getattr(strategy, "name", ""))
+            began = raw.real_perf_counter()
             outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
                                    record=cfg.check_determinism)
+            history.append(ScheduleRun(
+                index, str(member), outcome.steps, len(outcome.choices),
+                count_preemptions(outcome.choices, outcome.currents),
+                None if outcome.verdict is None else str(outcome.verdict),
+                round(raw.real_perf_counter() - began, 6)))
             runs += 1
             steps += outcome.steps
             _raise_errors(outcome, runs - 1)
@@ -289,10 +302,10 @@ def _record(cfg: Config, failure: Failure, fork: bool) -> None:
     _adopt(failure, detail)
 
 
-def _strategy_call(strategy: Strategy, method: str, arg: Any) -> Any:
+def _strategy_call(strategy: Strategy, method: str, *args: Any) -> Any:
     """Call a strategy hook; its exception is an InternalError, never the user's."""
     try:
-        return getattr(strategy, method)(arg)
+        return getattr(strategy, method)(*args)
     except Exception as exc:
         name = getattr(strategy, "name", "") or type(strategy).__name__
         raise InternalError(f"strategy {name!r} raised in {method}(): "

@@ -86,6 +86,9 @@ class AutoStrategy(Strategy):
     def choose(self, options: Sequence[int], current: int) -> int:
         return self._active.choose(options, current)
 
+    def member(self) -> str:
+        return self._active.member()
+
     def end(self, summary: ScheduleSummary) -> None:
         self._active.end(summary)
         if self._active is not self.search:

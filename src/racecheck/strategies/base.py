@@ -123,6 +123,10 @@ class Strategy(abc.ABC):
         ``summary`` instead.
         """
 
+    def member(self) -> str:
+        """The name of the strategy choosing the schedule begun last (a portfolio's member)."""
+        return self.name
+
     def evidence(self, schedules_run: int) -> Evidence:
         """How strong a pass after ``schedules_run`` clean schedules is."""
         return Evidence(schedules_run, ((self.name, schedules_run, ""),))

@@ -34,6 +34,9 @@ class PortfolioStrategy(Strategy):
     def choose(self, options: Sequence[int], current: int) -> int:
         return self._active.choose(options, current)
 
+    def member(self) -> str:
+        return self._active.member()
+
     def end(self, summary: ScheduleSummary) -> None:
         self._active.end(summary)
         # PCT draws its change points from the schedule length: teach it from
