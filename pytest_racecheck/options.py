@@ -56,6 +56,7 @@ _OPTIONS = {
     "racecheck_fixtures": "fixtures",
     "racecheck_isolate": "isolate",
     "racecheck_report": "report",
+    "racecheck_html": "html",
 }
 
 
@@ -123,6 +124,11 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="PATH", default=None,
         help="Write a JSON report (one entry per explored test) to PATH. "
              "[env RACECHECK_REPORT]")
+    add("--racecheck-html", "Write a self-contained HTML report of the run to this path.",
+        metavar="PATH", default=None,
+        help="Write one self-contained HTML page to PATH: per test its verdict, strategy, "
+             "schedules, time and evidence; per failure the interleaving drawn as a lane "
+             "per thread, and its replay line. [env RACECHECK_HTML]")
 
 def session_settings(config: pytest.Config) -> tuple[racecheck.Settings, str]:
     """This session's settings (command line > ini > environment > defaults), and a seed note.

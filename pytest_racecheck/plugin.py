@@ -300,7 +300,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             workeroutput["racecheck_unexplored"] = json.dumps(state.unexplored)
             workeroutput["racecheck_unexplored_detail"] = json.dumps(state.unexplored_detail)
         return
-    _report.write_json(state, session.config)
+    _report.write_files(state, session.config)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -42,14 +42,14 @@ def test_status(report: pytest.TestReport
     return "failed", "F", (f"FAILED (racecheck: {what}, {counted})", {"red": True})
 
 
-def write_json(state: State, config: pytest.Config) -> None:
-    """``--racecheck-report``: one entry per explored test, and the tests not explored."""
-    report = state.settings.report
-    if not report:
-        return
-    path = Path(config.invocation_params.dir, report)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
+def report_data(state: State) -> dict[str, Any]:
+    """The whole run as data: the JSON report's content (docs/report-format.md)."""
+    from racecheck import __version__
+    from racecheck._data import SCHEMA_VERSION
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "racecheck_version": __version__,
         "seed": state.settings.seed,
         "tests": [dict(r, outcome=state.outcomes.get(r["nodeid"])) for r in _sorted(state)],
         "not_explored": [
@@ -57,7 +57,24 @@ def write_json(state: State, config: pytest.Config) -> None:
              **state.unexplored_detail.get(nodeid, {})}
             for nodeid, why in _not_explored(state).items()],
     }
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def write_files(state: State, config: pytest.Config) -> None:
+    """``--racecheck-report`` (JSON) and ``--racecheck-html``: one entry per explored test,
+    and the tests not explored."""
+    if not (state.settings.report or state.settings.html):
+        return
+    data = report_data(state)
+    if state.settings.report:
+        path = Path(config.invocation_params.dir, state.settings.report)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if state.settings.html:
+        from racecheck._html import write_run_page
+
+        path = Path(config.invocation_params.dir, state.settings.html)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_run_page(data, path)
 
 
 def _sorted(state: State) -> list[dict[str, Any]]:
@@ -72,15 +89,26 @@ def _not_explored(state: State) -> dict[str, str]:
 
 
 def terminal_summary(tr: Any, state: State) -> None:
-    """The ``racecheck`` section: counts, tests not explored and why, one line per test."""
+    """The ``racecheck`` section: totals, tests not explored and why, the failures.
+
+    One line per explored test only with ``-v``.  Each failure's report is
+    printed once: a failed test's is in pytest's own failure section already,
+    so here it gets one line (the whole report under ``--tb=no``); an expected
+    failure (xfail) has nowhere else to show its report, so it is printed here.
+    """
     records = _sorted(state)
     failures = [r for r in records if not r["ok"]]
+    verbose = tr.config.get_verbosity() >= 1
+    tracebacks = getattr(tr.config.option, "tbstyle", "auto") != "no"
     tr.write_sep("=", "racecheck")
     total = sum(int(r["schedules_run"]) for r in records)
+    races = sum(1 for r in failures if r["verdict"] != "error")
     seed = state.settings.seed
     tr.write_line(f"{len(records)} test{'s' if len(records) != 1 else ''} explored, "
                   f"{total} schedule{'s' if total != 1 else ''} run, "
-                  f"seed={seed} (replay with --racecheck-seed={seed})")
+                  f"{races} race{'s' if races != 1 else ''} found, "
+                  f"seed={seed} (replay with --racecheck-seed={seed})",
+                  red=bool(races), green=not races)
     not_explored = _not_explored(state)
     if not_explored:
         reasons = collections.Counter(not_explored.values())
@@ -93,7 +121,8 @@ def terminal_summary(tr: Any, state: State) -> None:
             n = int(detail.get("schedules_run") or 0)
             tr.write_line(f"{nodeid}  not explored: {why} "
                           f"(after {n} schedule{'s' if n != 1 else ''}; "
-                          f"{(str(detail.get('detail', '')).splitlines() or [''])[0][:300]})")
+                          f"{(str(detail.get('detail', '')).splitlines() or [''])[0][:300]})",
+                          yellow=True)
     if failures:
         kinds: dict[str, int] = {}
         for r in failures:
@@ -101,29 +130,41 @@ def terminal_summary(tr: Any, state: State) -> None:
         tr.write_line("failures by verdict: "
                       + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     for r in records:
-        n = int(r["schedules_run"])
-        count = f"{n} schedule{'s' if n != 1 else ''}"
-        evidence = str(r["evidence"] or "")
-        parts = r.get("evidence_detail") or []
-        extra = ""
-        if parts and parts[0]["schedules"] == n:
-            count = evidence  # "200 schedules (100 random, 100 PCT depth 2-3)"
-        elif evidence:
-            extra = f"; {evidence}"
-        if r["source"] != "exploration":
-            extra += f"; from the {r['source']}"
-        if r["note"]:
-            extra += f"; {r['note']}"
-        outcome = state.outcomes.get(str(r["nodeid"]))
-        shown = f" [{outcome}]" if outcome in ("xfailed", "xpassed") else ""
-        verdict = ("pass" if r["ok"] else "error" if r["verdict"] == "error"
-                   else f"race found: {r['verdict']}")
-        tr.write_line(f"{r['nodeid']}  {verdict}{shown}  ({count}{extra})")
+        if r["ok"] and not verbose:
+            continue
+        tr.write_line(_test_line(r, state.outcomes.get(str(r["nodeid"]))),
+                      red=not r["ok"] and state.outcomes.get(str(r["nodeid"])) == "failed",
+                      green=bool(r["ok"]))
     for r in failures:
         if r["verdict"] == "error":
             continue  # pytest shows the error itself
+        if state.outcomes.get(str(r["nodeid"])) == "failed" and tracebacks:
+            continue  # pytest's failure section shows the report
         tr.write_sep("-", f"{r['nodeid']}: race found: {r['verdict']}")
         for line in str(r["report"]).splitlines():
             tr.write_line(line)
     if state.settings.report:
         tr.write_line(f"racecheck: JSON report written to {state.settings.report}")
+    if state.settings.html:
+        tr.write_line(f"racecheck: HTML report written to {state.settings.html}")
+
+
+def _test_line(r: dict[str, Any], outcome: str | None) -> str:
+    """``nodeid  pass  (200 schedules (...))``: one explored test's line in the summary."""
+    n = int(r["schedules_run"])
+    count = f"{n} schedule{'s' if n != 1 else ''}"
+    evidence = str(r["evidence"] or "")
+    parts = r.get("evidence_detail") or []
+    extra = ""
+    if parts and parts[0]["schedules"] == n:
+        count = evidence  # "200 schedules (100 random, 100 PCT depth 2-3)"
+    elif evidence:
+        extra = f"; {evidence}"
+    if r["source"] != "exploration":
+        extra += f"; from the {r['source']}"
+    if r["note"]:
+        extra += f"; {r['note']}"
+    shown = f" [{outcome}]" if outcome in ("xfailed", "xpassed") else ""
+    verdict = ("pass" if r["ok"] else "error" if r["verdict"] == "error"
+               else f"race found: {r['verdict']}")
+    return f"{r['nodeid']}  {verdict}{shown}  ({count}{extra})"

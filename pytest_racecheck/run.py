@@ -25,7 +25,6 @@ Imported by every session: ``racecheck`` is imported inside the functions.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import threading
@@ -418,6 +417,8 @@ class Run:
     # --------------------------------------------------------------- records
 
     def _record(self, **fields: Any) -> dict[str, Any]:
+        from racecheck._data import evidence_data
+
         record: dict[str, Any] = {
             "nodeid": self.item.nodeid,
             "ok": True,
@@ -432,10 +433,11 @@ class Run:
             "found_preemptions": None,
             "elapsed": round(self.elapsed, 4),
             "evidence": "; ".join(map(str, self.evidence)),
-            "evidence_detail": [dataclasses.asdict(e) for e in self.evidence],
+            "evidence_detail": [evidence_data(e) for e in self.evidence],
             "source": self.source,
             "note": "",
             "report": "",
+            "failure": None,
         }
         record.update(fields)
         self.state.records.append(record)
@@ -477,7 +479,7 @@ class Run:
                      preemptions=failure.preemptions,
                      found_preemptions=failure.found_preemptions,
                      evidence=_failure_evidence(failure),
-                     evidence_detail=[])
+                     evidence_detail=[], failure=failure.to_data())
         cache = getattr(self.item.config, "cache", None)
         if cache is not None and self.hypothesis is None and self.replay is None:
             key = failures_key(nodeid)

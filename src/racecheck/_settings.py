@@ -72,6 +72,8 @@ class Settings:
     fixtures: str = "schedule"
     #: Where to write the JSON report (None: nowhere).
     report: str | None = None
+    #: Where to write the HTML report of the whole run (None: nowhere).
+    html: str | None = None
 
     def __post_init__(self) -> None:
         _positive_int("schedules", self.schedules)
@@ -99,8 +101,9 @@ class Settings:
         if self.fixtures not in FIXTURES:
             raise InvalidArgument(f"fixtures must be one of {', '.join(map(repr, FIXTURES))}, "
                                   f"got {self.fixtures!r}")
-        if self.report is not None and not isinstance(self.report, str):
-            raise InvalidArgument(f"report must be a path, got {self.report!r}")
+        for name in ("report", "html"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise InvalidArgument(f"{name} must be a path, got {getattr(self, name)!r}")
 
     def replace(self, **given: Any) -> Settings:
         """A copy with ``given`` settings changed (checked like the constructor's)."""
@@ -154,6 +157,7 @@ ENV = {
     "isolate": "RACECHECK_ISOLATE",
     "fixtures": "RACECHECK_FIXTURES",
     "report": "RACECHECK_REPORT",
+    "html": "RACECHECK_HTML",
 }
 
 
@@ -236,6 +240,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "isolate": (_insist, "true or false"),
     "fixtures": (_one_of(FIXTURES), f"one of {', '.join(FIXTURES)}"),
     "report": (str, "a path"),
+    "html": (str, "a path"),
 }
 
 

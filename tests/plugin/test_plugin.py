@@ -114,12 +114,13 @@ def ini(pytester: pytest.Pytester, *lines: str) -> None:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_inprocess("-p", "no:randomly", "--racecheck-seed=1", *args)
+    """An inner session; ``-v`` so the racecheck summary has a line per explored test."""
+    return pytester.runpytest_inprocess("-p", "no:randomly", "--racecheck-seed=1", "-v", *args)
 
 
 def run_apart(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     """An inner session in a process of its own (no thread of this suite's keeps it company)."""
-    return pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1", *args)
+    return pytester.runpytest_subprocess("-p", "no:randomly", "--racecheck-seed=1", "-v", *args)
 
 
 def summary_line(result: pytest.RunResult, nodeid: str) -> str:
@@ -148,6 +149,46 @@ def test_db_value_fails_with_report_and_replay_line(pytester: pytest.Pytester) -
     assert re.search(r'Replay this exact schedule with:\n\s+@pytest\.mark\.racecheck\('
                      r'replay="rc2\.[^"]+"\)', out)
     assert "test_subject.py::test_db_value  race found: violation" in out
+
+
+def test_summary_is_short_without_verbose_and_prints_each_report_once(
+        pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        import pytest
+
+        import racecheck
+
+        def test_locked():
+            assert run_two("increment_locked") == 2
+
+        def test_unlocked():
+            assert run_two("increment") == 2
+
+        @pytest.mark.xfail(raises=racecheck.RaceFound, strict=True)
+        def test_unlocked_expected():
+            assert run_two("increment") == 2
+    """)
+    quiet = pytester.runpytest_inprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                         "--racecheck", "--racecheck-schedules=30")
+    quiet.assert_outcomes(passed=1, failed=1, xfailed=1)
+    out = quiet.stdout.str()
+    assert "3 tests explored" in out and "2 races found" in out
+    # no line for a passing test without -v; failing ones are listed
+    assert not [ln for ln in quiet.outlines if ln.startswith("test_subject.py::test_locked ")]
+    summary_line(quiet, "test_subject.py::test_unlocked")
+    # the failed test's report is in pytest's failure section only; the xfailed
+    # test's report has no other place, so the summary shows it
+    assert out.count("racecheck found a VIOLATION") == 2
+    assert "test_subject.py::test_unlocked_expected: race found: violation" in out
+    assert "test_subject.py::test_unlocked: race found: violation" not in out
+
+    verbose = run(pytester, "--racecheck", "--racecheck-schedules=30")
+    assert "pass  (" in summary_line(verbose, "test_subject.py::test_locked")
+    assert verbose.stdout.str().count("racecheck found a VIOLATION") == 2
+    # with --tb=no pytest shows no report: the summary does
+    bare = run(pytester, "--racecheck", "--racecheck-schedules=30", "--tb=no")
+    assert bare.stdout.str().count("racecheck found a VIOLATION") == 2
+    assert "test_subject.py::test_unlocked: race found: violation" in bare.stdout.str()
 
 
 def test_db_value_with_lock_passes(pytester: pytest.Pytester) -> None:
@@ -791,7 +832,8 @@ def test_verbose_mode_shows_progress_of_long_explorations(
     result = run(pytester, "--racecheck", "--racecheck-schedules=5", "-v")
     result.assert_outcomes(passed=1)
     assert re.search(r"test_locked .*\[1/5\] \[2/5\] \[3/5\] \[4/5\]", result.stdout.str())
-    quiet = run(pytester, "--racecheck", "--racecheck-schedules=5")
+    quiet = pytester.runpytest_inprocess("-p", "no:randomly", "--racecheck-seed=1",
+                                         "--racecheck", "--racecheck-schedules=5")
     assert "[1/5]" not in quiet.stdout.str()
 
 
