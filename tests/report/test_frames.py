@@ -109,3 +109,23 @@ def test_importing_racecheck_and_the_plugin_leaves_pandas_alone() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_examples_plot_script_measures_schedules_to_failure() -> None:
+    pytest.importorskip("pandas")
+    pytest.importorskip("numpy")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "examples" / "schedules_to_failure.py"
+    spec = importlib.util.spec_from_file_location("schedules_to_failure", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    frame = script.measure(2, cases=["list check-then-pop"], strategies=["random", "dpor"],
+                           budget=100)
+    assert list(frame.columns) == ["test", "strategy", "seed", "found", "schedules", "seconds"]
+    assert len(frame) == 4 and frame["found"].all()
+    assert (frame["schedules"] >= 1).all() and (frame["schedules"] <= 100).all()
+    # dpor's search order does not depend on the seed: the same schedule finds it
+    assert frame[frame["strategy"] == "dpor"]["schedules"].nunique() == 1
