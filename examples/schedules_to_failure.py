@@ -23,12 +23,13 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import racecheck  # noqa: E402
 from test_numpy_counter import test_increment_in_place_without_lock  # noqa: E402
 from test_queue_workers import (  # noqa: E402
     test_list_queue_check_then_pop,
     test_queue_workers_count_without_lock,
 )
+
+import racecheck  # noqa: E402
 
 CASES: dict[str, Callable[[], None]] = {
     "numpy arr[0] += 1": test_increment_in_place_without_lock,
