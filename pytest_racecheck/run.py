@@ -367,7 +367,7 @@ class Run:
                 time_budget=s.time_budget, watchdog=s.watchdog, replay=replay,
                 max_steps=s.max_steps, max_threads=s.max_threads, step_budget=s.step_budget,
                 check_determinism=s.check_determinism, isolate=s.isolate,
-                eager_timeouts=s.eager_timeouts, shrink=s.shrink,
+                eager_timeouts=s.eager_timeouts, shrink=s.shrink, mode=s.mode,
                 progress=self._progress_reporter(),
                 replay_line='@pytest.mark.racecheck(replay="{token}")  # on this test')
         except racecheck.NestedExploration:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast, overload
 
-from ._core import runner
-from ._core.outcome import Result, Verdict
+from ._core import perturb, runner
+from ._core.outcome import Evidence, Result, Verdict
 from ._core.schedule import PYTHON_TAG, Schedule
 from ._report import render
 from ._settings import Settings
@@ -39,6 +41,7 @@ def explore(
     check_determinism: bool | None = None,
     step_budget: int | None = None,
     shrink: bool | None = None,
+    mode: str | None = None,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
 
@@ -61,6 +64,11 @@ def explore(
     (deterministic, unlike ``time_budget``): exploring stops once it is spent.
     A failing schedule is shrunk before it is reported (fewest preemptions, then
     fewest steps, failing the same way); ``shrink=False`` reports it as found.
+    ``mode="perturb"`` runs the threads for real with seeded random pauses
+    instead (for races inside C code that releases the GIL, or on a
+    free-threaded interpreter); ``"controlled"`` never does; ``"auto"`` (the
+    default) adds perturbed runs to a passing controlled exploration whose
+    first schedule spent most of its time in C, or on a free-threaded build.
     Every argument left out (None) is taken from ``racecheck.Settings.from_env()``.
     """
     _check_bodies(threads, setup, invariant, teardown)
@@ -68,13 +76,63 @@ def explore(
                          time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
                          isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
                          check_determinism=check_determinism, step_budget=step_budget,
-                         shrink=shrink)
+                         shrink=shrink, mode=mode)
     cfg = _config(threads, setup, invariant, teardown, settings, progress=progress)
     return _explore(cfg, settings)
 
 
 def _explore(cfg: runner.Config, settings: Settings) -> Result:
-    return _reported(cfg, runner.explore(cfg, make_strategy(settings.strategy, _seed(cfg))))
+    if settings.mode == "perturb":
+        return _reported(cfg, _perturbed(cfg))
+    result = runner.explore(cfg, make_strategy(settings.strategy, _seed(cfg)))
+    if settings.mode == "auto" and result.ok:
+        why = _needs_perturb(result)
+        if why:
+            result = _add_perturbed(cfg, result, why)
+    return _reported(cfg, result)
+
+
+#: A first schedule that spent this share of its run in calls into C: add perturbed runs.
+C_SHARE = 0.5
+
+
+def _needs_perturb(result: Result) -> str:
+    """Why a passing controlled exploration should also run on real threads ('' if not)."""
+    if getattr(sys, "_is_gil_enabled", lambda: True)() is False:
+        return ("this interpreter is free-threaded: its threads run in parallel, which the "
+                "controlled mode (one thread at a time) does not reproduce")
+    if result.c_share is not None and result.c_share >= C_SHARE:
+        return (f"{result.c_share:.0%} of the first controlled schedule ran inside calls into "
+                "C, which the controlled mode runs as single steps and cannot interleave "
+                "inside (C code that releases the GIL, like NumPy on large arrays, can race "
+                "there)")
+    return ""
+
+
+def _perturbed(cfg: runner.Config) -> Result:
+    notes: list[str] = []
+    return perturb.explore(cfg, _seed(cfg), runner.use_fork(cfg, notes), notes)
+
+
+def _add_perturbed(cfg: runner.Config, controlled: Result, why: str) -> Result:
+    """``mode="auto"``: the controlled exploration passed; run half its budget perturbed."""
+    budget = max(10, cfg.schedules // 2)
+    shaken = _perturbed(dataclasses.replace(cfg, schedules=budget))
+    first = controlled.schedules_run
+    runs = controlled.runs + [dataclasses.replace(r, index=r.index + first) for r in shaken.runs]
+    total = first + shaken.schedules_run
+    evidence = Evidence(total, controlled.evidence.strategies + shaken.evidence.strategies,
+                        controlled.evidence.exhaustive_up_to_preemptions,
+                        controlled.evidence.pct_miss)
+    notes = [*controlled.notes, f"perturbed runs added: {why}"]
+    if shaken.failure is not None:
+        shaken.failure.schedule_index += first
+        shaken.failure.notes.insert(0, f"the controlled mode ran {first} schedules without a "
+                                       f"failure: {why}")
+    return Result(shaken.ok, total, controlled.elapsed + shaken.elapsed, controlled.seed,
+                  f"{controlled.strategy}+perturb", shaken.failure, evidence,
+                  [*notes, *(n for n in shaken.notes if n not in notes)], runs,
+                  controlled.c_share)
 
 
 def _reported(cfg: runner.Config, result: Result, token: str | None = None) -> Result:
@@ -105,17 +163,23 @@ def replay(
     schedule now passes; raises :class:`ReplayDiverged` when the code no longer
     follows the schedule.
     """
-    schedule = Schedule.from_token(token)
+    if not perturb.is_token(token):
+        Schedule.from_token(token)  # a bad token fails here, before anything runs
     _check_bodies(threads, setup, invariant, teardown)
     # One schedule, whatever the environment says about exploring.
     settings = _settings(max_steps=max_steps, watchdog=watchdog, isolate=isolate,
                          eager_timeouts=eager_timeouts, max_threads=max_threads).replace(
         schedules=1, seed=0, time_budget=None, step_budget=None, check_determinism=False)
     cfg = _config(threads, setup, invariant, teardown, settings)
-    return _replay(cfg, schedule, token)
+    return _replay(cfg, token)
 
 
-def _replay(cfg: runner.Config, schedule: Schedule, token: str) -> Result:
+def _replay(cfg: runner.Config, token: str) -> Result:
+    """Run the schedule of ``token``; a perturb token re-runs its injection seed."""
+    if perturb.is_token(token):
+        notes: list[str] = []
+        return _reported(cfg, perturb.replay(cfg, token, runner.use_fork(cfg, notes)), token)
+    schedule = Schedule.from_token(token)
     strat = ReplayStrategy(schedule.choices, schedule.rseed)
     try:
         result = runner.explore(cfg, strat)
@@ -146,6 +210,7 @@ def check(
     check_determinism: bool | None = None,
     step_budget: int | None = None,
     shrink: bool | None = None,
+    mode: str | None = None,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
@@ -163,12 +228,12 @@ def check(
                          time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
                          isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
                          check_determinism=check_determinism, step_budget=step_budget,
-                         shrink=shrink)
+                         shrink=shrink, mode=mode)
     cfg = _config([fn], None, None, None, settings, names=["main"], progress=progress,
                   replay_hint=replay_line
                   or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
     if replay is not None:
-        result = _replay(cfg, Schedule.from_token(replay), replay)
+        result = _replay(cfg, replay)
     else:
         result = _explore(cfg, settings)
     raise_for(result)
@@ -190,7 +255,7 @@ def racecheck(
     fn: None = None, *, schedules: int | None = ..., strategy: str | Strategy | None = ...,
     seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
     replay: str | None = ..., isolate: bool | None = ..., eager_timeouts: bool | None = ...,
-    max_threads: int | None = ..., shrink: bool | None = ...,
+    max_threads: int | None = ..., shrink: bool | None = ..., mode: str | None = ...,
 ) -> Callable[[F], F]: ...
 
 
@@ -207,6 +272,7 @@ def racecheck(
     eager_timeouts: bool | None = None,
     max_threads: int | None = None,
     shrink: bool | None = None,
+    mode: str | None = None,
 ) -> Any:
     """Decorator: each call of the function runs under many schedules (see :func:`check`)."""
 
@@ -221,7 +287,7 @@ def racecheck(
             check(lambda: f(*args, **kwargs), schedules=schedules, strategy=strategy, seed=seed,
                   time_budget=time_budget, max_steps=max_steps, replay=replay,
                   isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
-                  shrink=shrink)
+                  shrink=shrink, mode=mode)
 
         return wrapper  # type: ignore[return-value]
 

@@ -26,6 +26,11 @@ STRATEGIES = ("auto", "portfolio", "random", "pct", "bounded", "dpor")
 #: ``fixtures=``: "schedule" sets a test's function-scoped fixtures up (and tears
 #: them down) in every schedule; "test" keeps the ones the test was set up with.
 FIXTURES = ("schedule", "test")
+#: ``mode=``: "controlled" (one thread at a time, the strategy decides), "perturb"
+#: (real threads with seeded pauses, for what the controller cannot see), or
+#: "auto" (controlled, plus perturbed runs when the body runs mostly in C or the
+#: interpreter is free-threaded).
+MODES = ("auto", "controlled", "perturb")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class Settings:
     eager_timeouts: bool = False
     #: Shrink a failing schedule (fewest preemptions, then fewest steps) before reporting it.
     shrink: bool = True
+    #: "auto", "controlled" or "perturb" (MODES).
+    mode: str = "auto"
 
     # The pytest plugin's own knobs; the core ignores them.
     #: Explore every test that starts threads, not only marked ones (``--racecheck``).
@@ -98,6 +105,9 @@ class Settings:
                                       f"{getattr(self, name)!r}")
         if self.isolate is not None and not isinstance(self.isolate, bool):
             raise InvalidArgument(f"isolate must be True, False or None, got {self.isolate!r}")
+        if self.mode not in MODES:
+            raise InvalidArgument(f"mode must be one of {', '.join(map(repr, MODES))}, "
+                                  f"got {self.mode!r}")
         if self.fixtures not in FIXTURES:
             raise InvalidArgument(f"fixtures must be one of {', '.join(map(repr, FIXTURES))}, "
                                   f"got {self.fixtures!r}")
@@ -156,6 +166,7 @@ ENV = {
     "shrink": "RACECHECK_SHRINK",
     "isolate": "RACECHECK_ISOLATE",
     "fixtures": "RACECHECK_FIXTURES",
+    "mode": "RACECHECK_MODE",
     "report": "RACECHECK_REPORT",
     "html": "RACECHECK_HTML",
 }
@@ -239,6 +250,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "shrink": (_flag, "true or false"),
     "isolate": (_insist, "true or false"),
     "fixtures": (_one_of(FIXTURES), f"one of {', '.join(FIXTURES)}"),
+    "mode": (_one_of(MODES), f"one of {', '.join(MODES)}"),
     "report": (str, "a path"),
     "html": (str, "a path"),
 }

@@ -60,6 +60,12 @@ if TYPE_CHECKING:
 POINT_TIME = 1e-6
 
 
+#: A step that took longer than this (seconds) ran in C: a numpy call on a large
+#: array, hashing, compression.  One thread runs at a time here, so the time
+#: between two points is the running thread's.
+LONG_STEP = 100e-6
+
+
 class Execution:
     """Runs one schedule: owns the managed threads, the virtual clock and the choices."""
 
@@ -158,6 +164,11 @@ class Execution:
         self.notes: list[str] = []
         self.hidden_cycle: list[WaitEdge] = []  # a cycle a timed wait escaped by timing out
         self.live_nondaemon = 0
+        #: Time the steps (the runner sets it for an exploration's first schedule): how
+        #: much of the run went to steps longer than LONG_STEP, i.e. calls into C.
+        self.timing = False
+        self.long_seconds = 0.0
+        self.last_point = 0.0
 
     def emit(self, event: str, *args: object) -> None:
         """Tell the observers of ``event`` (as racecheck's own work: the calling
@@ -210,6 +221,7 @@ class Execution:
 
     def begin(self) -> None:
         """Give the baton to the first thread (called by the runner thread)."""
+        self.last_point = raw.real_perf_counter()
         self._pass_baton(None)
 
     def halt(self) -> Abort:
@@ -238,6 +250,11 @@ class Execution:
                 raise Abort
             return
         self.steps += 1
+        if self.timing:
+            now = raw.real_perf_counter()
+            if now - self.last_point > LONG_STEP:
+                self.long_seconds += now - self.last_point
+            self.last_point = now
         if self.steps > self.max_steps and self._too_long(mt):
             raise self.halt()
         enabled = self.enabled

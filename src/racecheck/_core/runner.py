@@ -118,6 +118,9 @@ class Outcome:
     transitions: list[list[Any]] = field(default_factory=list)
     #: Fairness left a runnable thread out of a choice (Execution.filtered).
     filtered: bool = False
+    #: Of a timed schedule (the first): the share of its run spent in steps longer
+    #: than execution.LONG_STEP, calls into C; None when not timed.
+    c_share: float | None = None
 
     def to_data(self) -> dict[str, Any]:
         exc = self.exception
@@ -132,6 +135,7 @@ class Outcome:
             "unseen": self.unseen, "currents": self.currents,
             "options": [list(o) for o in self.options],
             "transitions": self.transitions, "filtered": self.filtered,
+            "c_share": self.c_share,
         }
 
     @classmethod
@@ -151,6 +155,7 @@ class Outcome:
             options=[tuple(int(t) for t in o) for o in data.get("options", [])],
             transitions=list(data.get("transitions") or []),
             filtered=bool(data.get("filtered")),
+            c_share=None if data.get("c_share") is None else float(data["c_share"]),
         )
 
 
@@ -189,9 +194,10 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     """
     start = raw.real_perf_counter()
     notes: list[str] = []
-    fork = _use_fork(cfg, notes)
+    fork = use_fork(cfg, notes)
     history: list[ScheduleRun] = []
-    runs, failure, found = _search(cfg, strategy, fork, start, notes, history)
+    c_share: list[float | None] = [None]
+    runs, failure, found = _search(cfg, strategy, fork, start, notes, history, c_share)
     if failure is not None and found is not None:
         if cfg.shrink and not isinstance(strategy, ReplayStrategy):
             _shrink(cfg, failure, found, fork)
@@ -206,14 +212,17 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
         evidence=strategy.evidence(runs),
         notes=notes,
         runs=history,
+        c_share=c_share[0],
     )
 
 
 def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: list[str],
-            history: list[ScheduleRun]) -> tuple[int, Failure | None, Outcome | None]:
+            history: list[ScheduleRun], c_share: list[float | None],
+            ) -> tuple[int, Failure | None, Outcome | None]:
     """Run schedules until one fails or a budget ends: (schedules run, the failure, its run).
 
-    Each schedule run is appended to ``history``.
+    Each schedule run is appended to ``history``; the first schedule is timed,
+    its share of time in C goes to ``c_share[0]``.
     """
     failure: Failure | None = None
     found: Outcome | None = None
@@ -237,7 +246,9 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: li
                       else getattr(strategy, "name", ""))
             began = raw.real_perf_counter()
             outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
-                                   record=cfg.check_determinism)
+                                   record=cfg.check_determinism, timed=index == 0)
+            if index == 0:
+                c_share[0] = outcome.c_share
             history.append(ScheduleRun(
                 index, str(member), outcome.steps, len(outcome.choices),
                 count_preemptions(outcome.choices, outcome.currents),
@@ -312,7 +323,7 @@ def _strategy_call(strategy: Strategy, method: str, *args: Any) -> Any:
                             f"{describe_exception(exc)}") from exc
 
 
-def _use_fork(cfg: Config, notes: list[str]) -> bool:
+def use_fork(cfg: Config, notes: list[str]) -> bool:
     if cfg.isolate is False:
         return False
     why = isolate.fork_unavailable(insist=bool(cfg.isolate))
@@ -557,7 +568,7 @@ MAX_RETRIES = 3
 
 
 def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, *,
-                 fork: bool, rseed: int, record: bool) -> Outcome:
+                 fork: bool, rseed: int, record: bool, timed: bool = False) -> Outcome:
     """Run schedule ``index``; rerun it when it stalled on a lock found only then.
 
     A lock made before the exploration and out of the scan's reach (a local of
@@ -571,11 +582,11 @@ def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, 
     attempt: Strategy = strategy
     for _attempt in range(MAX_RETRIES + 1):
         if fork:
-            outcome = _run_forked(cfg, attempt, index, patches, rseed, record)
+            outcome = _run_forked(cfg, attempt, index, patches, rseed, record, timed=timed)
         else:
             outcome = determinism.run_twice(cfg, attempt, patches, rseed, record) \
                 if cfg.check_determinism else run_one(cfg, attempt, _recorder(record), None,
-                                                      patches, rseed=rseed)
+                                                      patches, rseed=rseed, timed=timed)
         if outcome.verdict != Signal.RETRY:
             return outcome
         if fork:
@@ -640,7 +651,7 @@ def _silence_limit(cfg: Config) -> float:
 
 
 def _run_forked(cfg: Config, strategy: Strategy, index: int, patches: Patches, rseed: int,
-                record: bool, log: ChoiceLog | None = None) -> Outcome:
+                record: bool, log: ChoiceLog | None = None, timed: bool = False) -> Outcome:
     def body(send: isolate.Send) -> None:
         def report(outcome: Outcome) -> None:
             send({"outcome": outcome.to_data()})
@@ -649,7 +660,7 @@ def _run_forked(cfg: Config, strategy: Strategy, index: int, patches: Patches, r
             report(determinism.run_twice(cfg, strategy, patches, rseed, record, send=send))
         else:
             run_one(cfg, strategy, _recorder(record), log, patches, rseed=rseed,
-                    on_outcome=report, send=send)
+                    on_outcome=report, send=send, timed=timed)
         send({"learned": instrument.new_analyses()})
         send({"done": True})
 
@@ -719,8 +730,12 @@ def _crash(child: isolate.ChildResult, log: ChoiceLog) -> Outcome:
 def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
             log: ChoiceLog | None = None, patches: Patches | None = None, *, rseed: int = 0,
             on_outcome: Callable[[Outcome], None] | None = None,
-            send: isolate.Send | None = None, clock_shift: float = 0.0) -> Outcome:
-    """Run one schedule under ``strategy``; patches and instrumentation are already on."""
+            send: isolate.Send | None = None, clock_shift: float = 0.0,
+            timed: bool = False) -> Outcome:
+    """Run one schedule under ``strategy``; patches and instrumentation are already on.
+
+    ``timed``: measure the share of the run spent in calls into C (``c_share``).
+    """
     saved_counter = getattr(threading, "_counter", None)
     threading._counter = _fresh_counter()  # type: ignore[attr-defined]  # same names each schedule
     from .._sync import vtime
@@ -733,6 +748,7 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
                    base_time=base_time + clock_shift, base_mono=base_mono + clock_shift,
                    watchdog=cfg.watchdog,
                    on_end=isolate.silence_output if threads.in_child else None)
+    ex.timing = timed
     state: Any = None
     if log is not None:
         log.schedule(0)
@@ -742,8 +758,12 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
         _phase(send, "setup")
         state = cfg.setup() if cfg.setup is not None else None
         _phase(send, "run")
+        began = raw.real_perf_counter()
         outcome = _run_threads(cfg, ex, state, patches,
                                beat=(lambda: send({"phase": "run"})) if send is not None else None)
+        if timed:
+            outcome.c_share = round(ex.long_seconds / max(raw.real_perf_counter() - began,
+                                                          1e-9), 4)
         if outcome.verdict is None and cfg.invariant is not None:
             _phase(send, "invariant")
             outcome.verdict, outcome.message, outcome.exception = _check_invariant(

@@ -1,0 +1,221 @@
+"""mode="perturb": real threads with seeded pauses, for races the controller cannot see.
+
+The OS orders real threads, so these tests never ask *when* a race shows up;
+they give races that real threads hit within a few runs a budget that makes
+missing them practically impossible, and assert on verdicts, tokens and
+what the mode leaves behind.  Fixed code must pass every run.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+
+import racecheck
+from racecheck._core import perturb
+
+np = pytest.importorskip("numpy")
+
+SIZE = 400_000
+PART = np.ones(SIZE)
+
+
+class Sums:
+    def __init__(self) -> None:
+        self.total = np.zeros(SIZE)
+        self.lock = threading.Lock()
+
+
+def add_in_place(s: Sums) -> None:
+    s.total += PART  # numpy's add runs in C with the GIL released: the race is inside it
+
+
+def add_in_place_locked(s: Sums) -> None:
+    with s.lock:
+        s.total += PART
+
+
+def add_and_rebind(s: Sums) -> None:
+    s.total = s.total + PART  # the issue's form: read, add in C, write back
+
+
+def add_and_rebind_locked(s: Sums) -> None:
+    with s.lock:
+        s.total = s.total + PART
+
+
+def four_added(s: Sums) -> bool:
+    return bool((s.total == 4).all())
+
+
+def explore(body: object, **kw: object) -> racecheck.Result:
+    return racecheck.explore([body] * 4, setup=Sums, invariant=four_added,  # type: ignore[list-item]
+                             seed=5, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("racy", [add_in_place, add_and_rebind])
+def test_perturb_finds_a_numpy_lost_update_inside_c(racy: object) -> None:
+    result = explore(racy, mode="perturb", schedules=60)
+    assert result.failure is not None
+    assert result.failure.kind == racecheck.Verdict.VIOLATION
+    assert result.failure.message == "invariant returned False"
+    token = result.failure.token
+    assert perturb.PerturbToken.parse(token).text() == token
+    assert result.strategy == "perturbed" and result.evidence.exhaustive_up_to_preemptions is None
+    assert any("the token reproduced it" in n and "/10 times" in n for n in result.failure.notes)
+    assert f'racecheck.replay("{token}"' in result.failure.report
+
+
+@pytest.mark.parametrize("fixed", [add_in_place_locked, add_and_rebind_locked])
+def test_the_lock_fix_passes_every_perturbed_run(fixed: object) -> None:
+    result = explore(fixed, mode="perturb", schedules=40)
+    assert result.ok, result.failure
+    assert result.schedules_run == 40
+    assert [r.strategy for r in result.runs] == ["perturbed"] * 40
+    assert str(result.evidence) == "40 perturbed schedules"
+
+
+def test_controlled_mode_alone_cannot_see_inside_c() -> None:
+    result = explore(add_in_place, mode="controlled", schedules=40)
+    assert result.ok  # one step per in-place add: no interleaving inside it
+    assert result.c_share is not None and result.c_share >= 0.5
+
+
+def test_auto_adds_perturbed_runs_and_says_why_the_controller_missed_it() -> None:
+    result = explore(add_in_place, schedules=40)
+    assert result.failure is not None
+    assert result.strategy == "auto+perturb"
+    why = result.failure.notes[0]
+    assert why.startswith("the controlled mode ran 40 schedules without a failure: ")
+    assert "ran inside calls into C" in why and "cannot interleave inside" in why
+    assert result.failure.schedule_index >= 40
+    # the runs say which mode ran each schedule
+    assert {r.strategy for r in result.runs[:40]} <= {"dpor", "random", "pct"}
+    assert {r.strategy for r in result.runs[40:]} == {"perturbed"}
+
+
+def test_auto_leaves_python_only_code_to_the_controller() -> None:
+    class Box:
+        def __init__(self) -> None:
+            self.n = 0
+            self.lock = threading.Lock()
+
+    def bump(b: Box) -> None:
+        for _ in range(20):
+            with b.lock:
+                b.n += 1
+
+    result = racecheck.explore([bump, bump], setup=Box, invariant=lambda b: b.n == 40,
+                               schedules=30, seed=1)
+    assert result.ok and "perturb" not in result.strategy
+    assert result.c_share is not None and result.c_share < 0.5
+
+
+class TwoLocks:
+    def __init__(self) -> None:
+        self.a = threading.Lock()
+        self.b = threading.Lock()
+
+
+def a_then_b(locks: TwoLocks) -> None:
+    with locks.a:
+        time.sleep(0.01)
+        with locks.b:
+            pass
+
+
+def b_then_a(locks: TwoLocks) -> None:
+    with locks.b:
+        time.sleep(0.01)
+        with locks.a:
+            pass
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_a_deadlock_is_named_with_its_cycle_long_before_a_timeout(isolate: bool) -> None:
+    if isolate and not hasattr(__import__("os"), "fork"):
+        pytest.skip("needs os.fork")
+    result = racecheck.explore([a_then_b, b_then_a], setup=TwoLocks, mode="perturb",
+                               schedules=20, seed=3, isolate=isolate)
+    failure = result.failure
+    assert failure is not None and failure.kind == racecheck.Verdict.DEADLOCK
+    assert {edge.waiter for edge in failure.cycle} == {"T1", "T2"}
+    assert {edge.holder for edge in failure.cycle} == {"T1", "T2"}
+    assert all(edge.resource.startswith("Lock made at test_perturb.py:") for edge in failure.cycle)
+    # found from the lock bookkeeping: the failing run took a fraction of the 5 s watchdog
+    assert result.runs[-1].verdict == "deadlock" and result.runs[-1].seconds < 2.5
+
+
+def test_an_exception_in_a_thread_the_body_started_is_a_violation() -> None:
+    def body() -> None:
+        items = [1]
+
+        def take() -> None:
+            time.sleep(0.001)
+            items.pop()  # two threads, one item: one pop raises IndexError
+
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    with pytest.raises(racecheck.RaceFound) as found:
+        racecheck.check(body, mode="perturb", schedules=5, seed=1)
+    assert "IndexError" in found.value.failure.message
+
+
+def test_nothing_is_left_patched_or_running() -> None:
+    before = (threading.Lock, threading.RLock, threading.Thread.join, time.sleep,
+              threading.excepthook, sys.getswitchinterval())
+    threads_before = set(threading.enumerate())
+    for isolate in (False, True):
+        explore(add_in_place, mode="perturb", schedules=3, isolate=isolate)
+        racecheck.explore([a_then_b, b_then_a], setup=TwoLocks, mode="perturb", schedules=5,
+                          seed=3, isolate=isolate)
+    after = (threading.Lock, threading.RLock, threading.Thread.join, time.sleep,
+             threading.excepthook, sys.getswitchinterval())
+    assert after == before
+    assert set(threading.enumerate()) == threads_before  # the deadlocked threads unwound
+    if hasattr(sys, "monitoring"):
+        assert all(sys.monitoring.get_tool(t) is None for t in range(6))
+
+
+def test_replaying_a_perturb_token_reruns_it_and_counts() -> None:
+    result = explore(add_in_place, mode="perturb", schedules=60)
+    assert result.failure is not None
+    again = racecheck.replay(result.failure.token, [add_in_place] * 4, setup=Sums,
+                             invariant=four_added)
+    # real threads: a replay reproduces a failure only some of the time; it says which
+    assert 1 <= again.schedules_run <= perturb.REPRODUCE
+    if again.failure is not None:
+        assert again.failure.token == result.failure.token
+        assert again.failure.kind == racecheck.Verdict.VIOLATION
+    else:
+        assert "did not fail in 10 runs" in again.notes[0]
+
+
+@pytest.mark.parametrize("bad", ["rcp1.12", "rcp1.x.1", "rcp1.5.9", "rcp1.1.1.1", "rcp1.1.-1"])
+def test_bad_perturb_tokens_are_refused_with_what_to_do(bad: str) -> None:
+    with pytest.raises(racecheck.InvalidToken, match=r"not a perturb token.*copied whole"):
+        racecheck.replay(bad, [add_in_place], setup=Sums)
+    with pytest.raises(racecheck.InvalidToken, match="'rcp2' is not supported"):
+        racecheck.replay("rcp2.1.1", [add_in_place], setup=Sums)
+
+
+def test_bad_mode_is_refused() -> None:
+    with pytest.raises(racecheck.InvalidArgument, match="mode must be one of 'auto', "
+                                                         "'controlled', 'perturb'"):
+        explore(add_in_place, mode="chaos")
+
+
+def test_levels_escalate_and_wrap() -> None:
+    levels = [perturb.level_of(i) for i in range(perturb.PER_LEVEL * len(perturb.LEVELS) + 1)]
+    assert levels[:perturb.PER_LEVEL] == [0] * perturb.PER_LEVEL
+    assert sorted(set(levels)) == list(range(len(perturb.LEVELS)))
+    assert levels == [*sorted(levels[:-1]), 0]
+    probabilities = [p for p, _ in perturb.LEVELS]
+    assert probabilities == sorted(probabilities)
