@@ -5,7 +5,10 @@ report, so exploration pays nothing for it.  At each scheduling point the
 recorder notes the thread, the source line and the instruction; for shared
 accesses whose target it can name from the bytecode just before (``self.x``,
 a global, a closure cell) it also reads the value: before a load, and after a
-store (at the thread's next step).  A per-location version counter then names
+store (at the thread's next step).  A point comes before its instruction, so a
+thread that loses the baton there runs the instruction only when it gets it
+back: the trace says where (``Trace.landed``), and a load is read again then.
+A per-location version counter then names
 *lost updates*: a write by one thread over a value another thread wrote after
 the first one last read it (the classic read-modify-write race).
 
@@ -91,13 +94,20 @@ class Trace:
     lost_update_steps: list[tuple[int, int]] = field(default_factory=list)
     #: Lock acquisitions and releases, and blocking, in the order they happened.
     sync_events: list[SyncEvent] = field(default_factory=list)
+    #: Steps whose instruction ran later than the step's place in ``steps``, as
+    #: (index of the step, index of the step it ran just before).  A step is the
+    #: scheduling point *before* an instruction: a thread that loses the baton there
+    #: runs the instruction only when it gets the baton back, after other threads'
+    #: steps (a write shown in place would come before the write it lost).
+    landed: list[tuple[int, int]] = field(default_factory=list)
 
     def to_data(self) -> dict[str, Any]:
         """Plain JSON-able data (how a trace crosses from a schedule's child process)."""
         return {"steps": [[getattr(s, f) for f in _STEP_FIELDS] for s in self.steps],
                 "lost_updates": list(self.lost_updates),
                 "lost_update_steps": [list(p) for p in self.lost_update_steps],
-                "sync_events": [[e.step, e.tid, e.op, e.resource] for e in self.sync_events]}
+                "sync_events": [[e.step, e.tid, e.op, e.resource] for e in self.sync_events],
+                "landed": [list(p) for p in self.landed]}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Trace:
@@ -114,7 +124,8 @@ class Trace:
         pairs = [(int(a), int(b)) for a, b in data.get("lost_update_steps", [])]
         events = [SyncEvent(int(i), int(tid), str(op), str(res))
                   for i, tid, op, res in data.get("sync_events", [])]
-        return cls(steps, [str(x) for x in data.get("lost_updates", [])], pairs, events)
+        landed = [(int(a), int(b)) for a, b in data.get("landed", [])]
+        return cls(steps, [str(x) for x in data.get("lost_updates", [])], pairs, events, landed)
 
 
 
@@ -125,6 +136,78 @@ _STDLIB = sysconfig.get_paths()["stdlib"]
 def _is_library(filename: str) -> bool:
     return (filename.startswith(_STDLIB) or "site-packages" in filename
             or "dist-packages" in filename or filename.startswith("<"))
+
+
+# ------------------------------------------------ pytest's assertion rewriting
+#
+# pytest rewrites a test module's ``assert len(df) == n`` into code that keeps
+# the parts in ``@py_assert1``-style temporaries and, when it fails, builds the
+# explanation with ``@pytest_ar._saferepr(...)`` and ``'df' in
+# @py_builtins.locals()`` checks.  Those are not the user's accesses: a report
+# showing "tests membership" on an ``==`` assert sends the reader looking for a
+# membership test that is not in the source.  The names start with ``@``,
+# which no Python source can spell, so they cannot be the user's own.
+
+#: A module pytest rewrote imports builtins under this name.
+_REWRITE_MARK = "@py_builtins"
+_REWRITE_NAMES = ("@py_", "@pytest_ar")
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+#: id(code) -> (code, the offsets of its rewriting machinery); code kept alive so ids stay unique.
+_machinery: dict[int, tuple[Any, frozenset[int]]] = {}
+
+
+def _assertion_machinery(code: Any) -> frozenset[int]:
+    """Offsets in ``code`` of the calls of pytest's helpers and of the ``in locals()``
+    tests on their results (cached per code object)."""
+    hit = _machinery.get(id(code))
+    if hit is None or hit[0] is not code:
+        hit = (code, frozenset(_find_machinery(list(dis.get_instructions(code)))))
+        _machinery[id(code)] = hit
+    return hit[1]
+
+
+def _find_machinery(instrs: list[dis.Instruction]) -> set[int]:
+    found: set[int] = set()
+    for i, ins in enumerate(instrs):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval in ("@pytest_ar",
+                                                                          "@py_builtins"):
+            call = _call_of(instrs, i)
+            if call is None:
+                continue
+            found.add(instrs[call].offset)
+            after = next((x for x in instrs[call + 1:] if x.opname not in ("CACHE", "EXTENDED_ARG")),
+                         None)
+            if after is not None and after.opname == "CONTAINS_OP":
+                found.add(after.offset)  # 'df' in @py_builtins.locals()
+    return found
+
+
+def _call_of(instrs: list[dis.Instruction], start: int) -> int | None:
+    """The index of the call that consumes what ``instrs[start]`` pushed (the callee's
+    module), followed on the stack without crossing a jump; None when not found."""
+    depth = 0
+    for i in range(start, min(len(instrs), start + 200)):
+        ins = instrs[i]
+        if i > start and (ins.is_jump_target or ins.opcode in _JUMPS):
+            return None
+        if ins.opname in ("CACHE", "EXTENDED_ARG"):
+            continue
+        try:
+            effect = dis.stack_effect(ins.opcode, ins.arg if ins.opcode >= dis.HAVE_ARGUMENT
+                                      else None)
+        except (ValueError, TypeError):
+            return None
+        depth += effect
+        # The call leaves only its result where the callee's module was pushed.
+        if i > start and ins.opname.startswith("CALL") and depth <= 1:
+            return i if depth == 1 else None
+        if depth <= 0:
+            return None
+    return None
+
+
+def _synthetic(name: str) -> bool:
+    return name.startswith(_REWRITE_NAMES)
 
 
 class Recorder(Observer):
@@ -138,6 +221,9 @@ class Recorder(Observer):
         #: (thread id, preempted) of the thread a choice point just gave the baton to.
         self._chosen: tuple[int, bool] | None = None
         self._seen: dict[tuple[int, tuple[Any, ...]], int] = {}  # (tid, key) -> version read
+        #: tid -> (index of the thread's last step, how to read that step's value again)
+        #: until the thread runs again: then we know whether others ran in between.
+        self._last: dict[int, tuple[int, Any]] = {}
         self._counter = 0
         self.harness = raw.harness_dirs()
         #: (thread name, steps so far) when a harness saw the body raise (``body_raised``).
@@ -157,25 +243,32 @@ class Recorder(Observer):
         if _is_library(code.co_filename):
             # Inside the stdlib or a dependency: attribute the step to the user's
             # line that called into it, so the interleaving reads in the user's terms.
+            # racecheck's own frames (a shim such as the patched ThreadPoolExecutor,
+            # between the user's ``with`` and the stdlib's ``shutdown``) are skipped
+            # too: the user's line is the one that called into the shim.
             caller = frame.f_back
             harness = code.co_filename.startswith(self.harness)
-            while caller is not None and _is_library(caller.f_code.co_filename):
+            while caller is not None and (_is_library(caller.f_code.co_filename)
+                                          or caller.f_code.co_filename.startswith(raw.OWN_DIRS)):
                 harness = harness or caller.f_code.co_filename.startswith(self.harness)
                 caller = caller.f_back
-            if caller is not None and not caller.f_code.co_filename.startswith(raw.OWN_DIRS):
+            if caller is not None:
                 self._append(Step(mt.tid, mt.name, caller.f_code.co_filename,
                                   caller.f_lineno or 0, "LIB", kind="lib"))
                 return
             if harness:
                 return  # pytest setting up or tearing down a schedule's fixtures
+            # No user frame at all (a pool worker waiting in ``queue.get``): the
+            # step is recorded where it is, and the report folds it as library code.
         info = code_info(code)
         ins = info.instrs.get(offset)
         lineno = info.lines.get(offset, frame.f_lineno or 0)
         op = ins.opname if ins is not None else "?"
         step = Step(mt.tid, mt.name, code.co_filename, lineno, op)
         self._append(step)
-        if ins is None:
-            return
+        if ins is None or (_REWRITE_MARK in frame.f_globals
+                           and offset in _assertion_machinery(code)):
+            return  # pytest's assertion rewriting at work, not the user's code
         try:
             self._describe(mt, frame, ins, info.operand.get(offset), step)
         except Exception:
@@ -212,6 +305,7 @@ class Recorder(Observer):
             step.chosen, step.preempted = True, chosen[1]
             self._chosen = None
         self.trace.steps.append(step)
+        self._last[step.tid] = (len(self.trace.steps) - 1, None)
 
     def choice(self, current: int, chosen: int) -> None:
         """A choice point gave the baton to ``chosen`` (marked on its next step)."""
@@ -228,6 +322,7 @@ class Recorder(Observer):
             del self.trace.steps[cut:]
             self.trace.lost_update_steps = [p for p in self.trace.lost_update_steps if p[0] < cut]
             self.trace.sync_events = [e for e in self.trace.sync_events if e.step < cut]
+            self.trace.landed = [(i, min(j, cut)) for i, j in self.trace.landed if i < cut]
 
     # -------------------------------------------------------------- describing
 
@@ -235,31 +330,35 @@ class Recorder(Observer):
                   prev: dis.Instruction | None, step: Step) -> None:
         op = ins.opname
         name = ins.argval if isinstance(ins.argval, str) else None
+        if name is not None and _synthetic(name):
+            return  # an assertion-rewriting temporary (``@py_assert1``), see above
         if op in ("LOAD_GLOBAL", "LOAD_NAME") and name:
-            value = frame.f_globals.get(name, NOTHING)
-            self._read(mt, step, ("g", id(frame.f_globals), name), name, value)
+            g = frame.f_globals
+            self._read(mt, step, ("g", id(g), name), name, lambda: g.get(name, NOTHING))
         elif op in ("STORE_GLOBAL", "STORE_NAME") and name:
             g = frame.f_globals
             self._later(mt, step, ("g", id(g), name), name, lambda: g.get(name, NOTHING))
         elif op in ("LOAD_DEREF", "LOAD_CLASSDEREF") and name:
             # A frame does not expose its cells, so two threads' cells of the same
             # name cannot be told apart: values are shown, lost updates not tracked.
-            self._read(mt, step, None, name, frame.f_locals.get(name, NOTHING))
+            fr = frame
+            self._read(mt, step, None, name, lambda: fr.f_locals.get(name, NOTHING))
         elif op == "STORE_DEREF" and name:
             fr = frame
             self._later(mt, step, None, name, lambda: fr.f_locals.get(name, NOTHING))
         elif op in ("LOAD_ATTR", "LOAD_METHOD") and name:
             obj, label = operand_of(frame, prev)
-            if obj is not NOTHING:
+            if obj is not NOTHING and not _synthetic(label):
                 value = instance_attr(obj, name)
                 if value is NOTHING or callable(value):
                     step.access = f"looks up {label}.{name}"
                     step.kind, step.target = "lookup", f"{label}.{name}"
                 else:
-                    self._read(mt, step, ("a", id(obj), name), f"{label}.{name}", value)
+                    self._read(mt, step, ("a", id(obj), name), f"{label}.{name}",
+                               lambda: instance_attr(obj, name))
         elif op == "STORE_ATTR" and name:
             obj, label = operand_of(frame, prev)
-            if obj is not NOTHING:
+            if obj is not NOTHING and not _synthetic(label):
                 self._later(mt, step, ("a", id(obj), name), f"{label}.{name}",
                             lambda: instance_attr(obj, name))
         elif op.startswith("CALL"):
@@ -274,15 +373,20 @@ class Recorder(Observer):
             step.access, step.kind = "iterates", "iterate"
 
     def _read(self, mt: ManagedThread, step: Step, key: tuple[Any, ...] | None, label: str,
-              value: Any) -> None:
-        if value is NOTHING:
-            return
-        step.access = f"reads {label} -> {_one_line(value)}"
-        step.kind, step.target, step.value = "read", label, _one_line(value)
-        if key is None:
-            return
-        version = self._version.get(key)
-        self._seen[(mt.tid, key)] = version[0] if version else 0
+              getter: Any) -> None:
+        def read() -> None:
+            value = getter()
+            if value is NOTHING:
+                return
+            step.access = f"reads {label} -> {_one_line(value)}"
+            step.kind, step.target, step.value = "read", label, _one_line(value)
+            if key is not None:
+                version = self._version.get(key)
+                self._seen[(mt.tid, key)] = version[0] if version else 0
+
+        read()
+        # Read again if the thread loses the baton at this point (see _resumed).
+        self._last[mt.tid] = (len(self.trace.steps) - 1, read)
 
     def _later(self, mt: ManagedThread, step: Step, key: tuple[Any, ...] | None, label: str,
                getter: Any) -> None:
@@ -294,8 +398,26 @@ class Recorder(Observer):
         # A thread's store runs right after its point, while it keeps the baton, so it
         # has happened by the thread's next step (or its end): never earlier, since a
         # choice at the point may hand the baton on before the store runs.
+        self._resumed(mt.tid)
         if mt.tid in self._pending:
             self._flush_tid(mt.tid)
+
+    def _resumed(self, tid: int) -> None:
+        """Thread ``tid`` runs again (its next step, a block, its end).
+
+        When other threads' steps came since its last step, it lost the baton at
+        that point and the step's instruction ran only now: note where it landed,
+        and read a loaded value again (the one read at the point may be stale).
+        """
+        last = self._last.pop(tid, None)
+        if last is None or len(self.trace.steps) <= last[0] + 1:
+            return
+        self.trace.landed.append((last[0], len(self.trace.steps)))
+        if last[1] is not None:
+            try:
+                last[1]()
+            except Exception:
+                pass
 
     def thread_done(self, mt: ManagedThread) -> None:
         self._flush(mt)
