@@ -85,7 +85,8 @@ def _explore(cfg: runner.Config, settings: Settings) -> Result:
     if settings.mode == "perturb":
         return _reported(cfg, _perturbed(cfg))
     result = runner.explore(cfg, make_strategy(settings.strategy, _seed(cfg)))
-    if settings.mode == "auto" and result.ok:
+    if settings.mode == "auto" and settings.strategy == "auto" and result.ok:
+        # (a strategy asked for by name is run as asked: controlled only)
         why = _needs_perturb(result)
         if why:
             result = _add_perturbed(cfg, result, why)
@@ -94,6 +95,8 @@ def _explore(cfg: runner.Config, settings: Settings) -> Result:
 
 #: A first schedule that spent this share of its run in calls into C: add perturbed runs.
 C_SHARE = 0.5
+#: Seconds ``mode="auto"`` gives the perturbed runs it adds (real threads, real sleeps).
+PERTURB_SECONDS = 10.0
 
 
 def _needs_perturb(result: Result) -> str:
@@ -102,10 +105,10 @@ def _needs_perturb(result: Result) -> str:
         return ("this interpreter is free-threaded: its threads run in parallel, which the "
                 "controlled mode (one thread at a time) does not reproduce")
     if result.c_share is not None and result.c_share >= C_SHARE:
-        return (f"{result.c_share:.0%} of the first controlled schedule ran inside calls into "
-                "C, which the controlled mode runs as single steps and cannot interleave "
-                "inside (C code that releases the GIL, like NumPy on large arrays, can race "
-                "there)")
+        return (f"{result.c_share:.0%} of the code's time in the first controlled schedule went "
+                "to steps in C, which the controlled mode runs as single steps and cannot "
+                "interleave inside (C code that releases the GIL, like NumPy on large arrays, "
+                "can race there)")
     return ""
 
 
@@ -117,7 +120,9 @@ def _perturbed(cfg: runner.Config) -> Result:
 def _add_perturbed(cfg: runner.Config, controlled: Result, why: str) -> Result:
     """``mode="auto"``: the controlled exploration passed; run half its budget perturbed."""
     budget = max(10, cfg.schedules // 2)
-    shaken = _perturbed(dataclasses.replace(cfg, schedules=budget))
+    seconds = PERTURB_SECONDS if cfg.time_budget is None else min(PERTURB_SECONDS,
+                                                                  cfg.time_budget)
+    shaken = _perturbed(dataclasses.replace(cfg, schedules=budget, time_budget=seconds))
     first = controlled.schedules_run
     runs = controlled.runs + [dataclasses.replace(r, index=r.index + first) for r in shaken.runs]
     total = first + shaken.schedules_run

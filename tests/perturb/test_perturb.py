@@ -90,7 +90,7 @@ def test_auto_adds_perturbed_runs_and_says_why_the_controller_missed_it() -> Non
     assert result.strategy == "auto+perturb"
     why = result.failure.notes[0]
     assert why.startswith("the controlled mode ran 40 schedules without a failure: ")
-    assert "ran inside calls into C" in why and "cannot interleave inside" in why
+    assert "went to steps in C" in why and "cannot interleave inside" in why
     assert result.failure.schedule_index >= 40
     # the runs say which mode ran each schedule
     assert {r.strategy for r in result.runs[:40]} <= {"dpor", "random", "pct"}

@@ -60,9 +60,8 @@ if TYPE_CHECKING:
 POINT_TIME = 1e-6
 
 
-#: A step that took longer than this (seconds) ran in C: a numpy call on a large
-#: array, hashing, compression.  One thread runs at a time here, so the time
-#: between two points is the running thread's.
+#: A step of the code's own that took longer than this (seconds) ran in C (a
+#: NumPy operation on a large array, hashing, compression), which may release the GIL.
 LONG_STEP = 100e-6
 
 
@@ -164,11 +163,15 @@ class Execution:
         self.notes: list[str] = []
         self.hidden_cycle: list[WaitEdge] = []  # a cycle a timed wait escaped by timing out
         self.live_nondaemon = 0
-        #: Time the steps (the runner sets it for an exploration's first schedule): how
-        #: much of the run went to steps longer than LONG_STEP, i.e. calls into C.
+        #: Time the steps (the runner sets it for an exploration's first schedule):
+        #: how much of the run went to steps longer than LONG_STEP, i.e. into C.
         self.timing = False
         self.long_seconds = 0.0
+        #: All the steps measured: the code's own time (the share's denominator).
+        self.code_seconds = 0.0
         self.last_point = 0.0
+        self.last_timed: ManagedThread | None = None
+        self.last_own = 0.0
 
     def emit(self, event: str, *args: object) -> None:
         """Tell the observers of ``event`` (as racecheck's own work: the calling
@@ -219,9 +222,57 @@ class Execution:
         mt.ready.acquire()  # its ident is known (and Thread.ident set) before start() returns
         return mt
 
+    def own_profiler(self, mt: ManagedThread) -> Callable[[Any, str, Any], None]:
+        """A ``sys.setprofile`` hook for a timed schedule's thread: racecheck's own time.
+
+        racecheck's shims (a Condition, a Timer's start), threading.py's own
+        bookkeeping and pytest's fixture machinery are Python code that runs
+        inside the user's steps without points of its own (``instrument.excluded``);
+        the time the innermost frame is such code goes to ``mt.own_seconds`` and
+        is left out of the step.
+        """
+        from .instrument import excluded
+
+        since = [raw.real_thread_time(), False]  # since when, and in racecheck's code?
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            if event == "call":
+                inner = frame
+            elif event == "return":
+                inner = frame.f_back
+            else:
+                return
+            now = raw.real_thread_time()
+            if since[1]:
+                mt.own_seconds += now - since[0]
+            since[0], since[1] = now, inner is not None and excluded(inner.f_code)
+
+        return profile
+
+    def time_reached(self, mt: ManagedThread) -> None:
+        """A timed schedule's thread reached a point: add its step if it ran long in C.
+
+        The step is measured from the end of racecheck's work at the thread's
+        previous point (``time_resumed``) to the start of its work at this
+        one, less racecheck's own code run in between, and only when the same
+        thread went on (a hand-off between OS threads is racecheck's time).
+        Times are the thread's CPU time, so the OS running another process in
+        between does not count, nor does a wait in C (a sleep, a select).  A
+        long one is work in C (an operator on a NumPy array, hashing).
+        """
+        took = raw.real_thread_time() - self.last_point - (mt.own_seconds - self.last_own)
+        if mt is self.last_timed:
+            self.code_seconds += took
+            if took > LONG_STEP:
+                self.long_seconds += took
+
+    def time_resumed(self, mt: ManagedThread) -> None:
+        """A timed schedule's thread goes back to its own code."""
+        self.last_point, self.last_timed, self.last_own = raw.real_thread_time(), mt, \
+            mt.own_seconds
+
     def begin(self) -> None:
         """Give the baton to the first thread (called by the runner thread)."""
-        self.last_point = raw.real_perf_counter()
         self._pass_baton(None)
 
     def halt(self) -> Abort:
@@ -250,11 +301,6 @@ class Execution:
                 raise Abort
             return
         self.steps += 1
-        if self.timing:
-            now = raw.real_perf_counter()
-            if now - self.last_point > LONG_STEP:
-                self.long_seconds += now - self.last_point
-            self.last_point = now
         if self.steps > self.max_steps and self._too_long(mt):
             raise self.halt()
         enabled = self.enabled

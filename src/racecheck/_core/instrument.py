@@ -184,6 +184,8 @@ _DISABLE = getattr(getattr(sys, "monitoring", None), "DISABLE", None)
 def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
     """A managed thread reached a point (both backends end here)."""
     ex = mt.ex
+    if ex.timing:
+        ex.time_reached(mt)
     if ex.wants_accesses:
         mt.busy += 1
         try:
@@ -209,6 +211,8 @@ def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
             mt.protected = False
     else:
         ex.point(mt)
+    if ex.timing:
+        ex.time_resumed(mt)
 
 
 #: Monitoring events that mean an exception moved through a managed thread's code.

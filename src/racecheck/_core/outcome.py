@@ -190,9 +190,10 @@ class Result:
     notes: list[str] = field(default_factory=list)
     #: Every schedule run, in order (the shrinker's and the report's replays excluded).
     runs: list[ScheduleRun] = field(default_factory=list)
-    #: Share of the first controlled schedule's run spent in calls into C (steps of
-    #: more than 100 us), which the controlled mode cannot interleave inside; None
-    #: when not measured.  ``mode="auto"`` adds perturbed runs when it is high.
+    #: Share of the code's own time in the first controlled schedule spent in steps
+    #: of more than 100 us (calls into C), which the controlled mode cannot
+    #: interleave inside; None when not measured.  ``mode="auto"`` adds perturbed
+    #: runs when it is 0.5 or more.
     c_share: float | None = None
 
     def __bool__(self) -> bool:

@@ -31,8 +31,9 @@ controlled schedule: a deadlocked child is simply left to ``os._exit``.
 A run is identified by its injection seed and level, the token
 ``rcp1.<seed>.<level>``; the OS still decides the rest, so a replay re-runs
 the token ``REPRODUCE`` times and says how often it failed the same way.
-Sleeps are real but shortened ``1/SLEEP_DIVISOR``: a "processing" sleep keeps
-its place relative to others without costing the test suite its seconds.
+Sleeps are real and as long as asked: code that waits "long enough" for
+another thread keeps the timing it was written for (shortening sleeps made
+such tests fail, which would be racecheck's false alarm, not the test's).
 """
 
 from __future__ import annotations
@@ -60,8 +61,6 @@ LEVELS = ((0.002, 20e-6), (0.01, 100e-6), (0.03, 500e-6), (0.1, 2e-3))
 PER_LEVEL = 4
 #: A failure's token is re-run this many times to say how often it reproduces.
 REPRODUCE = 10
-#: Real sleeps are this many times shorter.
-SLEEP_DIVISOR = 10
 #: Seconds threads may sit in a wait-for cycle (or all blocked) before it is a deadlock.
 DEADLOCK_AFTER = 0.2
 #: How often the runner looks at the threads.
@@ -337,11 +336,11 @@ def _tracked_join(self: threading.Thread, timeout: float | None = None) -> None:
         world.waiting.pop(me, None)
 
 
-def _short_sleep(seconds: float) -> None:
+def _sleep(seconds: float) -> None:
     world = _world
     if world is not None:
         world.point()
-    raw.real_sleep(max(0.0, seconds) / SLEEP_DIVISOR)
+    raw.real_sleep(seconds)
 
 
 def _thread_excepthook(args: Any) -> None:
@@ -452,7 +451,7 @@ def _perturbed(world: _World, bodies: list[Callable[..., object]]) -> Iterator[N
         put(threading, "_allocate_lock", _TrackedLock)
         put(threading.Thread, "join", _tracked_join)
         put(threading, "excepthook", _thread_excepthook)
-        put(time, "sleep", _short_sleep)
+        put(time, "sleep", _sleep)
         lock_type = type(_thread.allocate_lock())
         for module_globals in {id(g): g for g in (getattr(b, "__globals__", None)
                                                   for b in bodies) if g is not None}.values():
@@ -572,7 +571,9 @@ def _run_bodies(cfg: Any, world: _World, state: Any, out: RunOutcome) -> None:
             except BaseException as exc:  # the body's failure is the verdict
                 world.thread_failed(name, exc)
 
-        threads.append(threading.Thread(target=run, name=name, daemon=True))
+        # not daemons: the threads a body starts inherit it, and a Timer or worker
+        # the test expects to be waited for must count as the run's
+        threads.append(threading.Thread(target=run, name=name, daemon=False))
     before = {t.ident for t in threading.enumerate() if t.ident is not None}
     for t in threads:
         t.start()
@@ -594,6 +595,10 @@ def _watch(cfg: Any, world: _World, bodies: list[threading.Thread], out: RunOutc
         world.aborted = True
         for t in bodies:
             _real_join(t, 1.0)
+        for t in threading.enumerate():
+            if t.ident not in before and t.is_alive() and not t.daemon:
+                # stuck in C past the end: it must not keep the interpreter from exiting
+                t._daemonic = True  # type: ignore[attr-defined]
 
 
 def _watch_loop(cfg: Any, world: _World, bodies: list[threading.Thread], out: RunOutcome,
@@ -610,8 +615,9 @@ def _watch_loop(cfg: Any, world: _World, bodies: list[threading.Thread], out: Ru
             break
         now = raw.real_monotonic()
         cycle = _cycle(world)
-        all_blocked = all(t.ident in world.waiting and not world.waiting[t.ident][2]
-                          for t in live)
+        # (the waiting threads change it under us: one read per thread)
+        waits = [world.waiting.get(t.ident or -1) for t in live]
+        all_blocked = all(w is not None and not w[2] for w in waits)
         if cycle or all_blocked:
             stuck_since = stuck_since if stuck_since is not None else now
             if now - stuck_since >= DEADLOCK_AFTER:
@@ -648,8 +654,9 @@ def _holder(what: Any) -> int | None:
 
 def _cycle(world: _World) -> list[WaitEdge]:
     """A cycle of threads each waiting (untimed) for what the next one holds, or []."""
+    waiting = dict(world.waiting)  # the waiting threads change it under us
     edges: dict[int, int] = {}
-    for ident, (what, _, timed) in list(world.waiting.items()):
+    for ident, (what, _, timed) in waiting.items():
         holder = _holder(what)
         if not timed and holder is not None and holder != ident:
             edges[ident] = holder
@@ -660,7 +667,7 @@ def _cycle(world: _World) -> list[WaitEdge]:
             node = edges.get(node)
         if node is not None:
             loop = path[path.index(node):]
-            return [WaitEdge(_name_of(a), _describe(world.waiting[a][0]), _name_of(edges[a]))
+            return [WaitEdge(_name_of(a), _describe(waiting[a][0]), _name_of(edges[a]))
                     for a in loop]
     return []
 

@@ -23,6 +23,7 @@ real_perf_counter = time.perf_counter
 real_time_ns = time.time_ns
 real_monotonic_ns = time.monotonic_ns
 real_perf_counter_ns = time.perf_counter_ns
+real_thread_time = time.thread_time
 active_limbo_lock = threading._active_limbo_lock  # type: ignore[attr-defined]
 active_threads: dict[int, threading.Thread] = threading._active  # type: ignore[attr-defined]
 

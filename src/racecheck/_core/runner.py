@@ -118,8 +118,8 @@ class Outcome:
     transitions: list[list[Any]] = field(default_factory=list)
     #: Fairness left a runnable thread out of a choice (Execution.filtered).
     filtered: bool = False
-    #: Of a timed schedule (the first): the share of its run spent in steps longer
-    #: than execution.LONG_STEP, calls into C; None when not timed.
+    #: Of a timed schedule (the first): the share of the code's own time spent in
+    #: steps longer than execution.LONG_STEP, i.e. in C; None when not timed.
     c_share: float | None = None
 
     def to_data(self) -> dict[str, Any]:
@@ -565,6 +565,10 @@ def _make_failure(cfg: Config, outcome: Outcome, index: int, rseed: int) -> Fail
 #: racecheck had not found (see ``_wrap_locks_near``); the full watchdog is longer.
 STALL = 0.2
 MAX_RETRIES = 3
+#: CPU seconds of long steps (work in C) below which a timed schedule's c_share is
+#: 0: a first call into a library, or a collection, makes a step of 0.1-0.5 ms now
+#: and then; four NumPy adds of 400,000 elements take 2-3 ms of CPU.
+MIN_C_SECONDS = 0.001
 
 
 def run_schedule(cfg: Config, strategy: Strategy, index: int, patches: Patches, *,
@@ -748,7 +752,8 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
                    base_time=base_time + clock_shift, base_mono=base_mono + clock_shift,
                    watchdog=cfg.watchdog,
                    on_end=isolate.silence_output if threads.in_child else None)
-    ex.timing = timed
+    if timed:
+        ex.timing = ex.watched = True  # watched: every point goes through instrument._reach
     state: Any = None
     if log is not None:
         log.schedule(0)
@@ -758,12 +763,12 @@ def run_one(cfg: Config, strategy: Strategy, recorder: Recorder | None,
         _phase(send, "setup")
         state = cfg.setup() if cfg.setup is not None else None
         _phase(send, "run")
-        began = raw.real_perf_counter()
         outcome = _run_threads(cfg, ex, state, patches,
                                beat=(lambda: send({"phase": "run"})) if send is not None else None)
         if timed:
-            outcome.c_share = round(ex.long_seconds / max(raw.real_perf_counter() - began,
-                                                          1e-9), 4)
+            # a millisecond or so in C is no reason to run the threads for real
+            outcome.c_share = 0.0 if ex.long_seconds < MIN_C_SECONDS else round(
+                ex.long_seconds / max(ex.code_seconds, 1e-9), 4)
         if outcome.verdict is None and cfg.invariant is not None:
             _phase(send, "invariant")
             outcome.verdict, outcome.message, outcome.exception = _check_invariant(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
 import traceback
 import types
 from collections.abc import Callable
@@ -160,6 +161,7 @@ class ManagedThread(Resource):
         self.unwinding = False  # Abort raised once after the schedule ended
         self.protected = False  # parked at a with-exit call: not unwound there
         self.streak = 0  # points run in a row (spin detection, _core/spin.py)
+        self.own_seconds = 0.0  # racecheck's own code run by it (timed schedules only)
         self.yielded = False  # gave way: left out of choices while others can run
         self.probe: SpinProbe | None = None
         #: What it will touch when it runs next (only when the strategy wants accesses).
@@ -262,6 +264,8 @@ def _bootstrap(mt: ManagedThread) -> None:
         _attach(tobj, mt)
     mt.busy += 1
     instrument.thread_started()
+    if ex.timing:
+        sys.setprofile(ex.own_profiler(mt))
     mt.ready.release()
     mt.gate.acquire()
     if ex.step_log is not None and not ex.over:
