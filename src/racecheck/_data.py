@@ -41,10 +41,15 @@ def run_data(run: ScheduleRun) -> dict[str, Any]:
 
 def failure_data(failure: Failure) -> dict[str, Any]:
     """One failing schedule: the verdict, the interleaving as steps, the replay line."""
+    from ._report import _display_order
+
     trace = failure.trace
     steps: list[dict[str, Any]] = []
     threads: dict[int, str] = {}
-    for i, s in enumerate(trace.steps if trace is not None else []):
+    order = _display_order(trace) if trace is not None else []
+    for i in order:
+        assert trace is not None
+        s = trace.steps[i]
         threads.setdefault(s.tid, s.thread)
         steps.append({
             "index": i, "tid": s.tid, "thread": s.thread, "file": s.filename, "line": s.lineno,
@@ -76,6 +81,8 @@ def failure_data(failure: Failure) -> dict[str, Any]:
                 trace.lost_updates if trace is not None else [], strict=False)],
         "sync_events": [{"step": e.step, "tid": e.tid, "op": e.op, "resource": e.resource}
                         for e in (trace.sync_events if trace is not None else [])],
+        "landed": [{"step": i, "before": j} for i, j in (trace.landed if trace is not None
+                                                          else [])],
         "cycle": [{"waiter": e.waiter, "resource": e.resource, "holder": e.holder,
                    "timed_out": e.timed_out} for e in failure.cycle],
         "blocked": [{"thread": b.thread, "resource": b.resource, "holders": list(b.holders),

@@ -185,10 +185,9 @@ def _shrink_sentence(data: dict[str, Any]) -> str:
 
 
 def _step_label(data: dict[str, Any], index: int) -> str:
-    steps = data.get("steps") or []
-    if 0 <= index < len(steps):
-        s = steps[index]
-        return f"{s['thread']}, {_short(str(s['file']))}:{s['line']}"
+    for s in data.get("steps") or []:  # in the order they ran: look the index up
+        if int(s["index"]) == index:
+            return f"{s['thread']}, {_short(str(s['file']))}:{s['line']}"
     return ""
 
 

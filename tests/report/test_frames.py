@@ -76,9 +76,12 @@ def test_steps_frame_is_the_failing_interleaving() -> None:
     result = lost_update()
     assert result.failure is not None
     frame = result.failure.to_dataframe()
-    steps = result.failure.trace.steps  # type: ignore[union-attr]
-    assert len(frame) == len(steps)
-    assert list(frame["thread"]) == [s.thread for s in steps]
+    trace = result.failure.trace
+    assert trace is not None
+    assert len(frame) == len(trace.steps)
+    # rows in the order the instructions ran; the index is the step's place in the recording
+    assert sorted(frame.index) == list(range(len(trace.steps)))
+    assert [trace.steps[i].thread for i in frame.index] == list(frame["thread"])
     writes = frame[frame["lost_update"]]
     # both writes of the lost update are marked, one per thread, both writing c.value
     assert len(writes) == 2 and set(writes["thread"]) == {"T1", "T2"}
@@ -129,3 +132,14 @@ def test_the_examples_plot_script_measures_schedules_to_failure() -> None:
     assert (frame["schedules"] >= 1).all() and (frame["schedules"] <= 100).all()
     # dpor's search order does not depend on the seed: the same schedule finds it
     assert frame[frame["strategy"] == "dpor"]["schedules"].nunique() == 1
+
+
+def test_data_lists_steps_in_the_order_their_instructions_ran() -> None:
+    """A write reached before a preemption lands after the write it loses to."""
+    result = lost_update()
+    assert result.failure is not None
+    data = result.to_data()["failure"]
+    place = {int(s["index"]): p for p, s in enumerate(data["steps"])}
+    for pair in data["lost_updates"]:
+        assert place[pair["write"]] > place[pair["lost"]]
+    assert sorted(place) == list(range(len(data["steps"])))
