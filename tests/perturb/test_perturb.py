@@ -219,3 +219,95 @@ def test_levels_escalate_and_wrap() -> None:
     assert levels == [*sorted(levels[:-1]), 0]
     probabilities = [p for p, _ in perturb.LEVELS]
     assert probabilities == sorted(probabilities)
+
+
+def test_free_threaded_interpreters_always_get_perturbed_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from racecheck import _api
+
+    passing = racecheck.Result(ok=True, schedules_run=1, elapsed=0.0, seed=0, strategy="auto",
+                               c_share=0.0)
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    assert "free-threaded" in _api._needs_perturb(passing)
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: True, raising=False)
+    assert _api._needs_perturb(passing) == ""
+
+
+@pytest.mark.skipif(getattr(sys, "_is_gil_enabled", lambda: True)(),
+                    reason="needs a free-threaded CPython (3.13t or later); this interpreter "
+                           "has the GIL (no free-threaded build is installed on this machine)")
+def test_on_a_free_threaded_build_auto_runs_real_threads() -> None:  # pragma: no cover
+    result = explore(add_in_place_locked, schedules=20)
+    assert result.ok and result.strategy == "auto+perturb"
+
+
+PLUGIN_SUBJECT = """
+import threading
+
+import numpy as np
+import pytest
+
+SIZE = 400_000
+PART = np.ones(SIZE)
+
+
+class Sums:
+    def __init__(self):
+        self.total = np.zeros(SIZE)
+        self.lock = threading.Lock()
+
+
+def run(add):
+    s = Sums()
+    threads = [threading.Thread(target=add, args=(s,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (s.total == 4).all()
+
+
+def add(s):
+    s.total += PART
+
+
+def add_locked(s):
+    with s.lock:
+        s.total += PART
+
+
+def test_racy():
+    run(add)
+
+
+def test_locked():
+    run(add_locked)
+
+
+@pytest.mark.racecheck(mode="controlled")
+def test_racy_controlled_only():
+    run(add)
+"""
+
+
+def test_the_plugin_takes_the_mode_from_its_option_and_marker(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_subject=PLUGIN_SUBJECT)
+    common = ("-p", "no:randomly", "-p", "no:cacheprovider", "--racecheck-seed=1",
+              "--racecheck", "--racecheck-schedules=30", "--racecheck-report=r.json")
+    result = pytester.runpytest_subprocess(*common, "--racecheck-mode=perturb")
+    result.assert_outcomes(passed=2, failed=1)
+    import json
+
+    tests = {t["nodeid"].split("::")[1]: t
+             for t in json.loads((pytester.path / "r.json").read_text())["tests"]}
+    assert tests["test_racy"]["verdict"] == "violation"
+    assert tests["test_racy"]["token"].startswith("rcp1.")
+    assert tests["test_locked"]["strategy"] == "perturbed"
+    # the marker wins over the command line: controlled only, which cannot see inside C
+    assert tests["test_racy_controlled_only"]["ok"]
+    assert tests["test_racy_controlled_only"]["strategy"] == "auto"
+    out = result.stdout.str()
+    assert '@pytest.mark.racecheck(replay="rcp1.' in out
+    assert "the token reproduced it" in out
