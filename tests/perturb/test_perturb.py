@@ -311,3 +311,30 @@ def test_the_plugin_takes_the_mode_from_its_option_and_marker(
     out = result.stdout.str()
     assert '@pytest.mark.racecheck(replay="rcp1.' in out
     assert "the token reproduced it" in out
+
+
+def a_then_b_timed(locks: TwoLocks) -> None:
+    with locks.a:
+        time.sleep(0.01)
+        if not locks.b.acquire(timeout=0.3):
+            raise TimeoutError("could not get b")
+        locks.b.release()
+
+
+def b_then_a_timed(locks: TwoLocks) -> None:
+    with locks.b:
+        time.sleep(0.01)
+        if not locks.a.acquire(timeout=0.3):
+            raise TimeoutError("could not get a")
+        locks.a.release()
+
+
+def test_a_deadlock_a_timeout_papered_over_is_still_a_deadlock() -> None:
+    result = racecheck.explore([a_then_b_timed, b_then_a_timed], setup=TwoLocks,
+                               mode="perturb", schedules=20, seed=3)
+    failure = result.failure
+    assert failure is not None and failure.kind == racecheck.Verdict.DEADLOCK
+    assert "a deadlock hidden by a timeout" in failure.message
+    assert "TimeoutError" in failure.message
+    assert any(edge.timed_out for edge in failure.cycle)
+    assert {edge.waiter for edge in failure.cycle} == {"T1", "T2"}

@@ -140,6 +140,11 @@ class _World:
     views: dict[int, _Thread] = field(default_factory=dict)
     failure: tuple[str, BaseException, str] | None = None
     record_lock: Any = field(default_factory=raw.allocate_lock)
+    #: idents of the run's live threads, as the watcher last saw them.
+    live: frozenset[int] = frozenset()
+    #: A timed wait that timed out while every other live thread was blocked too:
+    #: the threads it waited among, as wait-for edges (a deadlock a timeout hid).
+    hidden: list[WaitEdge] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.probability, self.longest = LEVELS[self.level]
@@ -173,6 +178,22 @@ class _World:
         with self.record_lock:
             assert self.recorder is not None
             self.recorder.step(view, frame, offset, None)  # type: ignore[arg-type]
+
+    def timed_out(self, me: int, what: Any) -> None:
+        """A timed wait of thread ``me`` on ``what`` expired: was it a deadlock it hid?"""
+        if self.hidden:
+            return
+        waiting = dict(self.waiting)
+        others = self.live - {me}
+        if others and all(o in waiting for o in others):
+            holder = _holder(what)
+            edges = [WaitEdge(_name_of(me), _describe(what),
+                              _name_of(holder) if holder is not None and holder != me else None,
+                              timed_out=True)]
+            edges += [WaitEdge(_name_of(o), _describe(waiting[o][0]),
+                               _name_of(h) if (h := _holder(waiting[o][0])) not in (None, o)
+                               else None) for o in sorted(others)]
+            self.hidden = edges
 
     def thread_failed(self, name: str, exc: BaseException) -> None:
         if self.failure is None and not isinstance(exc, _Abort):
@@ -301,6 +322,8 @@ def _wait(lock: Any, timeout: float, what: Any) -> bool:
             left = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE,
                                                             deadline - raw.real_monotonic())
             if left <= 0:
+                if world is not None:
+                    world.timed_out(me, what)
                 return False
             if lock.acquire(True, left):
                 return True
@@ -328,6 +351,7 @@ def _tracked_join(self: threading.Thread, timeout: float | None = None) -> None:
             left = _WAIT_SLICE if deadline is None else min(_WAIT_SLICE,
                                                             deadline - raw.real_monotonic())
             if left <= 0:
+                world.timed_out(me, self)
                 return
             _real_join(self, left)
             if world.aborted and self.is_alive():
@@ -536,6 +560,13 @@ def run_once(cfg: Any, seed: int, level: int, record: bool = False) -> RunOutcom
             _failed(out, *world.failure)
         if out.verdict is None and cfg.invariant is not None:
             _invariant(cfg, state, out)
+        if out.verdict == Verdict.VIOLATION and world.hidden:
+            # the controlled mode's rule: a timeout that papered over a deadlock, and
+            # the code failed after it, is a deadlock (runner.run_one)
+            out.verdict = Verdict.DEADLOCK
+            out.cycle = world.hidden
+            out.message = ("a timed wait timed out while every other thread was blocked too "
+                           "(a deadlock hidden by a timeout), then: " + out.message)
     finally:
         try:
             if cfg.teardown is not None:
@@ -611,6 +642,7 @@ def _watch_loop(cfg: Any, world: _World, bodies: list[threading.Thread], out: Ru
         live = [t for t in threading.enumerate()
                 if t.is_alive() and t.ident not in before
                 and (t in bodies or not t.daemon)]
+        world.live = frozenset(t.ident for t in live if t.ident is not None)
         if not live or world.failure is not None:
             break
         now = raw.real_monotonic()
