@@ -338,3 +338,42 @@ def test_a_deadlock_a_timeout_papered_over_is_still_a_deadlock() -> None:
     assert "TimeoutError" in failure.message
     assert any(edge.timed_out for edge in failure.cycle)
     assert {edge.waiter for edge in failure.cycle} == {"T1", "T2"}
+
+
+def test_daemon_workers_still_working_are_not_a_deadlock() -> None:
+    """The main thread waits in q.join() (untimed) while daemon workers sleep over
+    their items: the run is not stuck, it is waiting for work in progress."""
+    import queue
+
+    def main() -> None:
+        q: queue.Queue[int] = queue.Queue()
+        lock = threading.Lock()
+        done = [0]
+
+        def worker() -> None:
+            while True:
+                q.get()
+                time.sleep(0.15)  # processing: two rounds outlast a deadlock's grace
+                with lock:
+                    done[0] += 1
+                q.task_done()
+
+        for _ in range(3):
+            threading.Thread(target=worker, daemon=True).start()
+        for i in range(6):
+            q.put(i)
+        q.join()
+        assert done[0] == 6
+
+    result = racecheck.check(main, mode="perturb", schedules=8, seed=1)
+    assert result.ok and result.schedules_run == 8
+
+
+def test_a_sleep_longer_than_the_watchdog_is_not_a_hang() -> None:
+    def main() -> None:
+        t = threading.Thread(target=time.sleep, args=(1.5,))
+        t.start()
+        t.join()
+
+    result = racecheck.check(main, mode="perturb", schedules=1, seed=1, watchdog=1)
+    assert result.ok

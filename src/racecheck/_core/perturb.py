@@ -360,11 +360,30 @@ def _tracked_join(self: threading.Thread, timeout: float | None = None) -> None:
         world.waiting.pop(me, None)
 
 
+class _Sleeping:
+    """What a sleeping thread waits for (a timed wait of its own: never a deadlock)."""
+
+    owner = None
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def describe(self) -> str:
+        return f"time.sleep({self.seconds:g})"
+
+
 def _sleep(seconds: float) -> None:
     world = _world
-    if world is not None:
-        world.point()
-    raw.real_sleep(seconds)
+    if world is None:
+        raw.real_sleep(seconds)
+        return
+    world.point()
+    me = raw.get_ident()
+    world.waiting[me] = (_Sleeping(seconds), raw.real_monotonic(), True)
+    try:
+        raw.real_sleep(seconds)
+    finally:
+        world.waiting.pop(me, None)
 
 
 def _thread_excepthook(args: Any) -> None:
@@ -647,9 +666,13 @@ def _watch_loop(cfg: Any, world: _World, bodies: list[threading.Thread], out: Ru
             break
         now = raw.real_monotonic()
         cycle = _cycle(world)
-        # (the waiting threads change it under us: one read per thread)
-        waits = [world.waiting.get(t.ident or -1) for t in live]
+        # Every thread of the run, daemons included (a daemon worker still processing
+        # will wake the others): all of them in untimed waits is a deadlock.  (The
+        # waiting threads change the dict under us: one read per thread.)
+        run = [t for t in threading.enumerate() if t.is_alive() and t.ident not in before]
+        waits = [world.waiting.get(t.ident or -1) for t in run]
         all_blocked = all(w is not None and not w[2] for w in waits)
+        timed_pending = any(w is not None and w[2] for w in waits)
         if cycle or all_blocked:
             stuck_since = stuck_since if stuck_since is not None else now
             if now - stuck_since >= DEADLOCK_AFTER:
@@ -663,7 +686,8 @@ def _watch_loop(cfg: Any, world: _World, bodies: list[threading.Thread], out: Ru
                 break
         else:
             stuck_since = None
-        if world.progress != last_progress:
+        if world.progress != last_progress or timed_pending:
+            # a sleep or a timed wait will end by itself: not a hang
             last_progress, since = world.progress, now
         elif now - since > cfg.watchdog:
             out.verdict = Verdict.HANG
