@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +191,47 @@ def test_a_schedule_retried_after_a_stall_begins_once(isolate: bool) -> None:
                              isolate=isolate)
     assert result.ok and result.schedules_run == 20
     assert strategy.begins == 20
+
+
+UNREGISTERED = '''
+from threading import Lock, Thread
+
+count = 0
+
+
+def bump(lock):
+    global count
+    with lock:
+        seen = count
+        count = seen + 1
+
+
+def main():
+    global count
+    count = 0
+    lock = Lock()  # the name was bound at import, before racecheck patched anything
+    threads = [Thread(target=bump, args=(lock,)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert count == 2
+'''
+
+
+def test_a_module_outside_sys_modules_gets_its_names_patched(tmp_path: Path) -> None:
+    """A module loaded from a file and never registered (a benchmark loading examples)."""
+    import importlib.util
+    import threading
+
+    path = tmp_path / "unregistered_subject.py"
+    path.write_text(UNREGISTERED)
+    spec = importlib.util.spec_from_file_location("unregistered_subject", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "unregistered_subject" not in sys.modules
+    result = racecheck.explore([module.main], schedules=20, seed=0, watchdog=2,
+                               mode="controlled")
+    assert result.ok, result.failure  # a real lock there: a hang at the first contention
+    assert module.Lock is threading.Lock  # and put back

@@ -179,12 +179,33 @@ class Patches:
                 seen.add(id(mod))
                 self._scan_module(mod.__name__, mod, reps, fresh)
 
+    def scan_globals(self, roots: list[Any]) -> None:
+        """Patch the module globals of ``roots`` whose module is not in ``sys.modules``.
+
+        A test module loaded with ``importlib.util.spec_from_file_location`` and
+        never registered (a script's helper, a benchmark loading examples) binds
+        ``from threading import Lock`` where the module scan does not look.
+        """
+        for root in roots:
+            namespace = getattr(root, "__globals__", None)
+            if not isinstance(namespace, dict):
+                continue
+            modname = str(namespace.get("__name__", "?"))
+            registered = sys.modules.get(modname)
+            if registered is None or getattr(registered, "__dict__", None) is not namespace:
+                self._scan_namespace(modname, namespace, self._reps, [])
+
     def _scan_module(self, modname: str, mod: types.ModuleType,
                      reps: dict[int, tuple[Any, Any]], fresh: list[types.ModuleType]) -> None:
         try:
             namespace = vars(mod)
         except TypeError:
             return
+        self._scan_namespace(modname, namespace, reps, fresh)
+
+    def _scan_namespace(self, modname: str, namespace: dict[str, Any],
+                        reps: dict[int, tuple[Any, Any]],
+                        fresh: list[types.ModuleType]) -> None:
         values = list(namespace.values())
         fingerprint = (len(values), sum(map(id, values)))
         if _quiet_modules.get(id(namespace)) == fingerprint:

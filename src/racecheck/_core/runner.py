@@ -418,6 +418,7 @@ def _controlled(cfg: Config, exceptions: bool = False) -> Iterator[Patches]:
     try:
         patches.install()
         patches.scan_roots([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
+        patches.scan_globals([*cfg.threads, cfg.setup, cfg.invariant, cfg.teardown])
         instrument.install(exceptions=exceptions)
         yield patches
     finally:
