@@ -951,7 +951,7 @@ def test_unittest_test_cases_are_explored_with_set_up_and_cleanups_per_schedule(
     assert "2 tests explored" in out
     assert "racecheck found a VIOLATION" in out
     # the failing subtest (the message may wrap before the subtest's parameters)
-    assert re.search(r"test_unlocked [^\n]*\s+\(round=[12]\) failed", out)
+    assert re.search(r"test_unlocked [^\n]*\s+\(round=[12]\)\s+failed", out)
     assert "plugin.py" not in out  # racecheck's own frames are never steps
     assert "pass  (100 schedules" in summary_line(
         result, "test_subject.py::TestAccount::test_locked")
