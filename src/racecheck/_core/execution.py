@@ -172,6 +172,7 @@ class Execution:
         self.last_point = 0.0
         self.last_timed: ManagedThread | None = None
         self.last_own = 0.0
+        self.last_analysed = 0.0
 
     def emit(self, event: str, *args: object) -> None:
         """Tell the observers of ``event`` (as racecheck's own work: the calling
@@ -254,13 +255,17 @@ class Execution:
 
         The step is measured from the end of racecheck's work at the thread's
         previous point (``time_resumed``) to the start of its work at this
-        one, less racecheck's own code run in between, and only when the same
+        one, less racecheck's own code run in between (its shims, and its
+        analysis of code met for the first time), and only when the same
         thread went on (a hand-off between OS threads is racecheck's time).
         Times are the thread's CPU time, so the OS running another process in
         between does not count, nor does a wait in C (a sleep, a select).  A
         long one is work in C (an operator on a NumPy array, hashing).
         """
-        took = raw.real_thread_time() - self.last_point - (mt.own_seconds - self.last_own)
+        from . import instrument
+
+        took = (raw.real_thread_time() - self.last_point - (mt.own_seconds - self.last_own)
+                - (instrument.analysis_seconds - self.last_analysed))
         if mt is self.last_timed:
             self.code_seconds += took
             if took > LONG_STEP:
@@ -268,8 +273,11 @@ class Execution:
 
     def time_resumed(self, mt: ManagedThread) -> None:
         """A timed schedule's thread goes back to its own code."""
+        from . import instrument
+
         self.last_point, self.last_timed, self.last_own = raw.real_thread_time(), mt, \
             mt.own_seconds
+        self.last_analysed = instrument.analysis_seconds
 
     def begin(self) -> None:
         """Give the baton to the first thread (called by the runner thread)."""

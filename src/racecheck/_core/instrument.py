@@ -56,6 +56,9 @@ _EMPTY: frozenset[int] = frozenset()
 #: parked there must not unwind it at that point, or the exception would skip the
 #: exit and leave a real lock locked for every later schedule.
 _points: dict[int, tuple[types.CodeType, frozenset[int], frozenset[int]]] = {}
+#: CPU seconds spent analysing code so far: racecheck's time inside a user's step,
+#: which a timed schedule leaves out (Execution.time_reached).
+analysis_seconds = 0.0
 
 
 # threading.py's own bookkeeping (Thread.__init__, _newname, _dangling) reads state
@@ -95,8 +98,11 @@ def analyse(code: types.CodeType, globals_: dict[str, Any]) -> frozenset[int]:
         if learned is not None and learned[0] == _identity(code):
             pts, exits = learned[1], learned[2]
         else:
+            global analysis_seconds
+            began = raw.real_thread_time()
             offsets, exit_offsets = _point_offsets(code, globals_)
             pts, exits = frozenset(offsets), frozenset(exit_offsets)
+            analysis_seconds += raw.real_thread_time() - began
             if threads.in_child:  # to send back (new_analyses); in-process, _points keeps it
                 _new.append(code)
     _points[id(code)] = (code, pts, exits)
