@@ -78,12 +78,19 @@ def test_the_lock_fix_passes_every_perturbed_run(fixed: object) -> None:
     assert str(result.evidence) == "40 perturbed schedules"
 
 
+NO_TIMING = pytest.mark.skipif(sys.version_info[:2] == (3, 12),
+                               reason="CPython 3.12 is not timed (runner.TIMING_WORKS): auto "
+                                      "stays controlled there")
+
+
+@NO_TIMING
 def test_controlled_mode_alone_cannot_see_inside_c() -> None:
     result = explore(add_in_place, mode="controlled", schedules=40)
     assert result.ok  # one step per in-place add: no interleaving inside it
     assert result.c_share is not None and result.c_share >= 0.5
 
 
+@NO_TIMING
 def test_auto_adds_perturbed_runs_and_says_why_the_controller_missed_it() -> None:
     result = explore(add_in_place, schedules=40)
     assert result.failure is not None
@@ -111,7 +118,10 @@ def test_auto_leaves_python_only_code_to_the_controller() -> None:
     result = racecheck.explore([bump, bump], setup=Box, invariant=lambda b: b.n == 40,
                                schedules=30, seed=1)
     assert result.ok and "perturb" not in result.strategy
-    assert result.c_share is not None and result.c_share < 0.5
+    if sys.version_info[:2] == (3, 12):
+        assert result.c_share is None  # not timed there (runner.TIMING_WORKS)
+    else:
+        assert result.c_share is not None and result.c_share < 0.5
 
 
 class TwoLocks:

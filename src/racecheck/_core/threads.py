@@ -264,10 +264,7 @@ def _bootstrap(mt: ManagedThread) -> None:
         _attach(tobj, mt)
     mt.busy += 1
     instrument.thread_started()
-    if ex.timing and sys.version_info[:2] != (3, 12):
-        # (3.12's profile trampoline writes f_locals back into the frame after every
-        # call, and other readers of f_locals make that assign None to unbound
-        # locals: a comprehension's variable came out None.  3.12 goes without it.)
+    if ex.timing:
         sys.setprofile(ex.own_profiler(mt))
     mt.ready.release()
     mt.gate.acquire()
