@@ -41,12 +41,12 @@ def run_data(run: ScheduleRun) -> dict[str, Any]:
 
 def failure_data(failure: Failure) -> dict[str, Any]:
     """One failing schedule: the verdict, the interleaving as steps, the replay line."""
-    from ._report import _display_order
+    from ._report import display_order
 
     trace = failure.trace
     steps: list[dict[str, Any]] = []
     threads: dict[int, str] = {}
-    order = _display_order(trace) if trace is not None else []
+    order = display_order(trace) if trace is not None else []
     for i in order:
         assert trace is not None
         s = trace.steps[i]

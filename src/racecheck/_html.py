@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ._core.raw import OWN_DIRS
-from ._report import _trim_traceback
+from ._report import trim_traceback
 
 #: Turns that contain one of the trace's last steps are never folded: the end
 #: of a schedule is where its failure shows.
@@ -209,7 +209,7 @@ def _lost_updates_box(data: dict[str, Any], prefix: str) -> str:
 
 def _exception_box(data: dict[str, Any]) -> str:
     exc = data.get("exception")
-    trace = _trim_traceback(str(data.get("traceback") or "")).strip()
+    trace = trim_traceback(str(data.get("traceback") or "")).strip()
     if not exc and not trace:
         return ""
     head = ""

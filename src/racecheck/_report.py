@@ -103,7 +103,7 @@ def render(failure: Failure, cfg: Config) -> None:
         lines.extend(_wrap(f"Exception{' in ' + failure.thread_name if failure.thread_name else ''}:"))
         # The traceback is Python's own text, kept whole: a reader matches it against
         # other tracebacks, and a path cut in two is no longer clickable.
-        lines.extend("  " + ln for ln in _trim_traceback(failure.traceback_text).splitlines())
+        lines.extend("  " + ln for ln in trim_traceback(failure.traceback_text).splitlines())
     lines.append("")
     lines.append("Replay this exact schedule with:")
     lines.append(f"  {failure.replay_line}")  # whole, however long: it is copied as is
@@ -272,7 +272,7 @@ def _is_internal(filename: str, harness: tuple[str, ...]) -> bool:
             or filename.startswith(OWN_DIRS) or bool(harness and filename.startswith(harness)))
 
 
-def _display_order(trace: Trace) -> list[int]:
+def display_order(trace: Trace) -> list[int]:
     """Step indices in the order their instructions ran (``Trace.landed``).
 
     A step is the scheduling point before an instruction: ``processed += 1``'s
@@ -302,7 +302,7 @@ def _turns(trace: Trace, labels: dict[str, str]) -> tuple[list[_Turn], dict[int,
     shown_anyway = {i for pair in trace.lost_update_steps for i in pair}
     turns: list[_Turn] = []
     turn_of: dict[int, int] = {}
-    for i in _display_order(trace):
+    for i in display_order(trace):
         step = steps[i]
         internal = i not in shown_anyway and _is_internal(step.filename, harness)
         last = turns[-1] if turns else None
@@ -554,7 +554,7 @@ def _short(path: str) -> str:
     return os.path.basename(path) if rel.startswith("..") else rel
 
 
-def _trim_traceback(text: str) -> str:
+def trim_traceback(text: str) -> str:
     """Drop racecheck's own frames from a formatted traceback."""
     out: list[str] = []
     skip = False

@@ -17,7 +17,7 @@ import time
 import pytest
 
 import racecheck
-from racecheck._report import MAX_TURNS, PREEMPTED_LEGEND, WIDTH, _display_order
+from racecheck._report import MAX_TURNS, PREEMPTED_LEGEND, WIDTH, display_order
 
 # ------------------------------------------------------------------ reading a report
 
@@ -227,7 +227,7 @@ def test_values_read_agree_with_the_writes_before_them_in_the_order_they_ran() -
     trace = failure.trace
     assert failure.preemptions > 5 and trace.landed
     current, reads = 0, 0
-    for i in _display_order(trace):
+    for i in display_order(trace):
         step = trace.steps[i]
         if step.target == "c.value" and step.kind == "read":
             assert step.value == str(current), (i, step)

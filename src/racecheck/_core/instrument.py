@@ -239,6 +239,29 @@ class _Backend:
     def thread_finished(self) -> None: ...
 
 
+def claim_tool(name: str) -> int:
+    """A free ``sys.monitoring`` tool id, taken under ``name`` (3.12+)."""
+    mon: Any = sys.monitoring  # type: ignore[attr-defined]
+    for tool in (4, 3, 5, 2, 0, 1):
+        if mon.get_tool(tool) is None:
+            mon.use_tool_id(tool, name)
+            return tool
+    from ..errors import UsageError
+
+    raise UsageError("racecheck needs a free sys.monitoring tool id; all six are in use")
+
+
+def release_tool(tool: int, codes: Any, events: tuple[str, ...]) -> None:
+    """Turn ``tool``'s global and local events off, drop its callbacks, free the id."""
+    mon: Any = sys.monitoring  # type: ignore[attr-defined]
+    mon.set_events(tool, 0)
+    for code in codes:
+        mon.set_local_events(tool, code, 0)
+    for event in events:
+        mon.register_callback(tool, getattr(mon.events, event), None)
+    mon.free_tool_id(tool)
+
+
 class _MonitoringBackend(_Backend):
     """PEP 669 local events (3.12+)."""
 
@@ -248,15 +271,7 @@ class _MonitoringBackend(_Backend):
 
     def install(self, exceptions: bool = False) -> None:
         mon: Any = sys.monitoring  # type: ignore[attr-defined]
-        for tool in (4, 3, 5, 2, 0, 1):
-            if mon.get_tool(tool) is None:
-                break
-        else:
-            from ..errors import UsageError
-
-            raise UsageError("racecheck needs a free sys.monitoring tool id; all six are in use")
-        mon.use_tool_id(tool, "racecheck")
-        self.tool = tool
+        tool = self.tool = claim_tool("racecheck")
         ev = mon.events
         mon.register_callback(tool, ev.PY_START, self._on_start)
         mon.register_callback(tool, ev.PY_RESUME, self._on_start)
@@ -273,17 +288,10 @@ class _MonitoringBackend(_Backend):
     def uninstall(self) -> None:
         if self.tool < 0:
             return
-        mon: Any = sys.monitoring  # type: ignore[attr-defined]
         tool, self.tool = self.tool, -1
-        mon.set_events(tool, 0)
-        for code in self.codes.values():
-            mon.set_local_events(tool, code, 0)
+        release_tool(tool, self.codes.values(),
+                     ("PY_START", "PY_RESUME", "INSTRUCTION", *_EXCEPTION_EVENTS))
         self.codes.clear()
-        ev = mon.events
-        for event in ("PY_START", "PY_RESUME", "INSTRUCTION", *_EXCEPTION_EVENTS):
-            event = getattr(ev, event)
-            mon.register_callback(tool, event, None)
-        mon.free_tool_id(tool)
 
     def _on_start(self, code: types.CodeType, offset: int) -> Any:
         mon: Any = sys.monitoring  # type: ignore[attr-defined]

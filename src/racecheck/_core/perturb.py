@@ -405,15 +405,7 @@ class _Injector:
     def install(self) -> None:
         if hasattr(sys, "monitoring"):
             mon: Any = sys.monitoring
-            for tool in (4, 3, 5, 2, 0, 1):
-                if mon.get_tool(tool) is None:
-                    break
-            else:
-                from ..errors import UsageError
-
-                raise UsageError("racecheck needs a free sys.monitoring tool id; all six are used")
-            mon.use_tool_id(tool, "racecheck-perturb")
-            self.tool = tool
+            tool = self.tool = instrument.claim_tool("racecheck-perturb")
             mon.register_callback(tool, mon.events.PY_START, self._on_start)
             mon.register_callback(tool, mon.events.PY_RESUME, self._on_start)
             mon.register_callback(tool, mon.events.INSTRUCTION, self._on_instruction)
@@ -424,15 +416,10 @@ class _Injector:
 
     def uninstall(self) -> None:
         if self.tool >= 0:
-            mon: Any = sys.monitoring  # type: ignore[attr-defined]
             tool, self.tool = self.tool, -1
-            mon.set_events(tool, 0)
-            for code in self.codes.values():
-                mon.set_local_events(tool, code, 0)
+            instrument.release_tool(tool, self.codes.values(),
+                                    ("PY_START", "PY_RESUME", "INSTRUCTION"))
             self.codes.clear()
-            for event in (mon.events.PY_START, mon.events.PY_RESUME, mon.events.INSTRUCTION):
-                mon.register_callback(tool, event, None)
-            mon.free_tool_id(tool)
         else:
             threading.settrace(None)  # type: ignore[arg-type,unused-ignore]
 
@@ -484,8 +471,13 @@ def _perturbed(world: _World, bodies: list[Callable[..., object]]) -> Iterator[N
     saved: list[tuple[Any, str, Any]] = []
 
     def put(owner: Any, name: str, value: Any) -> None:
-        saved.append((owner, name, getattr(owner, name)))
-        setattr(owner, name, value)
+        """Set an attribute, or a key of a namespace dict, remembering the old value."""
+        if isinstance(owner, dict):
+            saved.append((owner, name, owner[name]))
+            owner[name] = value
+        else:
+            saved.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, value)
 
     switch = sys.getswitchinterval()
     try:
@@ -500,7 +492,7 @@ def _perturbed(world: _World, bodies: list[Callable[..., object]]) -> Iterator[N
                                                   for b in bodies) if g is not None}.values():
             for name, value in list(module_globals.items()):
                 if type(value) is lock_type and not value.locked():
-                    put_dict(saved, module_globals, name, _TrackedLock())
+                    put(module_globals, name, _TrackedLock())
         _world = world
         sys.setswitchinterval(SWITCH_INTERVAL)
         _injector.install()
@@ -514,12 +506,6 @@ def _perturbed(world: _World, bodies: list[Callable[..., object]]) -> Iterator[N
                 owner[name] = value
             else:
                 setattr(owner, name, value)
-
-
-def put_dict(saved: list[tuple[Any, str, Any]], namespace: dict[str, Any], name: str,
-             value: Any) -> None:
-    saved.append((namespace, name, namespace[name]))
-    namespace[name] = value
 
 
 # ---------------------------------------------------------------- one run
@@ -540,6 +526,12 @@ class RunOutcome:
     pauses: int = 0
     seconds: float = 0.0
     trace: Trace | None = None
+
+    def as_run(self, index: int) -> ScheduleRun:
+        """This run as ``Result.runs`` lists it: steps are points, choices are pauses."""
+        return ScheduleRun(index, NAME, self.points, self.pauses, 0,
+                           None if self.verdict is None else str(self.verdict),
+                           round(self.seconds, 6))
 
     def to_data(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "message": self.message, "thread": self.thread,
@@ -804,9 +796,7 @@ def explore(cfg: Any, seed: int, fork: bool, notes: list[str]) -> Result:
             break
         rseed, level = run_seed(seed, index), level_of(index)
         out = _run(cfg, rseed, level, fork)
-        runs.append(ScheduleRun(index, NAME, out.points, out.pauses, 0,
-                                None if out.verdict is None else str(out.verdict),
-                                round(out.seconds, 6)))
+        runs.append(out.as_run(index))
         if cfg.progress is not None:
             cfg.progress(index + 1, cfg.schedules)
         if out.verdict is not None:
@@ -824,9 +814,7 @@ def replay(cfg: Any, token: str, fork: bool) -> Result:
     runs: list[ScheduleRun] = []
     for index in range(REPRODUCE):
         out = _run(cfg, parsed.seed, parsed.level, fork)
-        runs.append(ScheduleRun(index, NAME, out.points, out.pauses, 0,
-                                None if out.verdict is None else str(out.verdict),
-                                round(out.seconds, 6)))
+        runs.append(out.as_run(index))
         if out.verdict is not None:
             failure = _failure(cfg, out, parsed, index, fork, tried=index + 1)
             return Result(False, len(runs), raw.real_perf_counter() - start, None, NAME,
