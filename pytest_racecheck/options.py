@@ -24,18 +24,18 @@ if TYPE_CHECKING:
 MARKER = (
     "racecheck(schedules=None, strategy=None, seed=None, threads=None, replay=None, "
     "time_budget=None, watchdog=None, max_steps=None, max_threads=None, step_budget=None, "
-    "check_determinism=None, fixtures=None, shrink=None, mode=None): run the test under many "
+    "check_determinism=None, fixtures=None, shrink=None, mode=None, jobs=None): run the test under many "
     "thread schedules (controlled, or real threads with seeded pauses under mode='perturb') "
     "and fail with a replayable report when one of them breaks it. "
     "schedules/strategy/seed/time_budget/watchdog/max_steps/max_threads/step_budget/"
-    "check_determinism/shrink/mode override the command line; "
+    "check_determinism/shrink/mode/jobs override the command line; "
     "threads=N runs N copies of the test body in N threads; "
     'replay="TOKEN" runs only the schedule of that token.'
 )
 #: The marker's arguments that are ``racecheck.Settings`` fields.
 _MARKER_SETTINGS = ("schedules", "strategy", "seed", "time_budget", "watchdog", "max_steps",
                     "max_threads", "step_budget", "check_determinism", "fixtures", "shrink",
-                    "mode")
+                    "mode", "jobs")
 _MARKER_KWARGS = (*_MARKER_SETTINGS[:3], "threads", "replay", *_MARKER_SETTINGS[3:])
 #: Scheduling points one test's schedules may take together, by default: a few
 #: seconds to a minute of exploring, whatever the test (docs/real-suites.md).
@@ -59,6 +59,7 @@ _OPTIONS = {
     "racecheck_isolate": "isolate",
     "racecheck_report": "report",
     "racecheck_mode": "mode",
+    "racecheck_jobs": "jobs",
     "racecheck_html": "html",
 }
 
@@ -130,6 +131,12 @@ def add_options(parser: pytest.Parser) -> None:
              "seeded random pauses, for races inside C code or on free-threaded Python; "
              "auto (default): controlled, plus perturbed runs when a test spends most "
              "of its time in C or the interpreter is free-threaded. [env RACECHECK_MODE]")
+    add("--racecheck-jobs", "Processes one test's schedules are spread over.",
+        metavar="N|auto", default=None,
+        help="Spread one test's schedules over N processes where its strategy allows "
+             "(random and PCT sampling, and the default once it gave up a proof); auto: "
+             "one per CPU. The same verdicts, failing schedules and tokens as 1 (default). "
+             "Under pytest-xdist the workers already share the CPUs. [env RACECHECK_JOBS]")
     add("--racecheck-report", "Write a JSON report of every explored test to this path.",
         metavar="PATH", default=None,
         help="Write a JSON report (one entry per explored test) to PATH. "

@@ -188,6 +188,8 @@ class Run:
         self.plain_first = plain_first
         self.hypothesis: Any = getattr(original, "hypothesis", None)
         self.schedules_run = 0
+        #: The first schedule run in worker processes (--racecheck-jobs), if any.
+        self.parallel_from: int | None = None
         self.elapsed = 0.0
         self.evidence: list[racecheck.Evidence] = []
         self.notes: list[str] = []
@@ -367,7 +369,7 @@ class Run:
                 time_budget=s.time_budget, watchdog=s.watchdog, replay=replay,
                 max_steps=s.max_steps, max_threads=s.max_threads, step_budget=s.step_budget,
                 check_determinism=s.check_determinism, isolate=s.isolate,
-                eager_timeouts=s.eager_timeouts, shrink=s.shrink, mode=s.mode,
+                eager_timeouts=s.eager_timeouts, shrink=s.shrink, mode=s.mode, jobs=s.jobs,
                 progress=self._progress_reporter(),
                 replay_line='@pytest.mark.racecheck(replay="{token}")  # on this test')
         except racecheck.NestedExploration:
@@ -387,6 +389,8 @@ class Run:
         finally:
             self.elapsed += time.perf_counter() - start
         self.schedules_run += result.schedules_run
+        if result.parallel_from is not None:
+            self.parallel_from = result.parallel_from
         self.notes.extend(n for n in result.notes if n not in self.notes)
         self.strategy = result.strategy
         if result.evidence not in self.evidence:
@@ -424,6 +428,7 @@ class Run:
             "ok": True,
             "verdict": "pass",
             "schedules_run": self.schedules_run,
+            "parallel_from": self.parallel_from,
             "seed": self.settings.seed,
             "run_seed": self.state.settings.seed,
             "strategy": self.strategy,

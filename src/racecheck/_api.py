@@ -42,6 +42,7 @@ def explore(
     step_budget: int | None = None,
     shrink: bool | None = None,
     mode: str | None = None,
+    jobs: int | None = None,
 ) -> Result:
     """Run ``threads`` together under many schedules; stop at the first failure.
 
@@ -69,6 +70,10 @@ def explore(
     free-threaded interpreter); ``"controlled"`` never does; ``"auto"`` (the
     default) adds perturbed runs to a passing controlled exploration whose
     first schedule spent most of its time in C, or on a free-threaded build.
+    ``jobs=N`` spreads the schedules over N processes where the strategy
+    allows (random and PCT sampling, also the default's once it gave up a
+    proof): the same verdict, failing schedule and token as ``jobs=1``, sooner
+    on a machine with N idle cores.
     Every argument left out (None) is taken from ``racecheck.Settings.from_env()``.
     """
     _check_bodies(threads, setup, invariant, teardown)
@@ -76,7 +81,7 @@ def explore(
                          time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
                          isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
                          check_determinism=check_determinism, step_budget=step_budget,
-                         shrink=shrink, mode=mode)
+                         shrink=shrink, mode=mode, jobs=jobs)
     cfg = _config(threads, setup, invariant, teardown, settings, progress=progress)
     return _explore(cfg, settings)
 
@@ -216,6 +221,7 @@ def check(
     step_budget: int | None = None,
     shrink: bool | None = None,
     mode: str | None = None,
+    jobs: int | None = None,
 ) -> Result:
     """Run a zero-argument function that starts its own threads under many schedules.
 
@@ -233,7 +239,7 @@ def check(
                          time_budget=time_budget, max_steps=max_steps, watchdog=watchdog,
                          isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
                          check_determinism=check_determinism, step_budget=step_budget,
-                         shrink=shrink, mode=mode)
+                         shrink=shrink, mode=mode, jobs=jobs)
     cfg = _config([fn], None, None, None, settings, names=["main"], progress=progress,
                   replay_hint=replay_line
                   or f"racecheck.check({_name(fn)}, replay=\"{{token}}\")")
@@ -261,6 +267,7 @@ def racecheck(
     seed: int | None = ..., time_budget: float | None = ..., max_steps: int | None = ...,
     replay: str | None = ..., isolate: bool | None = ..., eager_timeouts: bool | None = ...,
     max_threads: int | None = ..., shrink: bool | None = ..., mode: str | None = ...,
+    jobs: int | None = ...,
 ) -> Callable[[F], F]: ...
 
 
@@ -278,6 +285,7 @@ def racecheck(
     max_threads: int | None = None,
     shrink: bool | None = None,
     mode: str | None = None,
+    jobs: int | None = None,
 ) -> Any:
     """Decorator: each call of the function runs under many schedules (see :func:`check`)."""
 
@@ -292,7 +300,7 @@ def racecheck(
             check(lambda: f(*args, **kwargs), schedules=schedules, strategy=strategy, seed=seed,
                   time_budget=time_budget, max_steps=max_steps, replay=replay,
                   isolate=isolate, eager_timeouts=eager_timeouts, max_threads=max_threads,
-                  shrink=shrink, mode=mode)
+                  shrink=shrink, mode=mode, jobs=jobs)
 
         return wrapper  # type: ignore[return-value]
 
@@ -389,5 +397,5 @@ def _config(
         watchdog=float(settings.watchdog), names=body_names, replay_hint=replay_hint,
         eager_timeouts=settings.eager_timeouts, progress=progress, isolate=settings.isolate,
         check_determinism=settings.check_determinism, step_budget=settings.step_budget,
-        shrink=settings.shrink,
+        shrink=settings.shrink, jobs=settings.jobs,
     )

@@ -100,6 +100,7 @@ def result_data(result: Result) -> dict[str, Any]:
         "ok": result.ok,
         "verdict": "pass" if result.failure is None else str(result.failure.kind),
         "schedules_run": result.schedules_run,
+        "parallel_from": result.parallel_from,
         "elapsed": round(result.elapsed, 4),
         "seed": result.seed,
         "strategy": result.strategy,

@@ -71,6 +71,10 @@ class Settings:
     shrink: bool = True
     #: "auto", "controlled" or "perturb" (MODES).
     mode: str = "auto"
+    #: Processes one exploration's schedules are spread over, where its strategy
+    #: allows (random and PCT sampling; not a search); 1: in turn.  Verdicts,
+    #: the failing schedule and its token are the same whatever the number.
+    jobs: int = 1
 
     # The pytest plugin's own knobs; the core ignores them.
     #: Explore every test that starts threads, not only marked ones (``--racecheck``).
@@ -97,6 +101,7 @@ class Settings:
         _positive_number("watchdog", self.watchdog)
         _positive_int("max_steps", self.max_steps)
         _positive_int("max_threads", self.max_threads)
+        _positive_int("jobs", self.jobs)
         if self.step_budget is not None:
             _positive_int("step_budget", self.step_budget)
         for name in ("check_determinism", "eager_timeouts", "explore_all", "shrink"):
@@ -167,6 +172,7 @@ ENV = {
     "isolate": "RACECHECK_ISOLATE",
     "fixtures": "RACECHECK_FIXTURES",
     "mode": "RACECHECK_MODE",
+    "jobs": "RACECHECK_JOBS",
     "report": "RACECHECK_REPORT",
     "html": "RACECHECK_HTML",
 }
@@ -235,6 +241,23 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
     return one_of
 
 
+def _jobs(text: str) -> int:
+    """A positive number of processes, or "auto": the CPUs this process may use."""
+    if text.lower() == "auto":
+        return usable_cpus()
+    return int(_positive(int)(text))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except OSError:
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
 #: Setting name -> (text -> value, what the text must be).
 _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "explore_all": (_flag, "true or false"),
@@ -251,6 +274,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "isolate": (_insist, "true or false"),
     "fixtures": (_one_of(FIXTURES), f"one of {', '.join(FIXTURES)}"),
     "mode": (_one_of(MODES), f"one of {', '.join(MODES)}"),
+    "jobs": (_jobs, "a positive integer or auto"),
     "report": (str, "a path"),
     "html": (str, "a path"),
 }

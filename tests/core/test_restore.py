@@ -105,3 +105,22 @@ def test_ctrl_c_while_a_schedule_runs_in_its_child_kills_it_and_restores_everyth
     assert sys.gettrace() is None and gc.isenabled()
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no schedule's child is left behind
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and two CPUs")
+@pytest.mark.parametrize("worker", ["gw0", "gw1", "gw2", "gw3"])
+def test_xdist_workers_are_pinned_to_cpus_by_worker_number(
+        worker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from racecheck._core import runner
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
+    allowed = os.sched_getaffinity(0)
+    pinned = runner._pin_to_one_cpu()
+    try:
+        assert pinned == allowed
+        cpus = sorted(allowed)
+        assert os.sched_getaffinity(0) == {cpus[int(worker[2:]) % len(cpus)]}
+    finally:
+        runner._restore_affinity(pinned)
+    assert os.sched_getaffinity(0) == allowed

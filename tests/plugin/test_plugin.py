@@ -151,6 +151,14 @@ def test_db_value_fails_with_report_and_replay_line(pytester: pytest.Pytester) -
     assert "test_subject.py::test_db_value  race found: violation" in out
 
 
+def reports(out: str) -> int:
+    """How many race reports ``out`` prints, not counting pytest's one-line
+    short summary (which quotes the report's first line in full when the
+    ``CI`` variable is set, and cuts it to the terminal width otherwise)."""
+    return sum("racecheck found a VIOLATION" in line
+               for line in out.splitlines() if not line.startswith("FAILED "))
+
+
 def test_summary_is_short_without_verbose_and_prints_each_report_once(
         pytester: pytest.Pytester) -> None:
     make(pytester, COUNTER, """
@@ -178,16 +186,16 @@ def test_summary_is_short_without_verbose_and_prints_each_report_once(
     summary_line(quiet, "test_subject.py::test_unlocked")
     # the failed test's report is in pytest's failure section only; the xfailed
     # test's report has no other place, so the summary shows it
-    assert out.count("racecheck found a VIOLATION") == 2
+    assert reports(out) == 2
     assert "test_subject.py::test_unlocked_expected: race found: violation" in out
     assert "test_subject.py::test_unlocked: race found: violation" not in out
 
     verbose = run(pytester, "--racecheck", "--racecheck-schedules=30")
     assert "pass  (" in summary_line(verbose, "test_subject.py::test_locked")
-    assert verbose.stdout.str().count("racecheck found a VIOLATION") == 2
+    assert reports(verbose.stdout.str()) == 2
     # with --tb=no pytest shows no report: the summary does
     bare = run(pytester, "--racecheck", "--racecheck-schedules=30", "--tb=no")
-    assert bare.stdout.str().count("racecheck found a VIOLATION") == 2
+    assert reports(bare.stdout.str()) == 2
     assert "test_subject.py::test_unlocked: race found: violation" in bare.stdout.str()
 
 
@@ -1408,3 +1416,38 @@ def test_the_step_budget_bounds_a_tests_exploration(pytester: pytest.Pytester) -
     by_marker = records["test_subject.py::test_by_marker"]
     assert 1 < int(by_option["schedules_run"]) < int(by_marker["schedules_run"]) < 200
     assert "step budget of 3,000 scheduling points spent" in str(by_option["note"])
+
+
+def test_jobs_spread_a_tests_schedules_and_keep_its_token(pytester: pytest.Pytester) -> None:
+    make(pytester, COUNTER, """
+        import pytest
+
+        @pytest.mark.racecheck(strategy="pct", schedules=300)
+        def test_unlocked():
+            assert run_two("increment") == 2
+
+        @pytest.mark.racecheck(strategy="random", schedules=60)
+        def test_locked():
+            assert run_two("increment_locked") == 2
+    """)
+    report = pytester.path / "report.json"
+
+    def tokens(*args: str) -> list[tuple[str, str, object]]:
+        # in a process of its own: no other thread, so its schedules fork
+        run_apart(pytester, f"--racecheck-report={report}", *args).assert_outcomes(
+            passed=1, failed=1)
+        tests = json.loads(report.read_text())["tests"]
+        spread.append({t["nodeid"].split("::")[1]: t["parallel_from"] for t in tests})
+        return sorted((t["nodeid"], t["verdict"], t["token"]) for t in tests)
+
+    spread: list[dict[str, int | None]] = []
+    serial = tokens()
+    assert tokens("--racecheck-jobs=2") == serial
+    # the passing random walk went parallel from its second schedule, and only with jobs
+    assert spread == [{"test_unlocked": None, "test_locked": None},
+                      {"test_unlocked": None, "test_locked": 1}]
+    assert [verdict for _, verdict, _ in serial] == ["pass", "violation"]
+    with_marker = pytester.path / "test_subject.py"
+    with_marker.write_text(with_marker.read_text().replace('schedules=300)',
+                                                           'schedules=300, jobs=2)'))
+    assert tokens() == serial

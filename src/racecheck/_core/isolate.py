@@ -218,6 +218,9 @@ def run_in_child(body: Callable[[Send], None], silence_limit: float,
 
 #: In a schedule's child: the write end of the pipe to the parent.
 _pipe_fd: int | None = None
+#: In a worker of a Pool: its pipe to the exploring process, which the
+#: schedules' children it forks must not hold open.
+_worker_fd: int | None = None
 
 
 def _in_child(pipe_fd: int) -> None:
@@ -225,7 +228,13 @@ def _in_child(pipe_fd: int) -> None:
 
     from . import threads
 
-    global _pipe_fd
+    global _pipe_fd, _worker_fd
+    if _worker_fd is not None:
+        try:
+            os.close(_worker_fd)
+        except OSError:
+            pass
+        _worker_fd = None
     _pipe_fd = pipe_fd
     try:
         os.setpgid(0, 0)  # its own process group: whatever it leaves is killed with it
@@ -250,6 +259,122 @@ def forked_from_child() -> None:
         except OSError:
             pass
         _pipe_fd = None
+
+
+class Pool:
+    """Worker processes forked from the exploring process, each running ``work``.
+
+    ``work(number, send)`` runs in worker ``number`` (0-based) and sends
+    messages that carry an ``"index"``; :meth:`result` hands the message for
+    an index to the caller, whichever worker sent it and in whatever order
+    they arrived.  Each worker has its own process group and CPU (``cpus``:
+    the CPUs to spread over, the first one the exploring process's own), and
+    is stopped with SIGTERM, then SIGKILL, by :meth:`stop`: the schedule child
+    it is waiting for is killed with it (``run_in_child`` kills its child on
+    any exception, the SIGTERM handler's SystemExit included).
+    """
+
+    def __init__(self, jobs: int, work: Callable[[int, Send], None],
+                 cpus: list[int] | None = None) -> None:
+        self.pids: list[int] = []
+        self.fds: list[int] = []
+        self.closed: set[int] = set()  # workers whose pipe reached its end
+        self.buffer: dict[int, Message] = {}
+        self.pending: list[bytes] = []
+        try:
+            for number in range(jobs):
+                self._start(number, work, cpus)
+        except BaseException:
+            self.stop()
+            raise
+        self.pending = [b""] * len(self.fds)
+
+    def _start(self, number: int, work: Callable[[int, Send], None],
+               cpus: list[int] | None) -> None:
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see run_in_child
+            pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the worker, reported through the pipe
+            global _worker_fd
+            try:
+                os.close(read_end)
+                for fd in self.fds:  # the earlier workers' read ends
+                    os.close(fd)
+                _worker_fd = write_end
+                os.setpgid(0, 0)
+                if cpus:
+                    os.sched_setaffinity(0, {cpus[number % len(cpus)]})
+                signal.signal(signal.SIGTERM, _stop_worker)
+                work(number, _sender(write_end))
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        self.pids.append(pid)
+        self.fds.append(read_end)
+
+    def result(self, index: int, number: int, silence_limit: float) -> Message | None:
+        """The message about ``index`` that worker ``number`` sends; None when it ended
+        or went silent for ``silence_limit`` seconds without sending it."""
+        last = raw.real_monotonic()
+        while index not in self.buffer:
+            if number in self.closed:
+                return None
+            open_fds = [fd for n, fd in enumerate(self.fds) if n not in self.closed]
+            ready, _, _ = select.select(open_fds, [], [], 0.05)
+            for fd in ready:
+                n = self.fds.index(fd)
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    self.closed.add(n)
+                    continue
+                if n == number:
+                    last = raw.real_monotonic()
+                *lines, self.pending[n] = (self.pending[n] + chunk).split(b"\n")
+                for line in lines:
+                    message = json.loads(line)
+                    self.buffer[int(message["index"])] = message
+            if raw.real_monotonic() - last > silence_limit:
+                return None
+        return self.buffer.pop(index)
+
+    def stop(self) -> None:
+        """Stop every worker and what it runs; reap them."""
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = raw.real_monotonic() + 2.0
+        waiting = list(self.pids)
+        while waiting and raw.real_monotonic() < deadline:
+            for pid in list(waiting):
+                try:
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    done = pid
+                if done:
+                    waiting.remove(pid)
+            if waiting:
+                raw.real_sleep(0.01)
+        for pid in waiting:
+            _kill(pid)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        for pid in self.pids:
+            _kill_group(pid)
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pids, self.fds = [], []
+
+
+def _stop_worker(signum: int, frame: object) -> None:  # pragma: no cover - in a worker
+    raise SystemExit(0)
 
 
 def _sender(fd: int) -> Send:

@@ -195,6 +195,8 @@ class Result:
     #: interleave inside; None when not measured.  ``mode="auto"`` adds perturbed
     #: runs when it is 0.5 or more.
     c_share: float | None = None
+    #: The first schedule run in worker processes (``jobs=``); None: all ran here.
+    parallel_from: int | None = None
 
     def __bool__(self) -> bool:
         return self.ok

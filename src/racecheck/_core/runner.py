@@ -89,6 +89,9 @@ class Config:
     #: Schedules run in forked children feed the child's copy: pass isolate=False
     #: to keep what an observer gathers.
     observers: Sequence[Observer] = ()
+    #: Processes the schedules may be spread over where the strategy allows
+    #: (``Strategy.independent``); see ``_search_parallel``.
+    jobs: int = 1
 
 
 @dataclass
@@ -197,7 +200,8 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     fork = use_fork(cfg, notes)
     history: list[ScheduleRun] = []
     c_share: list[float | None] = [None]
-    runs, failure, found = _search(cfg, strategy, fork, start, notes, history, c_share)
+    runs, failure, found, parallel_from = _search(cfg, strategy, fork, start, notes, history,
+                                                  c_share)
     if failure is not None and found is not None:
         if cfg.shrink and not isinstance(strategy, ReplayStrategy):
             _shrink(cfg, failure, found, fork)
@@ -213,71 +217,203 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
         notes=notes,
         runs=history,
         c_share=c_share[0],
+        parallel_from=parallel_from,
     )
+
+
+@dataclass
+class _Found:
+    """What the search has run so far, and the failure it stopped at."""
+
+    runs: int = 0
+    steps: int = 0
+    failure: Failure | None = None
+    outcome: Outcome | None = None
+    #: The first schedule index handed to worker processes (None: none was).
+    parallel_from: int | None = None
 
 
 def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: list[str],
             history: list[ScheduleRun], c_share: list[float | None],
-            ) -> tuple[int, Failure | None, Outcome | None]:
-    """Run schedules until one fails or a budget ends: (schedules run, the failure, its run).
+            ) -> tuple[int, Failure | None, Outcome | None, int | None]:
+    """Run schedules until one fails or a budget ends.
+
+    Returns the schedules run, the failure and its run, and the first schedule
+    run in parallel (None: none).
 
     Each schedule run is appended to ``history``; the first schedule is timed,
-    its share of time in C goes to ``c_share[0]``.
+    its share of time in C goes to ``c_share[0]``.  Once the strategy's
+    schedules are independent of each other (``Strategy.independent``) and
+    ``cfg.jobs`` asks for it, the rest runs in parallel (``_search_parallel``).
     """
-    failure: Failure | None = None
-    found: Outcome | None = None
-    runs = 0
-    steps = 0
+    found = _Found()
     with _controlled(cfg, exceptions=strategy.wants_steps) as patches:
         for index in range(cfg.schedules):
+            if _parallel_from(cfg, strategy, fork, index):
+                _search_parallel(cfg, strategy, patches, index, start, notes, history, found)
+                break
             if not fork and index and index % 64 == 0:
                 gc.collect()
-            if (index and cfg.time_budget is not None  # a budget always allows one schedule
-                    and raw.real_perf_counter() - start > cfg.time_budget):
-                notes.append(f"time budget of {cfg.time_budget:g}s reached")
+            begun = _begin(cfg, strategy, index, start, found, notes)
+            if begun is None:
                 break
-            if index and cfg.step_budget is not None and steps >= cfg.step_budget:
-                notes.append(f"step budget of {cfg.step_budget:,} scheduling points spent")
-                break
-            if not _strategy_call(strategy, "begin", index):
-                break
-            rseed = _rseed(cfg, strategy, index)
-            member = (_strategy_call(strategy, "member") if hasattr(strategy, "member")
-                      else getattr(strategy, "name", ""))
+            rseed, member = begun
             began = raw.real_perf_counter()
             outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
                                    record=cfg.check_determinism,
                                    timed=index == 0 and TIMING_WORKS)
             if index == 0:
                 c_share[0] = outcome.c_share
-            history.append(ScheduleRun(
-                index, str(member), outcome.steps, len(outcome.choices),
-                count_preemptions(outcome.choices, outcome.currents),
-                None if outcome.verdict is None else str(outcome.verdict),
-                round(raw.real_perf_counter() - began, 6)))
-            runs += 1
-            steps += outcome.steps
-            _raise_errors(outcome, runs - 1)
-            if outcome.verdict == Signal.TOO_LONG:
-                raise _too_long(cfg, outcome, index)
-            if isinstance(strategy, ReplayStrategy):
-                _check_replay_used(strategy, outcome)
-                if outcome.verdict == Signal.DIVERGED:
-                    raise ReplayDiverged(outcome.message)
-            _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
-                                                            tuple(outcome.choices),
-                                                            tuple(outcome.currents),
-                                                            tuple(outcome.options),
-                                                            tuple(outcome.transitions),
-                                                            outcome.filtered))
-            if cfg.progress is not None:
-                cfg.progress(runs, cfg.schedules)
-            notes.extend(n for n in outcome.notes if n not in notes)
-            if outcome.verdict is not None:
-                failure = _make_failure(cfg, outcome, index, rseed)
-                found = outcome
+            if _take(cfg, strategy, index, rseed, member, outcome,
+                     raw.real_perf_counter() - began, found, notes, history):
                 break
-    return runs, failure, found
+    return found.runs, found.failure, found.outcome, found.parallel_from
+
+
+def _begin(cfg: Config, strategy: Strategy, index: int, start: float, found: _Found,
+           notes: list[str]) -> tuple[int, str] | None:
+    """Begin schedule ``index``: its ``random`` seed and member strategy, or None
+    when a budget is spent or the strategy has nothing left to try."""
+    if (index and cfg.time_budget is not None  # a budget always allows one schedule
+            and raw.real_perf_counter() - start > cfg.time_budget):
+        notes.append(f"time budget of {cfg.time_budget:g}s reached")
+        return None
+    if index and cfg.step_budget is not None and found.steps >= cfg.step_budget:
+        notes.append(f"step budget of {cfg.step_budget:,} scheduling points spent")
+        return None
+    if not _strategy_call(strategy, "begin", index):
+        return None
+    member = (_strategy_call(strategy, "member") if hasattr(strategy, "member")
+              else getattr(strategy, "name", ""))
+    return _rseed(cfg, strategy, index), str(member)
+
+
+def _take(cfg: Config, strategy: Strategy, index: int, rseed: int, member: str,
+          outcome: Outcome, seconds: float, found: _Found, notes: list[str],
+          history: list[ScheduleRun]) -> bool:
+    """Book schedule ``index``'s outcome; True when the search stops at it (a failure)."""
+    history.append(ScheduleRun(
+        index, member, outcome.steps, len(outcome.choices),
+        count_preemptions(outcome.choices, outcome.currents),
+        None if outcome.verdict is None else str(outcome.verdict), round(seconds, 6)))
+    found.runs += 1
+    found.steps += outcome.steps
+    _raise_errors(outcome, found.runs - 1)
+    if outcome.verdict == Signal.TOO_LONG:
+        raise _too_long(cfg, outcome, index)
+    if isinstance(strategy, ReplayStrategy):
+        _check_replay_used(strategy, outcome)
+        if outcome.verdict == Signal.DIVERGED:
+            raise ReplayDiverged(outcome.message)
+    _strategy_call(strategy, "end", ScheduleSummary(index, outcome.verdict, outcome.steps,
+                                                    tuple(outcome.choices),
+                                                    tuple(outcome.currents),
+                                                    tuple(outcome.options),
+                                                    tuple(outcome.transitions),
+                                                    outcome.filtered))
+    if cfg.progress is not None:
+        cfg.progress(found.runs, cfg.schedules)
+    notes.extend(n for n in outcome.notes if n not in notes)
+    if outcome.verdict is not None:
+        found.failure = _make_failure(cfg, outcome, index, rseed)
+        found.outcome = outcome
+        return True
+    return False
+
+
+#: Fewer schedules than this per process left: not worth forking workers for.
+PARALLEL_MIN = 4
+
+
+def _parallel_from(cfg: Config, strategy: Strategy, fork: bool, index: int) -> bool:
+    """Whether the schedules from ``index`` on run in parallel (checked before each)."""
+    return (cfg.jobs > 1 and fork and index > 0 and not cfg.check_determinism
+            and not cfg.observers and not isinstance(strategy, ReplayStrategy)
+            and cfg.schedules - index >= PARALLEL_MIN * cfg.jobs
+            and bool(_strategy_call(strategy, "independent")))
+
+
+def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: int,
+                     start: float, notes: list[str], history: list[ScheduleRun],
+                     found: _Found) -> None:
+    """Schedules ``first``.. spread over ``cfg.jobs`` worker processes, booked in order.
+
+    Worker w runs every schedule whose ``index - first`` is w modulo the
+    number of workers, each in a forked child of its own as the serial search
+    does, and calls the strategy's ``begin`` for every index so its state
+    moves as here.  This process calls ``begin`` for every index too, then
+    books the outcome in index order, exactly as a serial search: the budget
+    checks, ``end``, the notes, the first failing index.  So verdict, failing
+    schedule and token are the serial run's, whatever finishes first.  The
+    work a worker did past the first failure or the budget is thrown away.
+    A worker that dies or goes silent leaves its schedules to this process.
+    """
+    jobs = cfg.jobs
+
+    def work(number: int, send: isolate.Send) -> None:  # pragma: no cover - in a worker
+        for index in range(first, cfg.schedules):
+            try:
+                if not _strategy_call(strategy, "begin", index):
+                    return
+                rseed = _rseed(cfg, strategy, index)
+                if (index - first) % jobs != number:
+                    continue
+                began = raw.real_perf_counter()
+                outcome = run_schedule(cfg, strategy, index, patches, fork=True, rseed=rseed,
+                                       record=False)
+            except (SystemExit, KeyboardInterrupt):
+                return
+            except BaseException as exc:
+                send({"index": index, "error": isolate.encode_exception(exc)})
+                return
+            send({"index": index, "outcome": outcome.to_data(),
+                  "seconds": raw.real_perf_counter() - began})
+            if outcome.verdict is not None:
+                return  # nothing after a failure (or an error) is booked
+
+    cpus = _spread_cpus()
+    pool: isolate.Pool | None = isolate.Pool(jobs, work, cpus)
+    found.parallel_from = first
+    try:
+        for index in range(first, cfg.schedules):
+            begun = _begin(cfg, strategy, index, start, found, notes)
+            if begun is None:
+                break
+            rseed, member = begun
+            message = None
+            if pool is not None:
+                message = pool.result(index, (index - first) % jobs, 4 * _silence_limit(cfg))
+                if message is None:  # the worker died or hung: the rest runs here
+                    pool.stop()
+                    pool = None
+            if message is None:
+                began = raw.real_perf_counter()
+                outcome = run_schedule(cfg, strategy, index, patches, fork=True, rseed=rseed,
+                                       record=False)
+                seconds = raw.real_perf_counter() - began
+            elif "error" in message:
+                raise _from_child(message["error"])
+            else:
+                outcome = Outcome.from_data(message["outcome"])
+                seconds = float(message["seconds"])
+            if _take(cfg, strategy, index, rseed, member, outcome, seconds, found, notes,
+                     history):
+                break
+    finally:
+        if pool is not None:
+            pool.stop()
+
+
+def _spread_cpus() -> list[int] | None:
+    """The CPUs workers are pinned to, the exploring thread's own first."""
+    if _allowed_cpus is None or not hasattr(os, "sched_getaffinity"):
+        return None
+    try:
+        own = sorted(os.sched_getaffinity(0))
+    except OSError:
+        return None
+    rest = [c for c in sorted(_allowed_cpus) if c not in own]
+    return own[:1] + rest
 
 
 def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool) -> None:
@@ -409,8 +545,9 @@ def _controlled(cfg: Config, exceptions: bool = False) -> Iterator[Patches]:
     controls), racecheck's own Abort kept out of the unraisable hook, the
     global random generators saved, and the runner pinned to one CPU.
     """
+    global _allowed_cpus
     patches = Patches()
-    affinity = _pin_to_one_cpu()
+    affinity = _allowed_cpus = _pin_to_one_cpu()
     gc_was_enabled = gc.isenabled()
     previous_hook = sys.unraisablehook
     saved_random = _random_state()
@@ -430,6 +567,7 @@ def _controlled(cfg: Config, exceptions: bool = False) -> Iterator[Patches]:
         sys.unraisablehook = previous_hook
         _restore_random(saved_random)
         _restore_affinity(affinity)
+        _allowed_cpus = None
 
 
 def _random_state() -> tuple[Any, Any]:
@@ -464,6 +602,11 @@ def _reseed(rseed: int) -> None:
             pass
 
 
+#: While an exploration runs: the CPUs the process had before it was pinned
+#: (None: not pinned), for parallel workers to spread over.
+_allowed_cpus: set[int] | None = None
+
+
 def _pin_to_one_cpu() -> set[int] | None:
     """Keep the runner and the managed threads it starts on one CPU.
 
@@ -472,7 +615,8 @@ def _pin_to_one_cpu() -> set[int] | None:
     bench/overhead.py measured a switch at ~20 us across CPUs and ~6 us on one.
     Threads inherit the affinity of the thread that starts them; only the
     runner thread's own affinity changes, and it is restored afterwards.  The
-    CPU is picked from the process id, so pytest-xdist workers spread out.
+    CPU is picked from the pytest-xdist worker's number (gw0, gw1...) where
+    there is one, so workers land on different CPUs, else from the process id.
     """
     if not hasattr(os, "sched_setaffinity"):
         return None
@@ -480,11 +624,18 @@ def _pin_to_one_cpu() -> set[int] | None:
         allowed = os.sched_getaffinity(0)
         if len(allowed) < 2:
             return None
-        cpu = sorted(allowed)[os.getpid() % len(allowed)]
+        cpu = sorted(allowed)[_worker_number() % len(allowed)]
         os.sched_setaffinity(0, {cpu})
     except OSError:
         return None
     return allowed
+
+
+def _worker_number() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        return int(worker[2:])
+    return os.getpid()
 
 
 def _restore_affinity(allowed: set[int] | None) -> None:

@@ -86,6 +86,10 @@ class AutoStrategy(Strategy):
     def choose(self, options: Sequence[int], current: int) -> int:
         return self._active.choose(options, current)
 
+    def independent(self) -> bool:
+        # once the search gave up, every schedule is the sampler's
+        return bool(self.gave_up) and self.sampler.independent()
+
     def member(self) -> str:
         return self._active.member()
 

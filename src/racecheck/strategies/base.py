@@ -123,6 +123,18 @@ class Strategy(abc.ABC):
         ``summary`` instead.
         """
 
+    def independent(self) -> bool:
+        """True when its schedules may from now on run in parallel (``jobs=``).
+
+        That is: the schedule :meth:`begin` prepares depends only on the
+        ``begin`` calls made before it, in index order, and never on
+        :meth:`end` (which may then come late, for a schedule begun many
+        schedules ago, or never in the process that runs the next one).  A
+        uniform random walk seeded per index is; a search that picks its next
+        schedule from the last one's trace is not.  Default False.
+        """
+        return False
+
     def member(self) -> str:
         """The name of the strategy choosing the schedule begun last (a portfolio's member)."""
         return self.name

@@ -8,7 +8,10 @@ of steps ``k``, the running thread's priority drops below every initial one.
 A bug of depth d is then found per run with probability at least
 1 / (n * k^(d-1)).  Unlike a uniform random walk, PCT keeps a thread suspended
 for a long stretch, which is what order violations behind a thread start or a
-work queue need.  ``k`` is learned from the schedules already run.
+work queue need.  ``k`` is learned from the first ``LEARN`` schedules run
+(every strategy's, in a portfolio) and then kept: from there on a schedule
+depends only on its seed and index, so schedules can run in parallel
+(``Strategy.independent``) and still be the ones a serial run makes.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from collections.abc import Sequence
 
 from .._core.outcome import Evidence
 from .base import ScheduleSummary, Strategy
+
+#: Schedules PCT learns ``k`` and ``n`` from; later ones change neither.
+LEARN = 8
 
 
 class PCTStrategy(Strategy):
@@ -31,6 +37,7 @@ class PCTStrategy(Strategy):
         self.k = 16  # expected choice points per schedule; grows with what we see
         self.n = 1  # threads seen in one schedule
         self.runs = 0  # schedules this strategy ran
+        self.observed = 0  # schedules it learned from (at most LEARN)
         self._rng = random.Random(0)
         self._priority: dict[int, float] = {}
         self._changes: list[int] = []
@@ -61,9 +68,15 @@ class PCTStrategy(Strategy):
 
     def observe(self, summary: ScheduleSummary) -> None:
         """Learn the length and the threads of a schedule (also ones other strategies ran)."""
+        if self.observed >= LEARN:
+            return
+        self.observed += 1
         self.k = max(self.k, len(summary.choices))
         threads = set(summary.choices) | {c for c in summary.currents if c >= 0}
         self.n = max(self.n, len(threads))
+
+    def independent(self) -> bool:
+        return self.observed >= LEARN
 
     def miss_bound(self) -> float:
         """An upper bound on P(a bug of depth ``depth`` was missed) after the runs so far.

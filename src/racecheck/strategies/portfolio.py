@@ -34,16 +34,20 @@ class PortfolioStrategy(Strategy):
     def choose(self, options: Sequence[int], current: int) -> int:
         return self._active.choose(options, current)
 
+    def independent(self) -> bool:
+        return all(m.independent() for m in self.members)
+
     def member(self) -> str:
         return self._active.member()
 
     def end(self, summary: ScheduleSummary) -> None:
-        self._active.end(summary)
         # PCT draws its change points from the schedule length: teach it from
-        # every schedule, so its first run is not blind.
+        # every schedule, so its first run is not blind (once per schedule).
         for member in self.members:
             if isinstance(member, PCTStrategy):
                 member.observe(summary)
+            elif member is self._active:
+                member.end(summary)
 
     def evidence(self, schedules_run: int) -> Evidence:
         pct = self._runs[1] + self._runs[3]

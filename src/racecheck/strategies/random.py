@@ -26,6 +26,9 @@ class RandomStrategy(Strategy):
         self._rng = random.Random(f"racecheck:{self.seed}:{index}")
         return True
 
+    def independent(self) -> bool:
+        return True
+
     def choose(self, options: Sequence[int], current: int) -> int:
         # random() is C; randrange() is Python code, run at every choice point.
         return options[int(self._rng.random() * len(options))]

@@ -1,0 +1,192 @@
+"""jobs=N: one exploration's schedules spread over worker processes, booked in order.
+
+What must hold: the same verdict, the same failing schedule, the same token
+and the same schedules run as jobs=1, whatever finishes first; nothing left
+running afterwards.  Speed is measured in bench/parallel.py, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from typing import Any
+
+import pytest
+
+import racecheck
+from racecheck._core import isolate, raw
+from racecheck.strategies.auto import PATIENCE
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked")
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.n = 0
+        self.lock = threading.Lock()
+        self.seen: list[int] = []
+
+
+def bump(s: Counter) -> None:
+    for i in range(8):  # some steps before the race, so schedules differ in length
+        s.seen.append(i)
+    v = s.n
+    s.n = v + 1
+
+
+def bump_locked(s: Counter) -> None:
+    for _ in range(6):
+        with s.lock:
+            s.n += 1
+
+
+def both_counted(s: Counter) -> bool:
+    return s.n == 2
+
+
+def explore(jobs: int, **kw: Any) -> racecheck.Result:
+    return racecheck.explore(jobs=jobs, isolate=True, **kw)
+
+
+def same(a: racecheck.Result, b: racecheck.Result) -> None:
+    """``a`` ran serially, ``b`` partly in workers, and they did the same."""
+    assert a.parallel_from is None
+    assert b.parallel_from is not None and b.parallel_from < b.schedules_run
+    assert (a.ok, a.schedules_run) == (b.ok, b.schedules_run)
+    assert [(r.index, r.strategy, r.steps, r.choices, r.verdict) for r in a.runs] == \
+           [(r.index, r.strategy, r.steps, r.choices, r.verdict) for r in b.runs]
+    assert str(a.evidence) == str(b.evidence)
+    if a.failure is not None:
+        assert b.failure is not None
+        assert (a.failure.token, a.failure.schedule_index, a.failure.kind) == \
+               (b.failure.token, b.failure.schedule_index, b.failure.kind)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_race_found_in_parallel_is_the_serial_runs_race(seed: int) -> None:
+    # PCT only, with a few threads: the lost update needs a thread held back,
+    # so the failure comes some schedules into the parallel part
+    kw: dict[str, Any] = dict(threads=[bump, bump], setup=Counter, invariant=both_counted,
+                              strategy="pct", schedules=400, seed=seed)
+    serial, parallel = explore(1, **kw), explore(2, **kw)
+    assert not serial.ok
+    same(serial, parallel)
+    # and the token replays to the same verdict
+    again = racecheck.replay(parallel.failure.token, [bump, bump], setup=Counter,
+                             invariant=both_counted)
+    assert not again.ok and again.failure.kind == serial.failure.kind
+
+
+def test_a_pass_runs_the_same_schedules_in_the_same_order() -> None:
+    kw: dict[str, Any] = dict(threads=[bump_locked, bump_locked], setup=Counter,
+                              strategy="portfolio", schedules=80, seed=4)
+    serial, parallel = explore(1, **kw), explore(3, **kw)
+    assert serial.ok
+    same(serial, parallel)
+    assert [r.index for r in parallel.runs] == list(range(80))
+
+
+def test_the_default_goes_parallel_once_it_gave_up_a_proof() -> None:
+    def many(s: Counter) -> None:
+        for _ in range(6):
+            with s.lock:
+                s.n += 1
+
+    kw: dict[str, Any] = dict(threads=[many] * 4, setup=Counter, schedules=4 * PATIENCE + 40,
+                              seed=3)
+    serial, parallel = explore(1, **kw), explore(2, **kw)
+    assert serial.ok and "not complete after" in str(serial.evidence)
+    same(serial, parallel)
+
+
+def test_a_step_budget_ends_both_at_the_same_schedule() -> None:
+    kw: dict[str, Any] = dict(threads=[bump_locked, bump_locked], setup=Counter,
+                              strategy="random", schedules=500, seed=6, step_budget=3_000)
+    serial, parallel = explore(1, **kw), explore(2, **kw)
+    assert serial.schedules_run < 500
+    same(serial, parallel)
+    assert parallel.notes == serial.notes
+
+
+def _setup_that_fails_sometimes() -> Counter:
+    # `random` is seeded per schedule, so this fails in the same schedules every run
+    if random.random() < 0.02:
+        raise LookupError(f"no such fixture row {random.random()}")
+    return Counter()
+
+
+def test_an_error_in_a_workers_schedule_is_raised_as_in_a_serial_run() -> None:
+    kw: dict[str, Any] = dict(threads=[bump_locked], setup=_setup_that_fails_sometimes,
+                              strategy="random", schedules=300, seed=7)
+    done: list[int] = []
+
+    def progress(n: int, budget: int) -> None:
+        done.append(n)
+
+    with pytest.raises(LookupError, match="no such fixture row") as serial:
+        explore(1, progress=progress, **kw)
+    serial_done, done[:] = list(done), []
+    with pytest.raises(LookupError, match="no such fixture row") as parallel:
+        explore(2, progress=progress, **kw)
+    assert str(serial.value) == str(parallel.value)
+    # in the same schedule, and one well into the parallel part
+    assert done == serial_done and len(done) > 10
+
+
+def _no_children_left() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def test_no_worker_is_left_running() -> None:
+    kw: dict[str, Any] = dict(threads=[bump, bump], setup=Counter, invariant=both_counted,
+                              strategy="pct", schedules=400, seed=2)
+    assert not explore(2, **kw).ok
+    assert explore(2, threads=[bump_locked], setup=Counter, strategy="random",
+                   schedules=40, seed=1).ok
+    assert _no_children_left()
+
+
+def test_a_worker_that_dies_leaves_its_schedules_to_the_explorer() -> None:
+    def work(number: int, send: isolate.Send) -> None:
+        for index in range(number, 10, 2):
+            if number == 1 and index == 5:
+                os._exit(0)  # dies before sending 5
+            send({"index": index, "value": index * 10})
+
+    pool = isolate.Pool(2, work)
+    try:
+        got = [pool.result(i, i % 2, 10.0) for i in range(5)]
+        assert [m["value"] for m in got if m is not None] == [0, 10, 20, 30, 40]
+        assert pool.result(5, 1, 10.0) is None  # its worker ended without it
+        assert pool.result(6, 0, 10.0) == {"index": 6, "value": 60}
+    finally:
+        pool.stop()
+    assert _no_children_left()
+
+
+def test_a_silent_worker_is_given_up_after_the_silence_limit() -> None:
+    def work(number: int, send: isolate.Send) -> None:
+        raw.real_sleep(60)
+
+    pool = isolate.Pool(1, work)
+    try:
+        assert pool.result(0, 0, 0.3) is None
+    finally:
+        pool.stop()  # SIGTERM ends the sleep at once
+    assert _no_children_left()
+
+
+def test_jobs_is_a_checked_setting() -> None:
+    from racecheck import _settings
+
+    with pytest.raises(racecheck.InvalidArgument, match="jobs must be a positive integer"):
+        racecheck.explore([bump], setup=Counter, jobs=0)
+    assert _settings.parse("jobs", "auto") == _settings.usable_cpus() >= 1
+    assert _settings.parse("jobs", "3") == 3
+    with pytest.raises(racecheck.InvalidArgument, match="RACECHECK_JOBS"):
+        racecheck.Settings.from_env({"RACECHECK_JOBS": "many"})
