@@ -10,12 +10,11 @@ cost users pay on a passing test), under the default strategy (``auto``):
   dpor search gives up after its patience (16 schedules), and the sampled
   schedules that follow are independent of each other, so they run in
   parallel.
+- ``locked-3x6``: three such threads; the dpor search goes on to the end of
+  the budget, so its schedules run here and the sampled half in a worker.
 - ``locked-4x6-random``: the same under the uniform random walk, whose
   schedules are independent from the second one on.
 
-A test whose dpor search neither completes nor gives up within the budget
-(the seed's queue pool) gets no worker: its schedules alternate between the
-search, which needs each schedule's trace before the next, and sampling.
 
 Serial (jobs=1) and parallel runs alternate in the same process; each figure
 is the median of ``--repeats``.  Verdicts, schedules run and the sequence of
@@ -60,6 +59,8 @@ def locked_4x6() -> dict[str, Any]:
 
 BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     "locked-4x6": locked_4x6,
+    "locked-3x6": lambda: dict(threads=[locked_bumps] * 3, setup=Counter,
+                               invariant=lambda s: s.n == 18),
     "locked-4x6-random": lambda: dict(locked_4x6(), strategy="random"),
 }
 

@@ -16,7 +16,6 @@ import pytest
 
 import racecheck
 from racecheck._core import isolate, raw
-from racecheck.strategies.auto import PATIENCE
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked")
 
@@ -29,10 +28,14 @@ class Counter:
 
 
 def bump(s: Counter) -> None:
-    for i in range(8):  # some steps before the race, so schedules differ in length
+    # steps around the race, so PCT finds it only after it stopped learning
+    # (pct.LEARN schedules): at schedule 159-261 with the seeds used here
+    for i in range(30):
         s.seen.append(i)
     v = s.n
     s.n = v + 1
+    for i in range(30):
+        s.seen.append(i)
 
 
 def bump_locked(s: Counter) -> None:
@@ -63,12 +66,10 @@ def same(a: racecheck.Result, b: racecheck.Result) -> None:
                (b.failure.token, b.failure.schedule_index, b.failure.kind)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [3, 12])
 def test_a_race_found_in_parallel_is_the_serial_runs_race(seed: int) -> None:
-    # PCT only, with a few threads: the lost update needs a thread held back,
-    # so the failure comes some schedules into the parallel part
     kw: dict[str, Any] = dict(threads=[bump, bump], setup=Counter, invariant=both_counted,
-                              strategy="pct", schedules=400, seed=seed)
+                              strategy="pct", schedules=600, seed=seed)
     serial, parallel = explore(1, **kw), explore(2, **kw)
     assert not serial.ok
     same(serial, parallel)
@@ -80,11 +81,11 @@ def test_a_race_found_in_parallel_is_the_serial_runs_race(seed: int) -> None:
 
 def test_a_pass_runs_the_same_schedules_in_the_same_order() -> None:
     kw: dict[str, Any] = dict(threads=[bump_locked, bump_locked], setup=Counter,
-                              strategy="portfolio", schedules=80, seed=4)
+                              strategy="portfolio", schedules=120, seed=4)
     serial, parallel = explore(1, **kw), explore(3, **kw)
     assert serial.ok
     same(serial, parallel)
-    assert [r.index for r in parallel.runs] == list(range(80))
+    assert [r.index for r in parallel.runs] == list(range(120))
 
 
 def test_the_default_goes_parallel_once_it_gave_up_a_proof() -> None:
@@ -93,8 +94,7 @@ def test_the_default_goes_parallel_once_it_gave_up_a_proof() -> None:
             with s.lock:
                 s.n += 1
 
-    kw: dict[str, Any] = dict(threads=[many] * 4, setup=Counter, schedules=4 * PATIENCE + 40,
-                              seed=3)
+    kw: dict[str, Any] = dict(threads=[many] * 4, setup=Counter, schedules=160, seed=3)
     serial, parallel = explore(1, **kw), explore(2, **kw)
     assert serial.ok and "not complete after" in str(serial.evidence)
     same(serial, parallel)
@@ -144,7 +144,7 @@ def _no_children_left() -> bool:
 
 def test_no_worker_is_left_running() -> None:
     kw: dict[str, Any] = dict(threads=[bump, bump], setup=Counter, invariant=both_counted,
-                              strategy="pct", schedules=400, seed=2)
+                              strategy="pct", schedules=600, seed=2)
     assert not explore(2, **kw).ok
     assert explore(2, threads=[bump_locked], setup=Counter, strategy="random",
                    schedules=40, seed=1).ok
@@ -190,3 +190,35 @@ def test_jobs_is_a_checked_setting() -> None:
     assert _settings.parse("jobs", "3") == 3
     with pytest.raises(racecheck.InvalidArgument, match="RACECHECK_JOBS"):
         racecheck.Settings.from_env({"RACECHECK_JOBS": "many"})
+
+
+def test_the_default_runs_its_sampling_in_workers_while_its_search_goes_on() -> None:
+    # a search that neither completes nor gives up within 120 schedules: the
+    # sampled half runs in a worker, the search here, booked in order
+    kw: dict[str, Any] = dict(threads=[bump_locked] * 3, setup=Counter, schedules=300, seed=2)
+    serial, parallel = explore(1, **kw), explore(2, **kw)
+    assert serial.ok and "dpor" in str(serial.evidence)
+    assert "exhaustive" in str(serial.evidence) and "not complete" in str(serial.evidence)
+    same(serial, parallel)
+    members = {r.strategy for r in parallel.runs[parallel.parallel_from:]}
+    assert "dpor" in members and members & {"random", "pct"}
+
+
+def _rarely_fails(s: Counter) -> None:
+    # `random` is seeded per schedule (the search's schedules all with one
+    # seed), so this fails in a sampled schedule some way into the run
+    with s.lock:
+        s.n += 1
+        if random.random() < 0.01:
+            raise ValueError("the rare case")
+
+
+@pytest.mark.parametrize("seed", [4, 6])
+def test_a_failure_found_while_the_search_goes_on_is_the_serial_runs(seed: int) -> None:
+    # found at schedules 213 and 137: the lanes begin once PCT stopped learning,
+    # at about schedule 128 (64 sampled schedules)
+    kw: dict[str, Any] = dict(threads=[_rarely_fails] * 3, setup=Counter, schedules=400,
+                              seed=seed)
+    serial, parallel = explore(1, **kw), explore(2, **kw)
+    assert not serial.ok and serial.failure.schedule_index > 128
+    same(serial, parallel)

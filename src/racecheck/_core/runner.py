@@ -242,16 +242,26 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: li
     run in parallel (None: none).
 
     Each schedule run is appended to ``history``; the first schedule is timed,
-    its share of time in C goes to ``c_share[0]``.  Once the strategy's
-    schedules are independent of each other (``Strategy.independent``) and
-    ``cfg.jobs`` asks for it, the rest runs in parallel (``_search_parallel``).
+    its share of time in C goes to ``c_share[0]``.  Where ``cfg.jobs`` asks
+    for it, once the strategy's schedules are independent of each other
+    (``Strategy.independent``) the rest runs in parallel (``_search_parallel``);
+    before that, once part of them is (``Strategy.lanes``), that part runs in
+    workers while this process runs the rest (``_search_lanes``).
     """
     found = _Found()
     with _controlled(cfg, exceptions=strategy.wants_steps) as patches:
-        for index in range(cfg.schedules):
+        index = 0
+        while index < cfg.schedules:
             if _parallel_from(cfg, strategy, fork, index):
                 _search_parallel(cfg, strategy, patches, index, start, notes, history, found)
                 break
+            if _lanes_from(cfg, strategy, fork, index):
+                resume = _search_lanes(cfg, strategy, patches, index, start, notes, history,
+                                       found)
+                if resume is None:
+                    break
+                index = resume
+                continue
             if not fork and index and index % 64 == 0:
                 gc.collect()
             begun = _begin(cfg, strategy, index, start, found, notes)
@@ -267,6 +277,7 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: li
             if _take(cfg, strategy, index, rseed, member, outcome,
                      raw.real_perf_counter() - began, found, notes, history):
                 break
+            index += 1
     return found.runs, found.failure, found.outcome, found.parallel_from
 
 
@@ -330,6 +341,7 @@ def _parallel_from(cfg: Config, strategy: Strategy, fork: bool, index: int) -> b
     return (cfg.jobs > 1 and fork and index > 0 and not cfg.check_determinism
             and not cfg.observers and not isinstance(strategy, ReplayStrategy)
             and cfg.schedules - index >= PARALLEL_MIN * cfg.jobs
+            and hasattr(strategy, "independent")
             and bool(_strategy_call(strategy, "independent")))
 
 
@@ -349,30 +361,9 @@ def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: i
     A worker that dies or goes silent leaves its schedules to this process.
     """
     jobs = cfg.jobs
-
-    def work(number: int, send: isolate.Send) -> None:  # pragma: no cover - in a worker
-        for index in range(first, cfg.schedules):
-            try:
-                if not _strategy_call(strategy, "begin", index):
-                    return
-                rseed = _rseed(cfg, strategy, index)
-                if (index - first) % jobs != number:
-                    continue
-                began = raw.real_perf_counter()
-                outcome = run_schedule(cfg, strategy, index, patches, fork=True, rseed=rseed,
-                                       record=False)
-            except (SystemExit, KeyboardInterrupt):
-                return
-            except BaseException as exc:
-                send({"index": index, "error": isolate.encode_exception(exc)})
-                return
-            send({"index": index, "outcome": outcome.to_data(),
-                  "seconds": raw.real_perf_counter() - began})
-            if outcome.verdict is not None:
-                return  # nothing after a failure (or an error) is booked
-
-    cpus = _spread_cpus()
-    pool: isolate.Pool | None = isolate.Pool(jobs, work, cpus)
+    work = _work(cfg, strategy, patches, first, jobs,
+                 lambda index: bool(_strategy_call(strategy, "begin", index)))
+    workers = _Workers(cfg, work, jobs, first)
     found.parallel_from = first
     try:
         for index in range(first, cfg.schedules):
@@ -380,28 +371,131 @@ def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: i
             if begun is None:
                 break
             rseed, member = begun
-            message = None
-            if pool is not None:
-                message = pool.result(index, (index - first) % jobs, 4 * _silence_limit(cfg))
-                if message is None:  # the worker died or hung: the rest runs here
-                    pool.stop()
-                    pool = None
-            if message is None:
-                began = raw.real_perf_counter()
-                outcome = run_schedule(cfg, strategy, index, patches, fork=True, rseed=rseed,
-                                       record=False)
-                seconds = raw.real_perf_counter() - began
-            elif "error" in message:
-                raise _from_child(message["error"])
-            else:
-                outcome = Outcome.from_data(message["outcome"])
-                seconds = float(message["seconds"])
+            outcome, seconds = workers.outcome(index, strategy, index, patches, rseed)
             if _take(cfg, strategy, index, rseed, member, outcome, seconds, found, notes,
                      history):
                 break
     finally:
-        if pool is not None:
-            pool.stop()
+        workers.stop()
+
+
+def _work(cfg: Config, strategy: Strategy, patches: Patches, first: int, jobs: int,
+          begin: Callable[[int], bool]) -> Callable[[int, isolate.Send], None]:
+    """What a worker runs: ``begin`` every key from ``first`` on, in order (False:
+    nothing left), run its own share (``(key - first) % jobs``), send outcomes."""
+
+    def work(number: int, send: isolate.Send) -> None:  # pragma: no cover - in a worker
+        for key in range(first, cfg.schedules):
+            try:
+                if not begin(key):
+                    return
+                rseed = _rseed(cfg, strategy, key)
+                if (key - first) % jobs != number:
+                    continue
+                began = raw.real_perf_counter()
+                outcome = run_schedule(cfg, strategy, key, patches, fork=True, rseed=rseed,
+                                       record=False)
+            except (SystemExit, KeyboardInterrupt):
+                return
+            except BaseException as exc:
+                send({"index": key, "error": isolate.encode_exception(exc)})
+                return
+            send({"index": key, "outcome": outcome.to_data(),
+                  "seconds": raw.real_perf_counter() - began})
+            if outcome.verdict is not None:
+                return  # nothing after a failure (or an error) is booked
+
+    return work
+
+
+class _Workers:
+    """A Pool whose worker ``(key - first) % jobs`` sends the outcome of ``key``;
+    when a worker dies or hangs, the pool is stopped and schedules run here."""
+
+    def __init__(self, cfg: Config, work: Callable[[int, isolate.Send], None], jobs: int,
+                 first: int, *, beside: bool = False) -> None:
+        self.cfg, self.jobs, self.first = cfg, jobs, first
+        cpus = _spread_cpus()
+        if beside and cpus and len(cpus) > 1:
+            # this process runs schedules too: the workers take the other CPUs first
+            cpus = cpus[1:] + cpus[:1]
+        self.pool: isolate.Pool | None = isolate.Pool(jobs, work, cpus)
+
+    def outcome(self, key: int | None, strategy: Strategy, index: int, patches: Patches,
+                rseed: int) -> tuple[Outcome, float]:
+        """Schedule ``index``'s outcome and seconds: the workers' for ``key``, else run here."""
+        message = None
+        if key is not None and self.pool is not None:
+            message = self.pool.result(key, (key - self.first) % self.jobs,
+                                       4 * _silence_limit(self.cfg))
+            if message is None:  # the worker died or hung: the rest runs here
+                self.stop()
+        if message is None:
+            began = raw.real_perf_counter()
+            outcome = run_schedule(self.cfg, strategy, index, patches, fork=True, rseed=rseed,
+                                   record=False)
+            return outcome, raw.real_perf_counter() - began
+        if "error" in message:
+            raise _from_child(message["error"])
+        return Outcome.from_data(message["outcome"]), float(message["seconds"])
+
+    def stop(self) -> None:
+        if self.pool is not None:
+            self.pool.stop()
+            self.pool = None
+
+
+def _lanes_from(cfg: Config, strategy: Strategy, fork: bool, index: int) -> bool:
+    """Whether part of the schedules from ``index`` on run in workers (``Strategy.lanes``)."""
+    return (cfg.jobs > 1 and fork and index > 0 and not cfg.check_determinism
+            and not cfg.observers and not isinstance(strategy, ReplayStrategy)
+            and cfg.schedules - index >= PARALLEL_MIN * cfg.jobs
+            and hasattr(strategy, "lanes") and _strategy_call(strategy, "lanes") is not None)
+
+
+def _search_lanes(cfg: Config, strategy: Strategy, patches: Patches, first: int,
+                  start: float, notes: list[str], history: list[ScheduleRun],
+                  found: _Found) -> int | None:
+    """Schedules ``first``.. with the strategy's independent part in workers.
+
+    The default alternates a dpor search, whose next schedule needs the last
+    one's trace, with sampling, whose schedules are independent once PCT has
+    learned (``Strategy.lanes``).  The search runs here, as in a serial run;
+    ``cfg.jobs - 1`` workers run the sampled schedules by their number in the
+    sampled sequence (numbers, not indices: which index a sampled schedule
+    gets depends on the search, but not its choices or its ``random`` seed),
+    each calling ``begin_lane`` for every number so their strategy moves as
+    here.  Outcomes are booked in index order, as in ``_search_parallel``.
+    Returns the index to go on from once the whole strategy is independent
+    (then ``_search_parallel`` takes over), or None when the search ended.
+    """
+    lane0 = int(_strategy_call(strategy, "lanes"))
+    workers = max(1, cfg.jobs - 1)
+
+    def begin_lane(lane: int) -> bool:
+        _strategy_call(strategy, "begin_lane", lane)
+        return True
+
+    work = _work(cfg, strategy, patches, lane0, workers, begin_lane)
+    pool = _Workers(cfg, work, workers, lane0, beside=True)
+    if found.parallel_from is None:
+        found.parallel_from = first
+    try:
+        for index in range(first, cfg.schedules):
+            if _parallel_from(cfg, strategy, True, index):
+                return index
+            begun = _begin(cfg, strategy, index, start, found, notes)
+            if begun is None:
+                return None
+            rseed, member = begun
+            lane = _strategy_call(strategy, "lane")  # None: the search's, run here
+            outcome, seconds = pool.outcome(lane, strategy, index, patches, rseed)
+            if _take(cfg, strategy, index, rseed, member, outcome, seconds, found, notes,
+                     history):
+                return None
+        return None
+    finally:
+        pool.stop()
 
 
 def _spread_cpus() -> list[int] | None:

@@ -27,6 +27,7 @@ filelock's suite: 7 s per forked ``dpor`` schedule against 0.9 s sampled.)
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 from .._core.outcome import Evidence
@@ -48,6 +49,7 @@ class AutoStrategy(Strategy):
     wants_steps = True
 
     def __init__(self, seed: int, preemptions: int = 2) -> None:
+        self.seed = seed
         self.search = DporStrategy(seed, preemptions)
         self.sampler = PortfolioStrategy(seed)
         self._active: Strategy = self.search
@@ -56,7 +58,8 @@ class AutoStrategy(Strategy):
         #: dpor's answer to its next ``begin``, asked as soon as its last schedule
         #: ended: False is a proof, which ends the exploration at once.
         self._search_next: bool | None = None
-        #: The seed ``random`` gets this schedule: dpor's fixed one, else the runner's.
+        #: The seed ``random`` gets this schedule: dpor's fixed one, else one made
+        #: from the sampled schedule's number.
         self.rseed: int | None = self.search.rseed
         #: Why the search got no more schedules ("" while it does; "void": its
         #: evidence already says why it cannot prove).
@@ -75,13 +78,31 @@ class AutoStrategy(Strategy):
             self._active = self.search
             self._search_runs += 1
         else:
-            self._active = self.sampler
-            self._sampler_runs += 1
-            self.sampler.begin(self._sampler_runs - 1)
-        searching = self._active is self.search
-        self.wants_options = self.wants_accesses = self.wants_steps = searching
-        self.rseed = self.search.rseed if searching else None
+            self.begin_lane(self._sampler_runs)
+            return True
+        self.wants_options = self.wants_accesses = self.wants_steps = True
+        self.rseed = self.search.rseed
         return True
+
+    def begin_lane(self, number: int) -> None:
+        if number != self._sampler_runs:
+            raise ValueError(f"sampled schedules begin in order: {self._sampler_runs} is next, "
+                             f"not {number}")
+        self._active = self.sampler
+        self._sampler_runs += 1
+        self.sampler.begin(number)
+        self.wants_options = self.wants_accesses = self.wants_steps = False
+        # by its number, not its index: where a sampled schedule falls depends on the search
+        self.rseed = zlib.crc32(f"racecheck-random:{self.seed}:sampled:{number}".encode())
+
+    def lanes(self) -> int | None:
+        # while the search goes on and sampling no longer learns from what ran
+        if self.gave_up or self._search_next is False or not self.sampler.independent():
+            return None
+        return self._sampler_runs
+
+    def lane(self) -> int | None:
+        return self._sampler_runs - 1 if self._active is self.sampler else None
 
     def choose(self, options: Sequence[int], current: int) -> int:
         return self._active.choose(options, current)

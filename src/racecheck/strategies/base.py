@@ -135,6 +135,30 @@ class Strategy(abc.ABC):
         """
         return False
 
+    def lanes(self) -> int | None:
+        """The number of the next schedule of an independent part, if it has one.
+
+        A strategy that alternates a search (each schedule picked from the last
+        one's trace) with sampling (each schedule a function of its number in
+        the sampled sequence, as :meth:`independent` describes) returns here,
+        between schedules, the number the next sampled schedule will have; then
+        ``jobs=`` workers run the sampled schedules by number
+        (:meth:`begin_lane`) while the search runs in the exploring process.
+        None (the default): no such part, or not yet.
+        """
+        return None
+
+    def lane(self) -> int | None:
+        """After :meth:`begin`: this schedule's number in the independent part, or None."""
+        return None
+
+    def begin_lane(self, number: int) -> None:
+        """Prepare sampled schedule ``number`` as :meth:`begin` does when it comes to it.
+
+        Called in a worker for every number from :meth:`lanes` on, in order.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no independent part")
+
     def member(self) -> str:
         """The name of the strategy choosing the schedule begun last (a portfolio's member)."""
         return self.name
