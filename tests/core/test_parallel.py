@@ -222,3 +222,94 @@ def test_a_failure_found_while_the_search_goes_on_is_the_serial_runs(seed: int) 
     serial, parallel = explore(1, **kw), explore(2, **kw)
     assert not serial.ok and serial.failure.schedule_index > 128
     same(serial, parallel)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads /proc")
+def test_ctrl_c_stops_the_workers_and_the_schedules_they_run(tmp_path: Any) -> None:
+    import signal
+
+    from racecheck._core.patching import snapshot
+
+    pids = tmp_path / "pids"
+
+    class Slow:
+        def __init__(self) -> None:
+            with open(pids, "a") as f:  # every schedule's process writes its pid
+                f.write(f"{os.getpid()}\n")
+            self.n = 0
+
+    explorer = os.getpid()
+
+    def busy(s: Slow) -> None:
+        for _ in range(3000):
+            s.n += 1
+        while os.getppid() != explorer:  # a worker's schedule: runs until stopped
+            s.n += 1
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = snapshot()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            explore(2, threads=[busy, busy], setup=Slow, strategy="random", schedules=10**5,
+                    seed=1, max_steps=10**9)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert snapshot() == before
+    assert _no_children_left()  # the workers
+    seen = [int(p) for p in pids.read_text().split()]
+    assert len(seen) >= 3  # schedule 0 here, then one per worker (random: from the second)
+    deadline = raw.real_monotonic() + 0.5  # an orphan would end within about 1 s (its pipe)
+    while any(_alive(p) for p in seen) and raw.real_monotonic() < deadline:
+        raw.real_sleep(0.05)
+    assert not [p for p in seen if _alive(p)]  # and none of their schedules is left
+
+
+def _abba(s: Any) -> None:
+    for i in range(40):  # work either side: the two nestings rarely overlap
+        s.seen.append(i)
+    with s.a, s.b:
+        s.n += 1
+    for i in range(40):
+        s.seen.append(i)
+
+
+def _baab(s: Any) -> None:
+    for i in range(40):
+        s.seen.append(i)
+    with s.b, s.a:
+        s.n += 1
+    for i in range(40):
+        s.seen.append(i)
+
+
+#: A seed whose random walk deadlocks some schedules in, not at once.
+SEED_DEADLOCK = 6  # found at schedule 38
+
+
+class TwoLocks(Counter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = threading.Lock(), threading.Lock()
+
+
+def test_a_deadlock_found_in_parallel_is_the_serial_runs_with_its_cycle() -> None:
+    kw: dict[str, Any] = dict(threads=[_abba, _baab], setup=TwoLocks, strategy="random",
+                              schedules=200, seed=SEED_DEADLOCK)
+    serial, parallel = explore(1, **kw), explore(2, **kw)
+    assert not serial.ok and str(serial.failure.kind) == "deadlock"
+    assert serial.failure.schedule_index > 2  # in the parallel part (from schedule 1)
+    same(serial, parallel)
+    assert parallel.failure.cycle == serial.failure.cycle
