@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ReplayDiverged
 from ..strategies.base import ChoicePoint
-from . import effects, raw, threads, waitfor
+from . import effects, instrument, raw, threads, waitfor
 from .events import EVENTS, Observer, overriding
 from .outcome import Signal, Verdict
 from .spin import JUDGE, SPIN_LIMIT, LengthJudge, SpinProbe, user_frames
@@ -262,8 +262,6 @@ class Execution:
         between does not count, nor does a wait in C (a sleep, a select).  A
         long one is work in C (an operator on a NumPy array, hashing).
         """
-        from . import instrument
-
         took = (raw.real_thread_time() - self.last_point - (mt.own_seconds - self.last_own)
                 - (instrument.analysis_seconds - self.last_analysed))
         if mt is self.last_timed:
@@ -273,8 +271,6 @@ class Execution:
 
     def time_resumed(self, mt: ManagedThread) -> None:
         """A timed schedule's thread goes back to its own code."""
-        from . import instrument
-
         self.last_point, self.last_timed, self.last_own = raw.real_thread_time(), mt, \
             mt.own_seconds
         self.last_analysed = instrument.analysis_seconds

@@ -336,12 +336,19 @@ def _take(cfg: Config, strategy: Strategy, index: int, rseed: int, member: str,
 PARALLEL_MIN = 4
 
 
-def _parallel_from(cfg: Config, strategy: Strategy, fork: bool, index: int) -> bool:
-    """Whether the schedules from ``index`` on run in parallel (checked before each)."""
+def _may_spread(cfg: Config, strategy: Strategy, fork: bool, index: int, hook: str) -> bool:
+    """Whether schedules from ``index`` on may go to workers at all (``jobs=``, forked
+    schedules, nothing that must see every schedule here, enough of them left), and
+    the strategy has the ``hook`` that says which of them may."""
     return (cfg.jobs > 1 and fork and index > 0 and not cfg.check_determinism
             and not cfg.observers and not isinstance(strategy, ReplayStrategy)
             and cfg.schedules - index >= PARALLEL_MIN * cfg.jobs
-            and hasattr(strategy, "independent")
+            and hasattr(strategy, hook))
+
+
+def _parallel_from(cfg: Config, strategy: Strategy, fork: bool, index: int) -> bool:
+    """Whether the schedules from ``index`` on run in parallel (checked before each)."""
+    return (_may_spread(cfg, strategy, fork, index, "independent")
             and bool(_strategy_call(strategy, "independent")))
 
 
@@ -363,7 +370,7 @@ def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: i
     jobs = cfg.jobs
     work = _work(cfg, strategy, patches, first, jobs,
                  lambda index: bool(_strategy_call(strategy, "begin", index)))
-    workers = _Workers(cfg, work, jobs, first)
+    workers = _Workers(cfg, strategy, patches, work, jobs, first)
     found.parallel_from = first
     try:
         for index in range(first, cfg.schedules):
@@ -371,7 +378,7 @@ def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: i
             if begun is None:
                 break
             rseed, member = begun
-            outcome, seconds = workers.outcome(index, strategy, index, patches, rseed)
+            outcome, seconds = workers.outcome(index, index, rseed)
             if _take(cfg, strategy, index, rseed, member, outcome, seconds, found, notes,
                      history):
                 break
@@ -412,17 +419,18 @@ class _Workers:
     """A Pool whose worker ``(key - first) % jobs`` sends the outcome of ``key``;
     when a worker dies or hangs, the pool is stopped and schedules run here."""
 
-    def __init__(self, cfg: Config, work: Callable[[int, isolate.Send], None], jobs: int,
-                 first: int, *, beside: bool = False) -> None:
-        self.cfg, self.jobs, self.first = cfg, jobs, first
+    def __init__(self, cfg: Config, strategy: Strategy, patches: Patches,
+                 work: Callable[[int, isolate.Send], None], jobs: int, first: int, *,
+                 beside: bool = False) -> None:
+        self.cfg, self.strategy, self.patches = cfg, strategy, patches
+        self.jobs, self.first = jobs, first
         cpus = _spread_cpus()
         if beside and cpus and len(cpus) > 1:
             # this process runs schedules too: the workers take the other CPUs first
             cpus = cpus[1:] + cpus[:1]
         self.pool: isolate.Pool | None = isolate.Pool(jobs, work, cpus)
 
-    def outcome(self, key: int | None, strategy: Strategy, index: int, patches: Patches,
-                rseed: int) -> tuple[Outcome, float]:
+    def outcome(self, key: int | None, index: int, rseed: int) -> tuple[Outcome, float]:
         """Schedule ``index``'s outcome and seconds: the workers' for ``key``, else run here."""
         message = None
         if key is not None and self.pool is not None:
@@ -432,8 +440,8 @@ class _Workers:
                 self.stop()
         if message is None:
             began = raw.real_perf_counter()
-            outcome = run_schedule(self.cfg, strategy, index, patches, fork=True, rseed=rseed,
-                                   record=False)
+            outcome = run_schedule(self.cfg, self.strategy, index, self.patches, fork=True,
+                                   rseed=rseed, record=False)
             return outcome, raw.real_perf_counter() - began
         if "error" in message:
             raise _from_child(message["error"])
@@ -447,10 +455,8 @@ class _Workers:
 
 def _lanes_from(cfg: Config, strategy: Strategy, fork: bool, index: int) -> bool:
     """Whether part of the schedules from ``index`` on run in workers (``Strategy.lanes``)."""
-    return (cfg.jobs > 1 and fork and index > 0 and not cfg.check_determinism
-            and not cfg.observers and not isinstance(strategy, ReplayStrategy)
-            and cfg.schedules - index >= PARALLEL_MIN * cfg.jobs
-            and hasattr(strategy, "lanes") and _strategy_call(strategy, "lanes") is not None)
+    return (_may_spread(cfg, strategy, fork, index, "lanes")
+            and _strategy_call(strategy, "lanes") is not None)
 
 
 def _search_lanes(cfg: Config, strategy: Strategy, patches: Patches, first: int,
@@ -477,7 +483,7 @@ def _search_lanes(cfg: Config, strategy: Strategy, patches: Patches, first: int,
         return True
 
     work = _work(cfg, strategy, patches, lane0, workers, begin_lane)
-    pool = _Workers(cfg, work, workers, lane0, beside=True)
+    pool = _Workers(cfg, strategy, patches, work, workers, lane0, beside=True)
     if found.parallel_from is None:
         found.parallel_from = first
     try:
@@ -489,7 +495,7 @@ def _search_lanes(cfg: Config, strategy: Strategy, patches: Patches, first: int,
                 return None
             rseed, member = begun
             lane = _strategy_call(strategy, "lane")  # None: the search's, run here
-            outcome, seconds = pool.outcome(lane, strategy, index, patches, rseed)
+            outcome, seconds = pool.outcome(lane, index, rseed)
             if _take(cfg, strategy, index, rseed, member, outcome, seconds, found, notes,
                      history):
                 return None
