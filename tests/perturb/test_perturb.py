@@ -19,7 +19,7 @@ from racecheck._core import perturb
 
 np = pytest.importorskip("numpy")
 
-SIZE = 400_000
+SIZE = 1_500_000  # four adds take several ms of CPU: well over runner.MIN_C_SECONDS anywhere
 PART = np.ones(SIZE)
 
 
@@ -257,7 +257,7 @@ import threading
 import numpy as np
 import pytest
 
-SIZE = 400_000
+SIZE = 1_500_000  # four adds take several ms of CPU: well over runner.MIN_C_SECONDS anywhere
 PART = np.ones(SIZE)
 
 

@@ -827,7 +827,7 @@ MAX_RETRIES = 3
 TIMING_WORKS = sys.version_info[:2] != (3, 12)
 #: CPU seconds of long steps (work in C) below which a timed schedule's c_share is
 #: 0: a first call into a library, or a collection, makes a step of 0.1-0.5 ms now
-#: and then; four NumPy adds of 400,000 elements take 2-3 ms of CPU.
+#: and then; four NumPy adds of 400,000 elements take 0.9-3 ms of CPU, by machine.
 MIN_C_SECONDS = 0.001
 
 
