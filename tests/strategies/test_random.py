@@ -88,6 +88,14 @@ def test_a_sticky_walk_finds_a_lost_update_and_its_token_replays() -> None:
     assert again.failure is not None and again.failure.kind == "violation"
 
 
-def test_the_portfolio_keeps_its_first_walk_uniform_and_makes_its_second_sticky() -> None:
+def test_the_portfolios_walks_are_sticky_with_seeds_of_their_own() -> None:
     walks = [m for m in PortfolioStrategy(1).members if isinstance(m, RandomStrategy)]
-    assert [w.sticky for w in walks] == [False, True]
+    assert [w.sticky for w in walks] == [True, True]
+    assert walks[0].seed != walks[1].seed
+
+
+def test_the_random_strategy_users_ask_for_stays_uniform() -> None:
+    from racecheck.strategies import make_strategy
+
+    walk = make_strategy("random", 1)
+    assert isinstance(walk, RandomStrategy) and not walk.sticky
