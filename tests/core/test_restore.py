@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -39,6 +40,39 @@ def test_passing_and_failing_explorations_restore_everything() -> None:
     assert _state() == before
     assert type(threading.Lock()).__module__ == "_thread"
     assert time.sleep is not None and time.sleep.__module__ == "time"
+
+
+def test_the_search_the_shrink_and_the_record_share_one_installation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from racecheck._core import patching
+
+    installs: list[int] = []
+    real_install = patching.Patches.install
+
+    def counting(self: patching.Patches) -> None:
+        installs.append(1)
+        real_install(self)
+
+    monkeypatch.setattr(patching.Patches, "install", counting)
+    before = _state()
+
+    def bump(s: object) -> None:
+        for _ in range(3):
+            v = s.n  # type: ignore[attr-defined]
+            s.n = v + 1  # type: ignore[attr-defined]
+
+    def setup() -> object:
+        return types.SimpleNamespace(n=0)
+
+    result = racecheck.explore([bump, bump], setup=setup,
+                               invariant=lambda s: s.n == 6,  # type: ignore[attr-defined]
+                               strategy="random", schedules=50, seed=2)
+    failure = result.failure
+    assert failure is not None and failure.shrink_runs > 0  # it was shrunk, then recorded
+    assert failure.trace  # the recorded run
+    assert installs == [1]
+    assert _state() == before
+
 
 
 @pytest.mark.parametrize("where", ["setup", "teardown", "invariant"])

@@ -200,12 +200,16 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     fork = use_fork(cfg, notes)
     history: list[ScheduleRun] = []
     c_share: list[float | None] = [None]
-    runs, failure, found, parallel_from = _search(cfg, strategy, fork, start, notes, history,
-                                                  c_share)
-    if failure is not None and found is not None:
-        if cfg.shrink and not isinstance(strategy, ReplayStrategy):
-            _shrink(cfg, failure, found, fork)
-        _record(cfg, failure, fork)
+    # One environment for the whole pipeline: installing it (patching, the module
+    # scan) costs as much as a small schedule, and shrinking and recording a
+    # failure run in the same one as the search did.
+    with _controlled(cfg, exceptions=strategy.wants_steps) as patches:
+        runs, failure, found, parallel_from = _search(cfg, strategy, fork, start, notes,
+                                                      history, c_share, patches)
+        if failure is not None and found is not None:
+            if cfg.shrink and not isinstance(strategy, ReplayStrategy):
+                _shrink(cfg, failure, found, fork, patches)
+            _record(cfg, failure, fork, patches)
     return Result(
         ok=failure is None,
         schedules_run=runs,
@@ -234,7 +238,7 @@ class _Found:
 
 
 def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: list[str],
-            history: list[ScheduleRun], c_share: list[float | None],
+            history: list[ScheduleRun], c_share: list[float | None], patches: Patches,
             ) -> tuple[int, Failure | None, Outcome | None, int | None]:
     """Run schedules until one fails or a budget ends.
 
@@ -249,35 +253,34 @@ def _search(cfg: Config, strategy: Strategy, fork: bool, start: float, notes: li
     workers while this process runs the rest (``_search_lanes``).
     """
     found = _Found()
-    with _controlled(cfg, exceptions=strategy.wants_steps) as patches:
-        index = 0
-        while index < cfg.schedules:
-            if _parallel_from(cfg, strategy, fork, index):
-                _search_parallel(cfg, strategy, patches, index, start, notes, history, found)
+    index = 0
+    while index < cfg.schedules:
+        if _parallel_from(cfg, strategy, fork, index):
+            _search_parallel(cfg, strategy, patches, index, start, notes, history, found)
+            break
+        if _lanes_from(cfg, strategy, fork, index):
+            resume = _search_lanes(cfg, strategy, patches, index, start, notes, history,
+                                   found)
+            if resume is None:
                 break
-            if _lanes_from(cfg, strategy, fork, index):
-                resume = _search_lanes(cfg, strategy, patches, index, start, notes, history,
-                                       found)
-                if resume is None:
-                    break
-                index = resume
-                continue
-            if not fork and index and index % 64 == 0:
-                gc.collect()
-            begun = _begin(cfg, strategy, index, start, found, notes)
-            if begun is None:
-                break
-            rseed, member = begun
-            began = raw.real_perf_counter()
-            outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
-                                   record=cfg.check_determinism,
-                                   timed=index == 0 and TIMING_WORKS)
-            if index == 0:
-                c_share[0] = outcome.c_share
-            if _take(cfg, strategy, index, rseed, member, outcome,
-                     raw.real_perf_counter() - began, found, notes, history):
-                break
-            index += 1
+            index = resume
+            continue
+        if not fork and index and index % 64 == 0:
+            gc.collect()
+        begun = _begin(cfg, strategy, index, start, found, notes)
+        if begun is None:
+            break
+        rseed, member = begun
+        began = raw.real_perf_counter()
+        outcome = run_schedule(cfg, strategy, index, patches, fork=fork, rseed=rseed,
+                               record=cfg.check_determinism,
+                               timed=index == 0 and TIMING_WORKS)
+        if index == 0:
+            c_share[0] = outcome.c_share
+        if _take(cfg, strategy, index, rseed, member, outcome,
+                 raw.real_perf_counter() - began, found, notes, history):
+            break
+        index += 1
     return found.runs, found.failure, found.outcome, found.parallel_from
 
 
@@ -516,21 +519,21 @@ def _spread_cpus() -> list[int] | None:
     return own[:1] + rest
 
 
-def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool) -> None:
+def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool,
+            patches: Patches) -> None:
     """Replace the failure's schedule with the simplest one that fails the same way."""
     best = _as_run(found)
     if best.preemptions == 0:
         return
     rseed = Schedule.from_token(failure.token).rseed
 
-    with _controlled(cfg) as patches:
-        def run(strategy: Strategy) -> shrinking.Run | None:
-            out = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=rseed, record=False)
-            if out.verdict is not None and not isinstance(out.verdict, Verdict):
-                return None
-            return _as_run(out)
+    def run(strategy: Strategy) -> shrinking.Run | None:
+        out = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=rseed, record=False)
+        if out.verdict is not None and not isinstance(out.verdict, Verdict):
+            return None
+        return _as_run(out)
 
-        shrunk, failure.shrink_runs = shrinking.shrink(best, run)
+    shrunk, failure.shrink_runs = shrinking.shrink(best, run)
     if shrunk is not best:
         failure.token = Schedule(shrunk.choices, PYTHON_TAG, rseed).to_token()
         failure.preemptions = shrunk.preemptions
@@ -544,9 +547,9 @@ def _as_run(outcome: Outcome) -> shrinking.Run:
                          signature, tuple(outcome.options))
 
 
-def _record(cfg: Config, failure: Failure, fork: bool) -> None:
+def _record(cfg: Config, failure: Failure, fork: bool, patches: Patches) -> None:
     """Replay the failing schedule with full recording: the report describes that run."""
-    detail = replay_outcome(cfg, failure.token, fork=fork)
+    detail = replay_outcome(cfg, failure.token, fork=fork, patches=patches)
     _adopt(failure, detail)
 
 
@@ -763,16 +766,22 @@ def _quiet_abort(previous: Callable[[Any], object]) -> Callable[[Any], object]:
     return hook
 
 
-def replay_outcome(cfg: Config, token: str, *, fork: bool) -> Outcome:
-    """Run the schedule of ``token`` once, recording everything."""
+def replay_outcome(cfg: Config, token: str, *, fork: bool,
+                   patches: Patches | None = None) -> Outcome:
+    """Run the schedule of ``token`` once, recording everything; in ``patches``'
+    environment when the caller has one on, else in one of its own."""
     schedule = Schedule.from_token(token)
     strategy = ReplayStrategy(schedule.choices, schedule.rseed)
     strategy.begin(0)
     if not fork:
         gc.collect()  # start from the heap a fresh exploration would see
-    with _controlled(cfg) as patches:
+    if patches is not None:
         outcome = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=schedule.rseed,
                                record=True)
+    else:
+        with _controlled(cfg) as own:
+            outcome = run_schedule(cfg, strategy, 0, own, fork=fork, rseed=schedule.rseed,
+                                   record=True)
     if outcome.verdict != Signal.DIVERGED and len(outcome.choices) < len(schedule.choices):
         outcome.verdict = Signal.DIVERGED
         outcome.message = (
