@@ -66,6 +66,8 @@ def test_overhead_quick_runs_and_reports_a_point_cost() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "a point" in proc.stdout and "ns" in proc.stdout
+    # the default is timed apart from an exploration's first schedule, which is printed
+    assert "default (auto)" in proc.stdout and "an exploration's first schedule" in proc.stdout
 
 
 def test_shrinking_bench_runs_and_every_failure_comes_out_simpler() -> None:
