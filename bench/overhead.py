@@ -243,7 +243,7 @@ def controlled(
     The first schedule of every exploration is not a steady state: on 3.10, 3.11
     and 3.13 it is timed for ``Result.c_share`` (every point reads the thread's CPU
     clock), and under ``auto`` it is a ``dpor`` schedule, which logs every step's
-    effects.  Its cost is reported apart (``first_schedule``)."""
+    effects.  Its cost is the third value, reported apart."""
     spent: list[float] = []
     orig_run_one = runner.run_one
 

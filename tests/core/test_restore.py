@@ -74,7 +74,6 @@ def test_the_search_the_shrink_and_the_record_share_one_installation(
     assert _state() == before
 
 
-
 @pytest.mark.parametrize("where", ["setup", "teardown", "invariant"])
 def test_exceptions_from_user_callbacks_restore_everything(where: str) -> None:
     before = _state()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import random
 import types
 from typing import Any
 
 import racecheck
 from racecheck.strategies import PortfolioStrategy, RandomStrategy, ScheduleSummary
-from racecheck.strategies.random import MAX_FLIPS, WARM
+from racecheck.strategies.random import WARM, flips
 
 
 def _counter(times: int = 0) -> Any:
@@ -40,10 +39,6 @@ def _walks(strategy: RandomStrategy, schedules: int, times: int = 400) -> list[S
     return seen
 
 
-def _flips(seed: int, index: int) -> int:
-    return random.Random(f"racecheck-flips:{seed}:{index}").randint(0, MAX_FLIPS)
-
-
 def test_a_sticky_walk_switches_far_less_than_the_uniform_one_in_a_long_run() -> None:
     uniform = _walks(RandomStrategy(4), 24)
     sticky = _walks(RandomStrategy(4, sticky=True), 24)
@@ -67,8 +62,8 @@ def test_each_sticky_schedule_is_fixed_by_seed_and_index() -> None:
 
 def test_past_the_warm_up_a_schedule_without_flips_is_still_the_uniform_walk() -> None:
     seed = 4
-    no_flips = [i for i in range(24) if _flips(seed, i) == 0]
-    some_flips = [i for i in range(24) if _flips(seed, i) >= 3]
+    no_flips = [i for i in range(24) if flips(seed, i) == 0]
+    some_flips = [i for i in range(24) if flips(seed, i) >= 3]
     assert no_flips and some_flips
     uniform = _walks(RandomStrategy(seed), 24)
     sticky = _walks(RandomStrategy(seed, sticky=True), 24)

@@ -28,7 +28,7 @@ import threading
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -775,13 +775,11 @@ def replay_outcome(cfg: Config, token: str, *, fork: bool,
     strategy.begin(0)
     if not fork:
         gc.collect()  # start from the heap a fresh exploration would see
-    if patches is not None:
+    env: AbstractContextManager[Patches] = (
+        nullcontext(patches) if patches is not None else _controlled(cfg))
+    with env as patches:
         outcome = run_schedule(cfg, strategy, 0, patches, fork=fork, rseed=schedule.rseed,
                                record=True)
-    else:
-        with _controlled(cfg) as own:
-            outcome = run_schedule(cfg, strategy, 0, own, fork=fork, rseed=schedule.rseed,
-                                   record=True)
     if outcome.verdict != Signal.DIVERGED and len(outcome.choices) < len(schedule.choices):
         outcome.verdict = Signal.DIVERGED
         outcome.message = (

@@ -40,7 +40,8 @@ from .portfolio import PortfolioStrategy
 #: preemptions runs 126 steps a schedule, the queue pools (350-550 steps) complete
 #: only the search without preemptions in 200 schedules, and the thread-pool
 #: DataFrame examples (6,000-6,900 steps, where a dpor schedule costs 8 times a
-#: sampled one) only that too (docs/benchmarks.md, "A proof the budget cannot reach").
+#: sampled one) only that too (docs/benchmarks.md, "Fewer switches, and a proof the
+#: budget cannot reach").
 STEP_LIMIT = 2_000
 #: dpor schedules after which a search without preemptions must have completed.
 PATIENCE = 16

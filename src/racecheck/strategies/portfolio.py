@@ -5,8 +5,9 @@ PCT with depth 2 and 3 in turn (finds races that need one thread held back
 for long).  Both walks are sticky (``random.py``): uniform for their first
 ``WARM`` choices, which covers every run of the corpus, then keeping the
 running thread at a rate drawn per schedule, so a long run pays for a few
-hundred switches, a schedule's costliest part, not for thousands.  Each member keeps its own state across the schedules
-it runs, so the portfolio is as reproducible as its members.
+hundred switches, a schedule's costliest part, not for thousands.  Each
+member keeps its own state across the schedules it runs, so the portfolio
+is as reproducible as its members.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ class PortfolioStrategy(Strategy):
     name = "portfolio"
 
     def __init__(self, seed: int) -> None:
-        self.members: list[Strategy] = [RandomStrategy(seed, sticky=True), PCTStrategy(seed, depth=2),
-                                        RandomStrategy(seed + 1, sticky=True), PCTStrategy(seed, depth=3)]
+        self.members: list[Strategy] = [
+            RandomStrategy(seed, sticky=True), PCTStrategy(seed, depth=2),
+            RandomStrategy(seed + 1, sticky=True), PCTStrategy(seed, depth=3)]
         self._active: Strategy = self.members[0]
         self._runs = [0] * len(self.members)
 

@@ -36,6 +36,12 @@ MAX_FLIPS = 12
 WARM = 512
 
 
+def flips(seed: int, index: int) -> int:
+    """The coin flips sticky schedule ``index`` of ``seed`` draws (0: the uniform walk),
+    from a generator of its own, so a walk with no flips is the uniform one."""
+    return random.Random(f"racecheck-flips:{seed}:{index}").randint(0, MAX_FLIPS)
+
+
 class RandomStrategy(Strategy):
     name = "random"
 
@@ -51,9 +57,7 @@ class RandomStrategy(Strategy):
     def begin(self, index: int) -> bool:
         self._rng = random.Random(f"racecheck:{self.seed}:{index}")
         if self.sticky:
-            # its own generator: a walk with no flips is the uniform walk, choice for choice
-            flips = random.Random(f"racecheck-flips:{self.seed}:{index}").randint(0, MAX_FLIPS)
-            self._stay = 1.0 - 0.5 ** flips
+            self._stay = 1.0 - 0.5 ** flips(self.seed, index)
             self._warm = WARM
         return True
 
