@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -11,6 +12,7 @@ import racecheck
 from racecheck._core import shrink
 from racecheck._core.shrink import Guided, Run
 from racecheck.strategies import Strategy
+from racecheck.strategies.dpor import DporStrategy
 
 # --- the algorithm, on a simulated program (no threads)
 
@@ -107,6 +109,97 @@ def test_shrinking_stops_at_its_run_budget(monkeypatch: pytest.MonkeyPatch) -> N
     assert best is start and tried == 2 == len(calls)
 
 
+# A save/patch/restore in each of two threads (``warnings.catch_warnings``): one
+# leaks its patch only when both threads are preempted inside their blocks, so
+# the fewest preemptions a failure has is 2.  Each step's effect is given as the
+# kernel logs it, so ``dpor`` can run on it.
+_SHARED = ["w", 1, "filters"]
+SAVES = [[["r", 1, "filters"]], [_SHARED], [["w", 10, "mine"]], [["w", 10, "mine"]], [_SHARED]]
+
+
+def run_saves(strategy: Strategy) -> Run:
+    """The two threads' five steps each under ``strategy``; a leaked patch fails."""
+    pc, saved, filters = [0, 0], [(), ()], ()
+    choices: list[int] = []
+    currents: list[int] = []
+    options_at: list[tuple[int, ...]] = []
+    transitions: list[list[object]] = []
+    current = -1
+    while pc[0] < len(SAVES) or pc[1] < len(SAVES):
+        options = tuple(t for t in (0, 1) if pc[t] < len(SAVES))
+        point = -1
+        if len(options) == 2:
+            point = len(choices)
+            chosen = strategy.choose(options, current)
+            choices.append(chosen)
+            currents.append(current)
+            options_at.append(options)
+        else:
+            chosen = options[0]
+        step = pc[chosen]
+        if step == 0:
+            saved[chosen] = filters
+        elif step == 1:
+            filters = (*filters, chosen)
+        elif step == 4:
+            filters = saved[chosen]
+        transitions.append([chosen, point, [[a[0], a[1] + (chosen if a[2] == "mine" else 0),
+                                             a[2]] for a in SAVES[step]]])
+        pc[chosen] += 1
+        current = chosen if pc[chosen] < len(SAVES) else -1
+    verdict = ("violation",) if filters else ("pass",)
+    return Run(tuple(choices), tuple(currents), len(transitions), verdict, tuple(options_at),
+               tuple(transitions))
+
+
+def wild_saves() -> Run:
+    """A failing run of ``SAVES`` with more preemptions than it needs."""
+    rng = random.Random(5)
+
+    class Coin(Guided):
+        def choose(self, options: Sequence[int], current: int) -> int:
+            return rng.choice(options)
+
+    while True:
+        run = run_saves(Coin({}))
+        if run.signature == ("violation",) and run.preemptions >= 3:
+            return run
+
+
+def test_below_two_preemptions_dpor_finds_the_fewest_in_fewer_runs() -> None:
+    start = wild_saves()
+    used: list[Strategy] = []
+
+    def run(strategy: Strategy) -> Run:
+        used.append(strategy)
+        return run_saves(strategy)
+
+    reduced, reduced_runs = shrink.shrink(start, run, steps=True)
+    assert any(isinstance(s, DporStrategy) for s in used)
+    every, every_runs = shrink.shrink(start, run_saves)  # single preemptions, then bounded
+    assert reduced.preemptions == every.preemptions == 2
+    assert reduced.signature == start.signature
+    assert reduced_runs < every_runs
+
+
+def test_no_candidate_below_the_floor_is_run() -> None:
+    """A search that proved every schedule with fewer than 2 preemptions passes leaves
+    shrinking nothing to run below 2."""
+    start = wild_saves()
+    used: list[Strategy] = []
+
+    def run(strategy: Strategy) -> Run:
+        used.append(strategy)
+        return run_saves(strategy)
+
+    best, tried = shrink.shrink(start, run, floor=2, steps=True)
+    assert best.preemptions == 2 and tried == len(used) > 0
+    assert all(len(s.preempt) >= 2 for s in used if isinstance(s, Guided))
+    assert all(s.level >= 2 for s in used if isinstance(s, DporStrategy))
+    used.clear()
+    assert shrink.shrink(start, run, floor=start.preemptions) == (start, 0) and not used
+
+
 def test_a_violation_is_the_same_only_with_the_same_exception_at_the_same_line() -> None:
     tb = 'Traceback:\n  File "a.py", line 3, in f\n  File "b.py", line 9, in g\n'
     here = shrink.signature("violation", AssertionError(), tb)
@@ -174,6 +267,37 @@ def test_a_deadlock_shrinks_to_one_preemption_in_a_child_process() -> None:
     assert len(failure.cycle) == 2
     again = racecheck.replay(failure.token, [a_then_b, b_then_a], setup=Counter)
     assert again.failure is not None and again.failure.kind == "deadlock"
+
+
+class Settings:
+    """``warnings.catch_warnings`` in miniature: save, patch, restore."""
+
+    def __init__(self) -> None:
+        self.filters: tuple[str, ...] = ()
+
+
+def catch(name: str) -> Callable[[Settings], None]:
+    def block(s: Settings) -> None:
+        saved = s.filters
+        s.filters = (name, *saved)
+        s.filters = saved
+
+    return block
+
+
+def test_a_failure_at_the_bound_the_search_proved_is_not_shrunk() -> None:
+    """``dpor`` finds a bug with the fewest preemptions it needs, having completed the
+    smaller bounds: nothing simpler can fail, so no candidate is run."""
+    threads = [catch("ignore"), catch("error")]
+    result = racecheck.explore(threads, setup=Settings, invariant=lambda s: s.filters == (),
+                               strategy="dpor", seed=0)
+    failure = result.failure
+    assert failure is not None and failure.kind == "violation"
+    assert failure.preemptions == 2 and failure.shrink_runs == 0
+    assert result.evidence.exhaustive_up_to_preemptions == 1
+    again = racecheck.replay(failure.token, threads, setup=Settings,
+                             invariant=lambda s: s.filters == ())
+    assert again.failure is not None and again.failure.kind == "violation"
 
 
 def test_shrink_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -746,3 +746,11 @@ def test_dpor_finds_the_lost_update_and_its_token_replays() -> None:
     assert result.failure.kind == "violation"
     again = racecheck.replay(result.failure.token, [racy, racy], setup=_reset, invariant=_two)
     assert not again.ok and again.failure is not None and again.failure.kind == "violation"
+
+
+def test_a_search_can_start_at_a_bound_known_to_pass() -> None:
+    """Shrinking starts ``dpor`` at the bound its search proved; below it nothing runs."""
+    assert DporStrategy(seed=0, preemptions=3, start=2).level == 2
+    for start in (-1, 4, True, 1.0):
+        with pytest.raises(racecheck.InvalidArgument, match="start must be an integer"):
+            DporStrategy(seed=0, preemptions=3, start=start)  # type: ignore[arg-type]

@@ -203,12 +203,15 @@ def _explore(cfg: Config, strategy: Strategy) -> Result:
     # One environment for the whole pipeline: installing it (patching, the module
     # scan) costs as much as a small schedule, and shrinking and recording a
     # failure run in the same one as the search did.
-    with _controlled(cfg, exceptions=strategy.wants_steps) as patches:
+    steps = bool(strategy.wants_steps)  # the environment is installed for a reduction
+    with _controlled(cfg, exceptions=steps) as patches:
         runs, failure, found, parallel_from = _search(cfg, strategy, fork, start, notes,
                                                       history, c_share, patches)
         if failure is not None and found is not None:
             if cfg.shrink and not isinstance(strategy, ReplayStrategy):
-                _shrink(cfg, failure, found, fork, patches)
+                proof = strategy.evidence(runs).exhaustive_up_to_preemptions
+                _shrink(cfg, failure, found, fork, patches,
+                        floor=0 if proof is None else proof + 1, steps=steps)
             _record(cfg, failure, fork, patches)
     return Result(
         ok=failure is None,
@@ -520,10 +523,16 @@ def _spread_cpus() -> list[int] | None:
 
 
 def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool,
-            patches: Patches) -> None:
-    """Replace the failure's schedule with the simplest one that fails the same way."""
+            patches: Patches, *, floor: int = 0, steps: bool = False) -> None:
+    """Replace the failure's schedule with the simplest one that fails the same way.
+
+    ``floor``: the fewest preemptions a failing schedule can have, by the
+    search's own proof (its ``random`` seed is the search's, not always the
+    failure's: where the code draws random numbers, the shrunk schedule may
+    keep a preemption more than it needs).
+    """
     best = _as_run(found)
-    if best.preemptions == 0:
+    if best.preemptions <= floor:
         return
     rseed = Schedule.from_token(failure.token).rseed
 
@@ -533,7 +542,7 @@ def _shrink(cfg: Config, failure: Failure, found: Outcome, fork: bool,
             return None
         return _as_run(out)
 
-    shrunk, failure.shrink_runs = shrinking.shrink(best, run)
+    shrunk, failure.shrink_runs = shrinking.shrink(best, run, floor=floor, steps=steps)
     if shrunk is not best:
         failure.token = Schedule(shrunk.choices, PYTHON_TAG, rseed).to_token()
         failure.preemptions = shrunk.preemptions
@@ -544,7 +553,8 @@ def _as_run(outcome: Outcome) -> shrinking.Run:
     signature = shrinking.signature(outcome.verdict, outcome.exception,
                                     outcome.traceback_text or _format(outcome.exception))
     return shrinking.Run(tuple(outcome.choices), tuple(outcome.currents), outcome.steps,
-                         signature, tuple(outcome.options))
+                         signature, tuple(outcome.options), tuple(outcome.transitions),
+                         outcome.filtered)
 
 
 def _record(cfg: Config, failure: Failure, fork: bool, patches: Patches) -> None:

@@ -36,8 +36,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..strategies.base import Strategy, count_preemptions
+from ..strategies.base import ScheduleSummary, Strategy, count_preemptions
 from . import raw
 from .outcome import Verdict
 
@@ -59,6 +60,17 @@ class Run:
     signature: tuple[str, ...]
     #: Each choice point's options (only when the strategy kept them).
     options: tuple[tuple[int, ...], ...] = ()
+    #: Every step with its effect, and whether fairness filtered a choice (only
+    #: when the strategy asked for steps): what ``dpor`` learns from.
+    transitions: tuple[list[Any], ...] = ()
+    filtered: bool = False
+
+    @property
+    def summary(self) -> ScheduleSummary:
+        """This run as a strategy's ``end`` reads it."""
+        verdict = None if self.signature == ("pass",) else self.signature[0]
+        return ScheduleSummary(0, verdict, self.steps, self.choices, self.currents,
+                               self.options, self.transitions, self.filtered)
 
     @property
     def preemptions(self) -> int:
@@ -143,16 +155,20 @@ def signature(verdict: object, exception: BaseException | None, traceback_text: 
 
 
 class _Budget:
-    def __init__(self, run: Callable[[Strategy], Run | None], best: Run) -> None:
+    def __init__(self, run: Callable[[Strategy], Run | None], best: Run, floor: int = 0) -> None:
         self.run = run
         self.best = best
+        #: No schedule with fewer preemptions fails (a search proved it).
+        self.floor = floor
         self.tried = 0
         self.deadline = raw.real_monotonic() + MAX_SECONDS
         self.seen: set[frozenset[tuple[Key, int]]] = set()
         self.free = best.named()[1]
 
     def spent(self) -> bool:
-        return self.tried >= MAX_RUNS or raw.real_monotonic() > self.deadline
+        """Out of runs or seconds, or at the floor: nothing simpler can fail."""
+        return (self.tried >= MAX_RUNS or raw.real_monotonic() > self.deadline
+                or self.best.preemptions <= self.floor)
 
     def fails(self, keep: Sequence[tuple[Key, int]],
               free: dict[Key, int] | None = None) -> list[tuple[Key, int]] | None:
@@ -163,8 +179,8 @@ class _Budget:
         """
         free = self.free if free is None else free
         key = frozenset([*keep, ((-1, -len(free) - 1), -1)])
-        if key in self.seen or self.spent():
-            return None
+        if key in self.seen or self.spent() or len(keep) < self.floor:
+            return None  # (a run preempts at most where it is told to)
         self.seen.add(key)
         self.tried += 1
         found = self.run(Guided(dict(keep), free))
@@ -196,15 +212,21 @@ def _ddmin(items: list[tuple[Key, int]], budget: _Budget) -> list[tuple[Key, int
     return items
 
 
-def shrink(best: Run, run: Callable[[Strategy], Run | None]) -> tuple[Run, int]:
+def shrink(best: Run, run: Callable[[Strategy], Run | None], *, floor: int = 0,
+           steps: bool = False) -> tuple[Run, int]:
     """The simplest run found from ``best``: (that run, candidates tried).
 
     ``run(strategy)`` runs one schedule under the strategy and returns what it
-    did, or None when it ended in something other than a verdict.
+    did, or None when it ended in something other than a verdict.  ``floor``:
+    no schedule with fewer preemptions fails (the search's ``dpor`` completed
+    the smaller bounds before the failure was found), so shrinking stops there
+    and never runs a candidate below it.  ``steps``: runs log their steps'
+    effects (the environment was installed for a reduction), so the search
+    below the best run's preemptions is ``dpor`` rather than every schedule.
     """
-    if not best.preemptions:
+    if best.preemptions <= floor:
         return best, 0
-    budget = _Budget(run, best)
+    budget = _Budget(run, best, floor)
     kept = _ddmin(sorted(best.named()[0].items()), budget)
     if len(kept) > 1:
         # Two preemptions can be one with another thread first: T2 preempted at its
@@ -212,11 +234,43 @@ def shrink(best: Run, run: Callable[[Strategy], Run | None]) -> tuple[Run, int]:
         for one in kept:
             if budget.fails([one], free={}) is not None:
                 break
-    if budget.best.preemptions > 1:
-        _one_anywhere(budget)
-    if budget.best.preemptions > 1:
-        _bounded_below(budget)
+    if budget.best.preemptions > 1 and not budget.spent():
+        if steps:
+            _reduced_below(budget)
+        else:
+            _one_anywhere(budget)
+            if budget.best.preemptions > 1:
+                _bounded_below(budget)
     return budget.best, budget.tried
+
+
+def _reduced_below(budget: _Budget) -> None:
+    """``dpor`` below the best run's preemptions, from the floor up, for the same failure.
+
+    Its bound deepens one preemption at a time, each bound a complete search of
+    the classes of schedules (``strategies/dpor.py``), so the first run that
+    fails alike has the fewest preemptions any failing schedule has.  One
+    schedule per class, where ``_one_anywhere`` and ``_bounded_below`` run every
+    schedule of one preemption, then of every bound: on the corpus's bugs that
+    need two preemptions, a third fewer runs, each dearer by its step log, so
+    about the same time (docs/benchmarks.md); the difference grows with the
+    program, and the budget of runs reaches further.
+    """
+    from ..strategies.dpor import DporStrategy
+
+    below = budget.best.preemptions - 1
+    search = DporStrategy(seed=0, preemptions=below, start=min(budget.floor, below))
+    index = 0
+    while not budget.spent() and search.begin(index):
+        budget.tried += 1
+        found = budget.run(search)
+        if found is None:
+            return  # racecheck's own signal: the search cannot go on from it
+        if found.signature == budget.best.signature and found.simpler_than(budget.best):
+            budget.best = found
+            return
+        search.end(found.summary)
+        index += 1
 
 
 def _bounded_below(budget: _Budget) -> None:

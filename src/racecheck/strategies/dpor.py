@@ -88,13 +88,18 @@ class DporStrategy(PrefixSearch):
     wants_accesses = True
     wants_steps = True
 
-    def __init__(self, seed: int, preemptions: int = 2) -> None:
+    def __init__(self, seed: int, preemptions: int = 2, *, start: int = 0) -> None:
+        """``start``: the first bound searched, when every schedule with fewer
+        preemptions is already known to pass (shrinking, after a search proved it)."""
         if isinstance(preemptions, bool) or not isinstance(preemptions, int) or preemptions < 0:
             raise InvalidArgument(f"preemptions must be an integer >= 0, got {preemptions!r}")
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= preemptions:
+            raise InvalidArgument(f"start must be an integer from 0 to preemptions "
+                                  f"({preemptions}), got {start!r}")
         self.seed = seed
         self.bound = preemptions
-        #: The bound of the search under way: 0, then 1... up to ``bound``.
-        self.level = 0
+        #: The bound of the search under way: ``start``, then one more... up to ``bound``.
+        self.level = start
         #: The highest bound whose search completed (-1: none yet).
         self.proved = -1
         #: The seed ``random`` gets in every schedule of the search (the runner reads it).
