@@ -157,3 +157,26 @@ def test_xdist_workers_are_pinned_to_cpus_by_worker_number(
     finally:
         runner._restore_affinity(pinned)
     assert os.sched_getaffinity(0) == allowed
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2
+                    or not os.path.exists("/proc/self/stat"),
+                    reason="needs CPU affinity, two CPUs and /proc")
+def test_outside_xdist_the_runner_stays_on_the_cpu_it_runs_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two explorations at once were pinned by process id, so half the time to one CPU."""
+    from racecheck._core import runner
+
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    allowed = os.sched_getaffinity(0)
+    cpus = sorted(allowed)
+    try:
+        for cpu in cpus:
+            os.sched_setaffinity(0, {cpu})
+            assert runner._current_cpu(cpus) == cpu  # where the kernel runs it now
+        os.sched_setaffinity(0, allowed)
+        monkeypatch.setattr(runner, "_current_cpu", lambda allowed: allowed[-1])
+        pinned = runner._pin_to_one_cpu()
+        assert pinned == allowed and os.sched_getaffinity(0) == {cpus[-1]}
+    finally:
+        os.sched_setaffinity(0, allowed)

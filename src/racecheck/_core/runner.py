@@ -729,7 +729,10 @@ def _pin_to_one_cpu() -> set[int] | None:
     Threads inherit the affinity of the thread that starts them; only the
     runner thread's own affinity changes, and it is restored afterwards.  The
     CPU is picked from the pytest-xdist worker's number (gw0, gw1...) where
-    there is one, so workers land on different CPUs, else from the process id.
+    there is one, so workers land on different CPUs; else it is the CPU the
+    kernel runs this process on, which its balancer chose: by process id, two
+    explorations running at once shared one CPU half the time, while the
+    other idled (bench/run.py runs two measurements at once).
     """
     if not hasattr(os, "sched_setaffinity"):
         return None
@@ -737,18 +740,32 @@ def _pin_to_one_cpu() -> set[int] | None:
         allowed = os.sched_getaffinity(0)
         if len(allowed) < 2:
             return None
-        cpu = sorted(allowed)[_worker_number() % len(allowed)]
+        number = _worker_number()
+        ordered = sorted(allowed)
+        cpu = ordered[number % len(allowed)] if number is not None else _current_cpu(ordered)
         os.sched_setaffinity(0, {cpu})
     except OSError:
         return None
     return allowed
 
 
-def _worker_number() -> int:
+def _worker_number() -> int | None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if worker.startswith("gw") and worker[2:].isdigit():
         return int(worker[2:])
-    return os.getpid()
+    return None
+
+
+def _current_cpu(allowed: list[int]) -> int:
+    """The CPU this process last ran on (Linux), if allowed; else one by process id."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            # the fields after the command's closing parenthesis start at the 3rd;
+            # the 39th is the CPU last run on (proc(5))
+            cpu = int(stat.read().rsplit(b")", 1)[1].split()[36])
+    except (OSError, ValueError, IndexError):
+        cpu = -1
+    return cpu if cpu in allowed else allowed[os.getpid() % len(allowed)]
 
 
 def _restore_affinity(allowed: set[int] | None) -> None:
