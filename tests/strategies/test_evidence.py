@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import racecheck
 from racecheck.strategies import Evidence
 
@@ -57,3 +59,15 @@ def test_a_strategy_from_outside_gets_evidence_without_writing_any() -> None:
                                strategy=ConflictFirst(0), isolate=False)
     assert result.evidence == Evidence(3, (("conflict-first", 3, ""),))
     assert str(result.evidence) == "3 conflict-first schedules"
+
+
+def test_pct_takes_the_first_of_the_highest_priorities_as_max_does() -> None:
+    """PCT's own choice of the highest priority (two options without ``max``) decides
+    exactly as ``max`` with a key did, ties included: the same seed, the same schedules."""
+    from racecheck.strategies.pct import _highest
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        options = tuple(sorted(rng.sample(range(5), rng.choice((2, 2, 3, 4)))))
+        priority = {tid: float(rng.choice((0, 1, 2, 2.5))) for tid in options}
+        assert _highest(options, priority) == max(options, key=priority.__getitem__)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Sequence
 
 import racecheck
 import racecheck.strategies
@@ -175,3 +176,42 @@ def test_a_choice_point_says_which_options_are_timeouts() -> None:
     racecheck.explore([sleeper, worker], setup=Box, schedules=10, seed=6, strategy=plain,
                       isolate=False)
     assert plain.timed == set()
+
+
+class ChooserOnly(racecheck.strategies.Strategy):
+    """``choose`` is never called: the schedule's chooser makes every choice."""
+
+    name = "chooser-only"
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def begin(self, index: int) -> bool:
+        return True
+
+    def choose(self, options: Sequence[int], current: int) -> int:
+        raise AssertionError("choose is bypassed by chooser()")
+
+    def chooser(self) -> Callable[[Sequence[int], int], int]:
+        def last(options: Sequence[int], current: int) -> int:
+            self.asked += 1
+            return options[-1]
+        return last
+
+
+def test_the_schedule_s_chooser_makes_its_choices() -> None:
+    strategy = ChooserOnly()
+    result = racecheck.explore([increment, increment], setup=Box, schedules=3, seed=0,
+                               strategy=strategy, isolate=False)
+    assert result.schedules_run == 3 and strategy.asked > 0
+
+
+def test_the_portfolio_and_auto_hand_over_their_member_s_chooser() -> None:
+    """One call per choice however deep the delegation: the member's own method."""
+    portfolio = racecheck.strategies.PortfolioStrategy(0)
+    for index in range(4):
+        assert portfolio.begin(index)
+        assert portfolio.chooser().__self__ is portfolio.members[index]  # type: ignore[attr-defined]
+    auto = racecheck.strategies.AutoStrategy(0)
+    assert auto.begin(0)
+    assert auto.chooser().__self__ is auto.search  # type: ignore[attr-defined]

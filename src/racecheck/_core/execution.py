@@ -86,6 +86,9 @@ class Execution:
         self.strategy = strategy
         #: The strategy decides from pending accesses (``ChoicePoint.pending``).
         self.strategy_wants_accesses = bool(getattr(strategy, "wants_accesses", False))
+        #: What makes this schedule's choices (``Strategy.chooser``: past any delegation).
+        self._pick = (strategy.chooser() if hasattr(strategy, "chooser")
+                      else strategy.choose)
         #: The options of every choice point, for strategies that search the space of
         #: schedules (``Strategy.wants_options``); None: not kept.
         self.option_log: list[tuple[int, ...]] | None = (
@@ -127,10 +130,16 @@ class Execution:
         self.wants_accesses = self.wants_accesses or any(o.wants_accesses for o in self.observers)
         #: Points need more than a choice: accesses decoded, or steps observed.
         self.watched = self.wants_accesses or bool(self.hooks["step"])
+        #: A choice needs only the strategy's answer and the schedule's record: no
+        #: pending accesses, no logs, no observer of choices (``point``'s fast path).
+        self._plain_choices = not (self.strategy_wants_accesses or self.step_log is not None
+                                   or self.option_log is not None or self.hooks["choice"])
         #: Someone observes lock acquisitions or releases.
         self.locks_watched = bool(self.hooks["acquired"] or self.hooks["released"])
         self.threads: list[ManagedThread] = []
         self.enabled: list[ManagedThread] = []
+        #: The ids of ``enabled``, in order: a choice's options (``_enabled_changed``).
+        self.options: tuple[int, ...] = ()
         self.timed: list[ManagedThread] = []
         self.yielded = 0  # threads that gave way (see _core/spin.py)
         # Virtual clock: ``clock`` seconds since the schedule began; the readings
@@ -215,6 +224,7 @@ class Execution:
         mt = ManagedThread(self, len(self.threads), name, body, daemon, thread_obj)
         self.threads.append(mt)
         self.enabled.append(mt)
+        self._enabled_changed()
         if not daemon:
             self.live_nondaemon += 1
         if self.hooks["thread_started"]:
@@ -310,7 +320,7 @@ class Execution:
         enabled = self.enabled
         mt.streak += 1
         if self.eager_timeouts:
-            options = sorted(t.tid for t in enabled + self.timed)
+            options: Sequence[int] = sorted(t.tid for t in enabled + self.timed)
             if len(options) < 2:
                 if mt.streak >= SPIN_LIMIT:
                     self._alone_long(mt)
@@ -321,8 +331,30 @@ class Execution:
                 self._alone_long(mt)
             return
         else:
-            options = [t.tid for t in enabled]  # kept in tid order
+            options = self.options
+            if self._plain_choices and not self.yielded and mt.streak < SPIN_LIMIT:
+                # The common choice, inline: it comes at about every other point, and
+                # the calls of _choice_point and _choose cost as much as the strategy.
+                current = mt.tid
+                mt.busy += 1
+                try:
+                    try:
+                        choice = self._pick(options, current)
+                    except Exception as exc:
+                        raise self._strategy_raised(exc) from None
+                    if choice not in options:
+                        raise self._bad_choice(choice, options)
+                    self.choices.append(choice)
+                    self.currents.append(current)
+                    if choice != current:
+                        self._switch(mt, self.threads[choice])
+                finally:
+                    mt.busy -= 1
+                return
         self._choice_point(mt, options)
+
+    def _enabled_changed(self) -> None:
+        self.options = tuple(t.tid for t in self.enabled)
 
     def _logged_point(self, mt: ManagedThread) -> None:
         """``point`` that also logs the step starting here with its effect (``step_log``)."""
@@ -380,7 +412,7 @@ class Execution:
         mt.streak += SPIN_LIMIT // 16
         self.point(mt)
 
-    def _choice_point(self, mt: ManagedThread, options: list[int]) -> None:
+    def _choice_point(self, mt: ManagedThread, options: Sequence[int]) -> None:
         # busy: the strategy and the scheduler call Python code (random.py...) that is
         # instrumented too; its points must not re-enter the scheduler.
         mt.busy += 1
@@ -404,7 +436,7 @@ class Execution:
             mt.yielded = True
             self.yielded += 1
 
-    def _fair(self, options: list[int]) -> list[int]:
+    def _fair(self, options: Sequence[int]) -> Sequence[int]:
         """The options without threads that gave way, unless every option gave way."""
         fair = [tid for tid in options if not self.threads[tid].yielded]
         if fair:
@@ -484,7 +516,7 @@ class Execution:
         try:
             self._time_out(due)
             self._give_way(mt)
-            self._choice_point(mt, [t.tid for t in self.enabled])
+            self._choice_point(mt, self.options)
         finally:
             mt.busy -= 1
 
@@ -521,7 +553,7 @@ class Execution:
             )
         return True
 
-    def _choose(self, options: list[int], current: int) -> int:
+    def _choose(self, options: Sequence[int], current: int) -> int:
         try:
             if self.strategy_wants_accesses:
                 timed = tuple(t.tid for t in self.timed if t.tid in options
@@ -530,29 +562,11 @@ class Execution:
                                     {tid: self.threads[tid].pending for tid in options}, timed)
                 choice = self.strategy.choose_point(point)
             else:
-                choice = self.strategy.choose(options, current)
-        except ReplayDiverged as exc:
-            self.fail(Signal.DIVERGED, str(exc), exc=exc)
-            raise self.halt() from None
+                choice = self._pick(options, current)
         except Exception as exc:
-            # A bug in a strategy is racecheck's (or the strategy author's), never a
-            # race in the code under test.
-            from ..errors import InternalError
-
-            error = InternalError(
-                f"strategy {getattr(self.strategy, 'name', '') or type(self.strategy).__name__!r} "
-                f"raised {type(exc).__name__}: {exc}")
-            error.__cause__ = exc
-            self.fail(Signal.INTERNAL, str(error), exc=error)
-            raise self.halt() from None
+            raise self._strategy_raised(exc) from None
         if choice not in options:
-            from ..errors import InternalError
-
-            error = InternalError(
-                f"strategy {type(self.strategy).__name__} chose thread {choice!r}, "
-                f"which is not one of the runnable threads {list(options)}")
-            self.fail(Signal.INTERNAL, str(error), exc=error)
-            raise self.halt()
+            raise self._bad_choice(choice, options)
         self.choices.append(choice)
         self.currents.append(current)
         if self.step_log is not None:
@@ -562,6 +576,31 @@ class Execution:
         for hook in self.hooks["choice"]:
             hook(current, choice)
         return choice
+
+    def _strategy_raised(self, exc: Exception) -> BaseException:
+        """The schedule fails with what the strategy raised; the exception that halts."""
+        if isinstance(exc, ReplayDiverged):
+            self.fail(Signal.DIVERGED, str(exc), exc=exc)
+            return self.halt()
+        # A bug in a strategy is racecheck's (or the strategy author's), never a
+        # race in the code under test.
+        from ..errors import InternalError
+
+        error = InternalError(
+            f"strategy {getattr(self.strategy, 'name', '') or type(self.strategy).__name__!r} "
+            f"raised {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        self.fail(Signal.INTERNAL, str(error), exc=error)
+        return self.halt()
+
+    def _bad_choice(self, choice: object, options: Sequence[int]) -> BaseException:
+        from ..errors import InternalError
+
+        error = InternalError(
+            f"strategy {type(self.strategy).__name__} chose thread {choice!r}, "
+            f"which is not one of the runnable threads {list(options)}")
+        self.fail(Signal.INTERNAL, str(error), exc=error)
+        return self.halt()
 
     def _switch(self, me: ManagedThread, nxt: ManagedThread) -> None:
         if nxt.status == BLOCKED:
@@ -590,6 +629,7 @@ class Execution:
         mt.timed_out = False
         mt.probe = None
         self.enabled.remove(mt)
+        self._enabled_changed()
         if self.yielded:
             self._clear_yields()  # the state changed: spinners may look again
         if timeout is not None:
@@ -621,6 +661,7 @@ class Execution:
         mt.waiting_on = None
         mt.deadline = None
         bisect.insort(self.enabled, mt, key=_tid)  # options are read in tid order
+        self._enabled_changed()
 
     def _time_out(self, mt: ManagedThread) -> None:
         assert mt.deadline is not None
@@ -655,9 +696,9 @@ class Execution:
                 self._note_stall(first)
                 self._time_out(first)
         if self.eager_timeouts:
-            options = sorted(t.tid for t in self.enabled + self.timed)
+            options: Sequence[int] = sorted(t.tid for t in self.enabled + self.timed)
         else:
-            options = [t.tid for t in self.enabled]  # kept in tid order
+            options = self.options
         if self.yielded:
             options = self._fair(options)
         if len(options) == 1:
@@ -788,6 +829,7 @@ class Execution:
         mt.status = FINISHED
         if mt in self.enabled:
             self.enabled.remove(mt)
+            self._enabled_changed()
         if self.yielded:
             self._clear_yields()
         if not mt.daemon:

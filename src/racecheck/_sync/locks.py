@@ -22,7 +22,11 @@ from typing import Any
 
 from .._core import raw
 from .._core.access import sync as sync_access
-from .._core.threads import ManagedThread, Resource, current
+from .._core.threads import ManagedThread, Resource, registry
+
+# current(), without its call: a lock-heavy body takes a lock at every other point
+_managed = registry.get
+_get_ident = raw.get_ident
 
 _RealRLock: Any = _thread.RLock
 
@@ -107,10 +111,11 @@ class _CoopBase(Resource):
         return not self._real.locked()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        mt = current()
+        mt = _managed(_get_ident())
         if mt is None or mt.busy:
             return bool(self._real.acquire(blocking, timeout))
-        _check_args(blocking, timeout)
+        if timeout != -1 or not blocking:
+            _check_args(blocking, timeout)
         if mt.ex.over:
             return self._acquire_unwinding(mt, bool(blocking))
         return self._acquire_managed(mt, bool(blocking), timeout)
@@ -164,7 +169,7 @@ class _CoopBase(Resource):
 
     def release(self) -> None:
         """A scheduling point, then the release (``_release``, the kind's own)."""
-        mt = current()
+        mt = _managed(_get_ident())
         if mt is not None and not mt.busy:
             if mt.ex.over:
                 if not self._held_by(mt):
@@ -292,7 +297,7 @@ class RLock(_CoopBase):
         return state
 
     def _acquire_restore(self, state: Any) -> None:
-        mt = current()
+        mt = _managed(_get_ident())
         if mt is None or mt.busy:
             self._real._acquire_restore(state)
             return

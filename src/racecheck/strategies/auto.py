@@ -28,7 +28,7 @@ filelock's suite: 7 s per forked ``dpor`` schedule against 0.9 s sampled.)
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._core.outcome import Evidence
 from .base import ScheduleSummary, Strategy
@@ -112,6 +112,9 @@ class AutoStrategy(Strategy):
 
     def choose(self, options: Sequence[int], current: int) -> int:
         return self._active.choose(options, current)
+
+    def chooser(self) -> Callable[[Sequence[int], int], int]:
+        return self._active.chooser()
 
     def independent(self) -> bool:
         # once the search gave up, every schedule is the sampler's

@@ -10,7 +10,7 @@ after Shuttle's three-method ``Scheduler`` trait.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +107,13 @@ class Strategy(abc.ABC):
         ``current`` is the id of the thread that reached the point, or -1 when
         it cannot continue (it blocked or finished).
         """
+
+    def chooser(self) -> Callable[[Sequence[int], int], int]:
+        """What makes this schedule's choices: :meth:`choose`, unless the strategy
+        hands the schedule to a member (the portfolio, ``auto``), whose chooser it
+        returns.  Looked up once per schedule, after :meth:`begin`, so a choice
+        costs one call however deep the delegation."""
+        return self.choose
 
     def choose_point(self, point: ChoicePoint) -> int:
         """Return one of ``point.options``; by default :meth:`choose` decides.

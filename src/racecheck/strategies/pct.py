@@ -58,14 +58,15 @@ class PCTStrategy(Strategy):
 
     def choose(self, options: Sequence[int], current: int) -> int:
         self._step += 1
+        priority = self._priority
         for tid in options:
-            if tid not in self._priority:
-                self._priority[tid] = self.depth + self._rng.random()
+            if tid not in priority:
+                priority[tid] = self.depth + self._rng.random()
         if self._changes and self._step >= self._changes[0]:
             self._changes.pop(0)
-            victim = current if current in self._priority else max(options, key=self._priority.__getitem__)
-            self._priority[victim] = float(len(self._changes))  # below every initial priority
-        return max(options, key=self._priority.__getitem__)
+            victim = current if current in priority else _highest(options, priority)
+            priority[victim] = float(len(self._changes))  # below every initial priority
+        return _highest(options, priority)
 
     def end(self, summary: ScheduleSummary) -> None:
         self.observe(summary)
@@ -95,3 +96,13 @@ class PCTStrategy(Strategy):
     def evidence(self, schedules_run: int) -> Evidence:
         return Evidence(schedules_run, ((self.name, schedules_run, f"depth {self.depth}"),),
                         pct_miss=((self.depth, self.miss_bound()),))
+
+
+def _highest(options: Sequence[int], priority: dict[int, float]) -> int:
+    """The option of highest priority, the first of equals (``max`` with a key, at a
+    choice's price: this runs at every choice point of a PCT schedule)."""
+    if len(options) == 2:
+        a, b = options
+        return a if priority[a] >= priority[b] else b
+    return max(options, key=priority.__getitem__)
+

@@ -12,7 +12,7 @@ is as reproducible as its members.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._core.outcome import Evidence
 from .base import ScheduleSummary, Strategy
@@ -38,6 +38,9 @@ class PortfolioStrategy(Strategy):
 
     def choose(self, options: Sequence[int], current: int) -> int:
         return self._active.choose(options, current)
+
+    def chooser(self) -> Callable[[Sequence[int], int], int]:
+        return self._active.chooser()
 
     def independent(self) -> bool:
         return all(m.independent() for m in self.members)
