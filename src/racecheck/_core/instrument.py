@@ -27,6 +27,7 @@ import dis
 import sys
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 from . import raw, threads
@@ -347,6 +348,24 @@ def _gate(code: types.CodeType, pts: frozenset[int]) -> frozenset[int] | None:
     return gate
 
 
+#: 3.11 sends a line event whenever the line number changes (3.10: at the start
+#: of a line's range of instructions), so there a frame can stop getting opcode
+#: events past its line's last point until the next line event.
+_LINE_CHANGE_EVENTS = sys.version_info >= (3, 11)
+
+
+def _last_points(code: types.CodeType, pts: frozenset[int]) -> frozenset[int]:
+    """Per line holding points, the offset of its last point."""
+    last: dict[int, int] = {}
+    for start, end, line in code.co_lines():
+        if line is None:
+            continue
+        for offset in range(start, end, 2):
+            if offset in pts and offset > last.get(line, -1):
+                last[line] = offset
+    return frozenset(last.values())
+
+
 class _SettraceBackend(_Backend):
     """Opcode tracing in managed threads (3.10, 3.11).
 
@@ -354,8 +373,15 @@ class _SettraceBackend(_Backend):
     ``f_trace_opcodes``, points or not: about 2 us each on 3.11.  In code
     where few lines hold a point (arithmetic between two shared reads), the
     frame gets line events instead, and opcode events only while it is on a
-    line that holds one (``_gate``).
+    line that holds one (``_gate``), on 3.11 only up to that line's last point.
+    Each code object gets local tracers of its own (``_tracers``), whose sets
+    are their locals: an event does no lookup by code object.
     """
+
+    def __init__(self) -> None:
+        #: Per code object (by id, checked by identity): its points' local tracer for
+        #: every opcode, or gated by lines, and its gate (None: no gate).
+        self._tracers: dict[int, tuple[types.CodeType, Any, frozenset[int] | None]] = {}
 
     def thread_started(self) -> None:
         sys.settrace(self._on_call)
@@ -369,42 +395,69 @@ class _SettraceBackend(_Backend):
         mt = registry.get(raw.get_ident())
         if mt is not None and mt.busy:
             return None  # racecheck's own work (the strategy's random.py...): never trace it
-        pts = analyse(frame.f_code, frame.f_globals)
-        if not pts:
+        code = frame.f_code
+        hit = self._tracers.get(id(code))
+        if hit is None or hit[0] is not code:
+            hit = self._tracers[id(code)] = (code, *_local_tracer(code, frame.f_globals))
+        tracer, gate = hit[1], hit[2]
+        if tracer is None:
             return None
-        gate = _gate(frame.f_code, pts)
         if gate is None:
             frame.f_trace_opcodes = True
             frame.f_trace_lines = False
-            return self._on_opcode
+            return tracer
         # also on a generator's resumption, in the middle of a line
         frame.f_trace_opcodes = frame.f_lineno in gate
         frame.f_trace_lines = True
-        return self._on_line
+        return tracer
 
-    def _on_line(self, frame: Any, event: str, arg: object) -> Any:
-        if event == "line":
-            gate = _gates[id(frame.f_code)][1]
-            frame.f_trace_opcodes = gate is not None and frame.f_lineno in gate
-            return self._on_line
-        self._on_opcode(frame, event, arg)
-        return self._on_line
 
-    def _on_opcode(self, frame: Any, event: str, arg: object) -> Any:
-        if event == "exception":
+def _local_tracer(code: types.CodeType, globals_: dict[str, Any]
+                  ) -> tuple[Callable[[Any, str, object], Any] | None, frozenset[int] | None]:
+    """The local trace function for frames of ``code`` (None: it has no point), and its gate."""
+    pts = analyse(code, globals_)
+    if not pts:
+        return None, None
+    exits = _points[id(code)][2]
+    gate = _gate(code, pts)
+    managed, ident, reach = _managed, _get_ident, _reach
+
+    def point(frame: Any, offset: int) -> None:
+        mt = managed(ident())
+        if mt is not None and not mt.busy:
+            ex = mt.ex
+            if not ex.watched and offset not in exits:
+                ex.point(mt)
+            else:
+                reach(mt, frame, offset, offset in exits)
+
+    def on_opcode(frame: Any, event: str, arg: object) -> Any:
+        if event == "opcode":
+            offset = frame.f_lasti
+            if offset in pts:
+                point(frame, offset)
+        elif event == "exception":
             _on_raise(None, 0, None)
+        return on_opcode
+
+    if gate is None:
+        return on_opcode, None
+    lasts = _last_points(code, pts) if _LINE_CHANGE_EVENTS else frozenset()
+
+    def on_line(frame: Any, event: str, arg: object) -> Any:
+        if event == "line":
+            frame.f_trace_opcodes = frame.f_lineno in gate
         elif event == "opcode":
             offset = frame.f_lasti
-            entry = _points[id(frame.f_code)]
-            if offset in entry[1]:
-                mt = _managed(_get_ident())
-                if mt is not None and not mt.busy:
-                    ex = mt.ex
-                    if not ex.watched and offset not in entry[2]:
-                        ex.point(mt)
-                    else:
-                        _reach(mt, frame, offset, offset in entry[2])
-        return self._on_opcode
+            if offset in pts:
+                if offset in lasts:
+                    frame.f_trace_opcodes = False  # nothing more on this line
+                point(frame, offset)
+        elif event == "exception":
+            _on_raise(None, 0, None)
+        return on_line
+
+    return on_line, gate
 
 
 backend: _Backend = _MonitoringBackend() if hasattr(sys, "monitoring") else _SettraceBackend()
