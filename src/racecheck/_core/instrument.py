@@ -392,11 +392,13 @@ class _SettraceBackend(_Backend):
     def _on_call(self, frame: Any, event: str, arg: object) -> Any:
         if event != "call":
             return None
-        mt = registry.get(raw.get_ident())
-        if mt is not None and mt.busy:
-            return None  # racecheck's own work (the strategy's random.py...): never trace it
         code = frame.f_code
         hit = self._tracers.get(id(code))
+        if hit is not None and hit[0] is code and hit[1] is None:
+            return None  # no point in it (racecheck's own lock shims...): the common call
+        mt = _managed(_get_ident())
+        if mt is not None and mt.busy:
+            return None  # racecheck's own work (the strategy's random.py...): never trace it
         if hit is None or hit[0] is not code:
             hit = self._tracers[id(code)] = (code, *_local_tracer(code, frame.f_globals))
         tracer, gate = hit[1], hit[2]
