@@ -20,15 +20,17 @@ and is simpler, becomes the new best.
 The subset is minimised with delta debugging (Zeller & Hildebrandt,
 "Simplifying and Isolating Failure-Inducing Input", TSE 2002): halves, then
 quarters..., and their complements, so a bug needing one preemption out of
-thousands is isolated in a few dozen runs.  When more than one is left,
-every single preemption is tried in turn (earliest first), since the bug
-may need one the search never took; then, with what budget is left, the
-bounded strategy's search below the best run's preemptions (iterative
-context bounding), whose first failure alike has the fewest preemptions any
-such schedule has.  Schedule simplification by
-moving preemptions is Jalbert & Sen's idea ("A Trace Simplification
-Technique for Effective Debugging of Concurrent Programs", FSE 2010).  A
-budget of runs and of seconds bounds it.
+thousands is isolated in a few dozen runs.  When more than one is left, a
+search below the best run's preemptions follows, since the bug may need one
+the search never took: ``dpor`` from the floor up where the runs log their
+steps (the default's environment), else every single preemption in turn,
+then the bounded strategy's search (iterative context bounding); either
+way the first failure alike has the fewest preemptions any such schedule
+has.  The floor is what the search proved: no schedule with fewer
+preemptions than its exhaustive bound plus one fails, so no candidate below
+it runs.  Schedule simplification by moving preemptions is Jalbert & Sen's
+idea ("A Trace Simplification Technique for Effective Debugging of
+Concurrent Programs", FSE 2010).  A budget of runs and of seconds bounds it.
 """
 
 from __future__ import annotations
