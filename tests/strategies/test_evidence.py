@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import racecheck
 from racecheck.strategies import Evidence
@@ -71,3 +72,39 @@ def test_pct_takes_the_first_of_the_highest_priorities_as_max_does() -> None:
         options = tuple(sorted(rng.sample(range(5), rng.choice((2, 2, 3, 4)))))
         priority = {tid: float(rng.choice((0, 1, 2, 2.5))) for tid in options}
         assert _highest(options, priority) == max(options, key=priority.__getitem__)
+
+
+class _PCTAsBefore(racecheck.strategies.PCTStrategy):
+    """PCT's choose as it was written first (max with a key), the reference."""
+
+    def choose(self, options: Sequence[int], current: int) -> int:
+        self._step += 1
+        for tid in options:
+            if tid not in self._priority:
+                self._priority[tid] = self.depth + self._rng.random()
+        if self._changes and self._step >= self._changes[0]:
+            self._changes.pop(0)
+            victim = (current if current in self._priority
+                      else max(options, key=self._priority.__getitem__))
+            self._priority[victim] = float(len(self._changes))
+        return max(options, key=self._priority.__getitem__)
+
+
+def test_pct_chooses_as_its_first_version_did() -> None:
+    """The fast paths of PCT's choose change no decision: same seed, same schedules."""
+    rng = random.Random(11)
+    for seed in range(40):
+        for depth in (1, 2, 3):
+            new, old = racecheck.strategies.PCTStrategy(seed, depth), _PCTAsBefore(seed, depth)
+            new.k = old.k = rng.choice((4, 16, 64))
+            for index in range(3):
+                new.begin(index)
+                old.begin(index)
+                current = -1
+                for _ in range(80):
+                    options = tuple(sorted(rng.sample(range(4), rng.choice((2, 2, 2, 3)))))
+                    if rng.random() < 0.2:
+                        current = -1
+                    chosen = new.choose(options, current)
+                    assert chosen == old.choose(options, current)
+                    current = chosen

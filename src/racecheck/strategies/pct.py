@@ -59,6 +59,10 @@ class PCTStrategy(Strategy):
     def choose(self, options: Sequence[int], current: int) -> int:
         self._step += 1
         priority = self._priority
+        if len(options) == 2 and not (self._changes and self._step >= self._changes[0]):
+            a, b = options  # the common choice: two threads, both seen, no change point
+            if a in priority and b in priority:
+                return a if priority[a] >= priority[b] else b
         for tid in options:
             if tid not in priority:
                 priority[tid] = self.depth + self._rng.random()
