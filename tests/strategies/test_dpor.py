@@ -754,3 +754,64 @@ def test_a_search_can_start_at_a_bound_known_to_pass() -> None:
     for start in (-1, 4, True, 1.0):
         with pytest.raises(racecheck.InvalidArgument, match="start must be an integer"):
             DporStrategy(seed=0, preemptions=3, start=start)  # type: ignore[arg-type]
+
+
+class _Shared:
+    def __init__(self) -> None:
+        self.n = 0
+        self.seen: list[int] = []
+        self.lock = threading.Lock()
+
+
+def _prefix_then_race(s: _Shared, locked: bool = False) -> None:
+    """Work on shared state alone first (as a test's fixtures do), then two threads that
+    race (or, ``locked``, do not)."""
+    for i in range(30):
+        s.seen.append(i)
+        with s.lock:
+            s.n += i % 3
+
+    def bump() -> None:
+        if locked:
+            with s.lock:
+                s.n += 1
+        else:
+            s.n += 1
+        s.seen.append(s.n)
+
+    threads = [threading.Thread(target=bump) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_steps_before_a_second_thread_need_no_effect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dpor runs the same schedules, and finds the same bug, whether or not the steps a
+    lone thread takes before it starts another are given their effects."""
+    from racecheck._core.execution import Execution
+
+    def run() -> racecheck.Result:
+        return racecheck.explore([_prefix_then_race], setup=_Shared,
+                                 invariant=lambda s: s.n == sum(i % 3 for i in range(30)) + 2,
+                                 strategy=DporStrategy(0), schedules=400, isolate=False,
+                                 shrink=False)
+
+    def proof() -> racecheck.Result:
+        return racecheck.explore([functools.partial(_prefix_then_race, locked=True)],
+                                 setup=_Shared, strategy=DporStrategy(0, preemptions=1),
+                                 schedules=2000, isolate=False)
+
+    lean, lean_proof = run(), proof()
+    monkeypatch.setattr(Execution, "PREFIX_FREE", False)
+    full, full_proof = run(), proof()
+    assert lean.failure is not None and full.failure is not None
+    assert lean.failure.token == full.failure.token
+    assert lean.failure.schedule_index > 5  # a search, not a first-schedule find
+    assert [(r.steps, r.choices, r.preemptions) for r in lean.runs] == \
+           [(r.steps, r.choices, r.preemptions) for r in full.runs]
+    assert lean.runs[0].steps > 90  # the lone thread's prefix was reached
+    assert lean_proof.ok and lean_proof.evidence.exhaustive_up_to_preemptions == 1
+    assert str(lean_proof.evidence) == str(full_proof.evidence)
+    assert [(r.steps, r.choices) for r in lean_proof.runs] == \
+           [(r.steps, r.choices) for r in full_proof.runs]
