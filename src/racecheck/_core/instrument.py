@@ -193,9 +193,7 @@ def _reach(mt: ManagedThread, frame: Any, offset: int, exit_call: bool) -> None:
     ex = mt.ex
     if ex.timing:
         ex.time_reached(mt)
-    if ex.wants_accesses and (len(ex.threads) > 1 or ex.hooks["step"] or not ex.PREFIX_FREE):
-        # (alone, before a second thread starts, no choice reads an access: see
-        # Execution._logged_point)
+    if ex.wants_accesses and not ex.alone:  # alone, no choice reads an access
         mt.busy += 1
         try:
             mt.pending = decode(frame, offset)
