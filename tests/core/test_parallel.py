@@ -152,30 +152,50 @@ def test_no_worker_is_left_running() -> None:
 
 
 def test_a_worker_that_dies_leaves_its_schedules_to_the_explorer() -> None:
-    def work(number: int, send: isolate.Send) -> None:
-        for index in range(number, 10, 2):
-            if number == 1 and index == 5:
-                os._exit(0)  # dies before sending 5
+    def work(claim: Any, send: isolate.Send) -> None:
+        while (index := claim()) < 10:
+            if index == 5:
+                os._exit(0)  # dies holding 5, after sending what it ran before
             send({"index": index, "value": index * 10})
 
     pool = isolate.Pool(2, work)
     try:
-        got = [pool.result(i, i % 2, 10.0) for i in range(5)]
+        got = [pool.result(i, 10.0) for i in range(5)]
         assert [m["value"] for m in got if m is not None] == [0, 10, 20, 30, 40]
-        assert pool.result(5, 1, 10.0) is None  # its worker ended without it
-        assert pool.result(6, 0, 10.0) == {"index": 6, "value": 60}
+        assert pool.result(5, 10.0) is None  # its worker ended without it
+        assert pool.result(6, 10.0) == {"index": 6, "value": 60}  # the other one goes on
     finally:
         pool.stop()
     assert _no_children_left()
 
 
+def test_workers_claim_keys_so_a_slow_one_takes_fewer() -> None:
+    def work(claim: Any, send: isolate.Send) -> None:
+        index = claim()
+        slow = index == 3  # the worker that claimed first is the slow one
+        while index < 40:
+            raw.real_sleep(0.03 if slow else 0.001)
+            send({"index": index, "slow": slow})
+            index = claim()
+
+    pool = isolate.Pool(2, work, first=3)
+    try:
+        got = [pool.result(i, 10.0) for i in range(3, 40)]
+    finally:
+        pool.stop()
+    assert [m["index"] for m in got if m is not None] == list(range(3, 40))
+    by_slow = sum(bool(m["slow"]) for m in got if m is not None)
+    assert 1 <= by_slow < 10  # dealt out in turn it would have run 19 of the 37
+    assert _no_children_left()
+
+
 def test_a_silent_worker_is_given_up_after_the_silence_limit() -> None:
-    def work(number: int, send: isolate.Send) -> None:
+    def work(claim: Any, send: isolate.Send) -> None:
         raw.real_sleep(60)
 
     pool = isolate.Pool(1, work)
     try:
-        assert pool.result(0, 0, 0.3) is None
+        assert pool.result(0, 0.3) is None
     finally:
         pool.stop()  # SIGTERM ends the sleep at once
     assert _no_children_left()

@@ -31,9 +31,11 @@ from __future__ import annotations
 import builtins
 import importlib
 import json
+import mmap
 import os
 import select
 import signal
+import struct
 import threading
 import traceback
 import warnings
@@ -221,6 +223,8 @@ _pipe_fd: int | None = None
 #: In a worker of a Pool: its pipe to the exploring process, which the
 #: schedules' children it forks must not hold open.
 _worker_fd: int | None = None
+#: In a worker of a Pool: the pipe whose byte is the claim lock (Pool.claims).
+_worker_token: tuple[int, ...] = ()
 
 
 def _in_child(pipe_fd: int) -> None:
@@ -228,13 +232,13 @@ def _in_child(pipe_fd: int) -> None:
 
     from . import threads
 
-    global _pipe_fd, _worker_fd
-    if _worker_fd is not None:
+    global _pipe_fd, _worker_fd, _worker_token
+    for fd in (*((_worker_fd,) if _worker_fd is not None else ()), *_worker_token):
         try:
-            os.close(_worker_fd)
+            os.close(fd)
         except OSError:
             pass
-        _worker_fd = None
+    _worker_fd, _worker_token = None, ()
     _pipe_fd = pipe_fd
     try:
         os.setpgid(0, 0)  # its own process group: whatever it leaves is killed with it
@@ -264,23 +268,35 @@ def forked_from_child() -> None:
 class Pool:
     """Worker processes forked from the exploring process, each running ``work``.
 
-    ``work(number, send)`` runs in worker ``number`` (0-based) and sends
-    messages that carry an ``"index"``; :meth:`result` hands the message for
-    an index to the caller, whichever worker sent it and in whatever order
-    they arrived.  Each worker has its own process group and CPU (``cpus``:
-    the CPUs to spread over, the first one the exploring process's own), and
-    is stopped with SIGTERM, then SIGKILL, by :meth:`stop`: the schedule child
-    it is waiting for is killed with it (``run_in_child`` kills its child on
-    any exception, the SIGTERM handler's SystemExit included).
+    ``work(claim, send)`` runs in each worker: ``claim()`` hands it the next
+    key no worker has taken yet (``first``, then one more each call, across
+    all workers), and ``send`` its messages, which carry an ``"index"``.
+    Keys are claimed, not dealt out in turn, so a worker that gets less CPU
+    (the one beside the exploring process, which books the outcomes) takes
+    fewer of them instead of holding the others back.  :meth:`result` hands
+    the message for a key to the caller, whichever worker sent it and in
+    whatever order they arrived.  Each worker has its own process group and
+    CPU (``cpus``: the CPUs to spread over, the first one the exploring
+    process's own), and is stopped with SIGTERM, then SIGKILL, by
+    :meth:`stop`: the schedule child it is waiting for is killed with it
+    (``run_in_child`` kills its child on any exception, the SIGTERM handler's
+    SystemExit included).
     """
 
-    def __init__(self, jobs: int, work: Callable[[int, Send], None],
-                 cpus: list[int] | None = None) -> None:
+    def __init__(self, jobs: int, work: Callable[[Callable[[], int], Send], None],
+                 cpus: list[int] | None = None, first: int = 0) -> None:
         self.pids: list[int] = []
         self.fds: list[int] = []
         self.closed: set[int] = set()  # workers whose pipe reached its end
         self.buffer: dict[int, Message] = {}
         self.pending: list[bytes] = []
+        # Shared with the workers (an anonymous mmap is MAP_SHARED across fork):
+        # the next key to claim, then each worker's last claimed key.  A one-byte
+        # token in a pipe is the lock around a claim.
+        self.claims = mmap.mmap(-1, 8 * (jobs + 1))
+        struct.pack_into(f"{jobs + 1}q", self.claims, 0, first, *([-1] * jobs))
+        self.token: tuple[int, ...] = os.pipe()
+        os.write(self.token[1], b".")
         try:
             for number in range(jobs):
                 self._start(number, work, cpus)
@@ -289,47 +305,54 @@ class Pool:
             raise
         self.pending = [b""] * len(self.fds)
 
-    def _start(self, number: int, work: Callable[[int, Send], None],
+    def _start(self, number: int, work: Callable[[Callable[[], int], Send], None],
                cpus: list[int] | None) -> None:
         read_end, write_end = os.pipe()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # see run_in_child
             pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker, reported through the pipe
-            global _worker_fd
+            global _worker_fd, _worker_token
             try:
                 os.close(read_end)
                 for fd in self.fds:  # the earlier workers' read ends
                     os.close(fd)
                 _worker_fd = write_end
+                _worker_token = self.token
                 os.setpgid(0, 0)
                 if cpus:
                     os.sched_setaffinity(0, {cpus[number % len(cpus)]})
                 signal.signal(signal.SIGTERM, _stop_worker)
-                work(number, _sender(write_end))
+                work(_claimer(number, self.claims, self.token), _sender(write_end))
             finally:
                 os._exit(0)
         os.close(write_end)
         self.pids.append(pid)
         self.fds.append(read_end)
 
-    def result(self, index: int, number: int, silence_limit: float) -> Message | None:
-        """The message about ``index`` that worker ``number`` sends; None when it ended
-        or went silent for ``silence_limit`` seconds without sending it."""
+    def claimed(self, number: int) -> int:
+        """The last key worker ``number`` claimed (-1: none yet)."""
+        return int(struct.unpack_from("q", self.claims, 8 * (number + 1))[0])
+
+    def result(self, index: int, silence_limit: float) -> Message | None:
+        """The message about ``index``; None when the worker that claimed it ended
+        without sending it, when every worker ended, or when none sent anything
+        for ``silence_limit`` seconds."""
         last = raw.real_monotonic()
         while index not in self.buffer:
-            if number in self.closed:
+            # A closed worker's pipe was read to its end: all it sent is buffered.
+            if len(self.closed) == len(self.fds) or any(
+                    self.claimed(n) == index for n in self.closed):
                 return None
             open_fds = [fd for n, fd in enumerate(self.fds) if n not in self.closed]
             ready, _, _ = select.select(open_fds, [], [], 0.05)
             for fd in ready:
                 n = self.fds.index(fd)
                 chunk = os.read(fd, 1 << 16)
+                last = raw.real_monotonic()
                 if not chunk:
                     self.closed.add(n)
                     continue
-                if n == number:
-                    last = raw.real_monotonic()
                 *lines, self.pending[n] = (self.pending[n] + chunk).split(b"\n")
                 for line in lines:
                     message = json.loads(line)
@@ -365,12 +388,29 @@ class Pool:
                 pass
         for pid in self.pids:
             _kill_group(pid)
-        for fd in self.fds:
+        for fd in (*self.fds, *self.token):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.pids, self.fds = [], []
+        self.pids, self.fds, self.token = [], [], ()
+        self.claims.close()
+
+
+def _claimer(number: int, claims: mmap.mmap, token: tuple[int, ...]) -> Callable[[], int]:
+    """A worker's ``claim()``: the next key, taken under the pipe token."""
+
+    def claim() -> int:  # pragma: no cover - in a worker
+        os.read(token[0], 1)  # blocks while another worker claims
+        try:
+            key = struct.unpack_from("q", claims, 0)[0]
+            struct.pack_into("q", claims, 0, key + 1)
+            struct.pack_into("q", claims, 8 * (number + 1), key)
+        finally:
+            os.write(token[1], b".")
+        return int(key)
+
+    return claim
 
 
 def _stop_worker(signum: int, frame: object) -> None:  # pragma: no cover - in a worker

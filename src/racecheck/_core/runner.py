@@ -363,10 +363,13 @@ def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: i
                      found: _Found) -> None:
     """Schedules ``first``.. spread over ``cfg.jobs`` worker processes, booked in order.
 
-    Worker w runs every schedule whose ``index - first`` is w modulo the
-    number of workers, each in a forked child of its own as the serial search
-    does, and calls the strategy's ``begin`` for every index so its state
-    moves as here.  This process calls ``begin`` for every index too, then
+    Each worker claims the next index no worker has taken (``isolate.Pool``)
+    and runs it in a forked child of its own as the serial search does, after
+    calling the strategy's ``begin`` for every index up to it so its state
+    moves as here.  Claiming rather than dealing indices out in turn keeps
+    both CPUs busy when one worker is slower (it shares its CPU with this
+    process's booking: 6.3 s against 5.0 s for the same number of schedules
+    when dealt out).  This process calls ``begin`` for every index too, then
     books the outcome in index order, exactly as a serial search: the budget
     checks, ``end``, the notes, the first failing index.  So verdict, failing
     schedule and token are the serial run's, whatever finishes first.  The
@@ -374,7 +377,7 @@ def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: i
     A worker that dies or goes silent leaves its schedules to this process.
     """
     jobs = cfg.jobs
-    work = _work(cfg, strategy, patches, first, jobs,
+    work = _work(cfg, strategy, patches, first,
                  lambda index: bool(_strategy_call(strategy, "begin", index)))
     workers = _Workers(cfg, strategy, patches, work, jobs, first)
     found.parallel_from = first
@@ -392,19 +395,23 @@ def _search_parallel(cfg: Config, strategy: Strategy, patches: Patches, first: i
         workers.stop()
 
 
-def _work(cfg: Config, strategy: Strategy, patches: Patches, first: int, jobs: int,
-          begin: Callable[[int], bool]) -> Callable[[int, isolate.Send], None]:
-    """What a worker runs: ``begin`` every key from ``first`` on, in order (False:
-    nothing left), run its own share (``(key - first) % jobs``), send outcomes."""
+def _work(cfg: Config, strategy: Strategy, patches: Patches, first: int,
+          begin: Callable[[int], bool]) -> Callable[[Callable[[], int], isolate.Send], None]:
+    """What a worker runs: claim keys from ``first`` on, ``begin`` every key up to
+    the claimed one, in order (False: nothing left), run it, send its outcome."""
 
-    def work(number: int, send: isolate.Send) -> None:  # pragma: no cover - in a worker
-        for key in range(first, cfg.schedules):
+    def work(claim: Callable[[], int], send: isolate.Send) -> None:  # pragma: no cover
+        begun = first  # the next key to begin
+        while True:
             try:
-                if not begin(key):
+                key = claim()
+                if key >= cfg.schedules:
                     return
+                while begun <= key:
+                    if not begin(begun):
+                        return
+                    begun += 1
                 rseed = _rseed(cfg, strategy, key)
-                if (key - first) % jobs != number:
-                    continue
                 began = raw.real_perf_counter()
                 outcome = run_schedule(cfg, strategy, key, patches, fork=True, rseed=rseed,
                                        record=False)
@@ -422,26 +429,24 @@ def _work(cfg: Config, strategy: Strategy, patches: Patches, first: int, jobs: i
 
 
 class _Workers:
-    """A Pool whose worker ``(key - first) % jobs`` sends the outcome of ``key``;
+    """A Pool whose workers claim keys from ``first`` on and send their outcomes;
     when a worker dies or hangs, the pool is stopped and schedules run here."""
 
     def __init__(self, cfg: Config, strategy: Strategy, patches: Patches,
-                 work: Callable[[int, isolate.Send], None], jobs: int, first: int, *,
-                 beside: bool = False) -> None:
+                 work: Callable[[Callable[[], int], isolate.Send], None], jobs: int,
+                 first: int, *, beside: bool = False) -> None:
         self.cfg, self.strategy, self.patches = cfg, strategy, patches
-        self.jobs, self.first = jobs, first
         cpus = _spread_cpus()
         if beside and cpus and len(cpus) > 1:
             # this process runs schedules too: the workers take the other CPUs first
             cpus = cpus[1:] + cpus[:1]
-        self.pool: isolate.Pool | None = isolate.Pool(jobs, work, cpus)
+        self.pool: isolate.Pool | None = isolate.Pool(jobs, work, cpus, first)
 
     def outcome(self, key: int | None, index: int, rseed: int) -> tuple[Outcome, float]:
         """Schedule ``index``'s outcome and seconds: the workers' for ``key``, else run here."""
         message = None
         if key is not None and self.pool is not None:
-            message = self.pool.result(key, (key - self.first) % self.jobs,
-                                       4 * _silence_limit(self.cfg))
+            message = self.pool.result(key, 4 * _silence_limit(self.cfg))
             if message is None:  # the worker died or hung: the rest runs here
                 self.stop()
         if message is None:
@@ -488,7 +493,7 @@ def _search_lanes(cfg: Config, strategy: Strategy, patches: Patches, first: int,
         _strategy_call(strategy, "begin_lane", lane)
         return True
 
-    work = _work(cfg, strategy, patches, lane0, workers, begin_lane)
+    work = _work(cfg, strategy, patches, lane0, begin_lane)
     pool = _Workers(cfg, strategy, patches, work, workers, lane0, beside=True)
     if found.parallel_from is None:
         found.parallel_from = first
