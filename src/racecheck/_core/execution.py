@@ -60,6 +60,12 @@ if TYPE_CHECKING:
 POINT_TIME = 1e-6
 
 
+def _own_code(fn: Callable[..., object]) -> bool:
+    """Whether ``fn`` (a function or bound method) is racecheck's own code."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    return code is not None and code.co_filename.startswith(raw.OWN_DIRS)
+
+
 #: A step of the code's own that took longer than this (seconds) ran in C (a
 #: NumPy operation on a large array, hashing, compression), which may release the GIL.
 LONG_STEP = 100e-6
@@ -94,6 +100,10 @@ class Execution:
         #: What makes this schedule's choices (``Strategy.chooser``: past any delegation).
         self._pick = (strategy.chooser() if hasattr(strategy, "chooser")
                       else strategy.choose)
+        #: ``_pick`` is racecheck's own code: it reaches no point and answers one of
+        #: the options, so ``point``'s fast path neither marks the thread busy around
+        #: it nor checks a choice that keeps the running thread.
+        self._own_pick = _own_code(self._pick)
         #: The options of every choice point, for strategies that search the space of
         #: schedules (``Strategy.wants_options``); None: not kept.
         self.option_log: list[tuple[int, ...]] | None = (
@@ -346,6 +356,23 @@ class Execution:
                 # The common choice, inline: it comes at about every other point, and
                 # the calls of _choice_point and _choose cost as much as the strategy.
                 current = mt.tid
+                if self._own_pick:
+                    try:
+                        choice = self._pick(options, current)
+                    except Exception as exc:
+                        raise self._strategy_raised(exc) from None
+                    # the running thread is always an option
+                    if choice != current and choice not in options:
+                        raise self._bad_choice(choice, options)
+                    self.choices.append(choice)
+                    self.currents.append(current)
+                    if choice != current:
+                        mt.busy += 1
+                        try:
+                            self._switch(mt, self.threads[choice])
+                        finally:
+                            mt.busy -= 1
+                    return
                 mt.busy += 1
                 try:
                     try:
