@@ -590,6 +590,39 @@ def socketpair_between_two_threads() -> None:
 
 
 @case()
+def ping_pong_on_a_socketpair_with_timed_recvs_on_either_side() -> None:
+    # Found on boltons' test_socketutils_netstring_timeout: both threads block in
+    # recv(), one with a timeout, while the other's data is already in its socket.
+    # The ready one must run; firing the timed one's timeout was a false deadlock.
+    class Pair:
+        def __init__(self) -> None:
+            self.a, self.b = socket.socketpair()
+            self.got: list[bytes] = []
+
+    def close(p: Pair) -> None:
+        p.a.close()
+        p.b.close()
+
+    for server_timeout, client_timeout in ((1.0, 10.0), (None, 10.0), (1.0, None)):
+        def server(p: Pair, timeout: float | None = server_timeout) -> None:
+            p.a.settimeout(timeout)
+            p.got.append(p.a.recv(4))
+            p.a.sendall(b"pong")
+            p.got.append(p.a.recv(3))
+
+        def client(p: Pair, timeout: float | None = client_timeout) -> None:
+            p.b.settimeout(timeout)
+            p.b.sendall(b"ping")
+            p.got.append(p.b.recv(4))
+            p.b.sendall(b"bye")
+
+        for seed in (1, 2, 3):
+            passes(racecheck.explore(
+                [server, client], setup=Pair, teardown=close, schedules=12, seed=seed,
+                invariant=lambda p: sorted(p.got) == [b"bye", b"ping", b"pong"], watchdog=2))
+
+
+@case()
 def select_on_a_pipe_another_thread_writes() -> None:
     class Pipe:
         def __init__(self) -> None:

@@ -736,8 +736,10 @@ class Execution:
             if not self.poll_blocked() and not self._wait_external():
                 self._deadlock()
                 return
-        if not self.enabled:
-            # Everyone waits: the clock jumps to the earliest deadline (ties: lowest id).
+        if not self.enabled and not self.poll_blocked():
+            # Everyone waits, and no wait can end now (a waiter whose socket already
+            # holds another thread's data was woken above: it runs before any timeout
+            # fires): the clock jumps to the earliest deadline (ties: lowest id).
             first = min(self.timed, key=lambda t: (t.deadline, t.tid))
             if not self._ready_in_real_time(first):
                 self._note_stall(first)
