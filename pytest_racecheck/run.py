@@ -68,29 +68,56 @@ STATE = pytest.StashKey[State]()
 SETUP_THREADS = pytest.StashKey[list[tuple[threading.Thread, str]]]()
 
 def unittest_runner(item: pytest.Function) -> Callable[[], None]:
-    """One run of a TestCase method on a fresh instance, raising its first problem."""
+    """One run of a TestCase method on a fresh instance, raising its first problem.
+
+    Its outcome is pytest's for the same method: ``pytest.skip()``,
+    ``pytest.xfail()`` or ``importorskip`` inside it (which ``unittest`` would
+    count as an error) are raised as they are, and an ``expectedFailure``
+    that failed is an xfail.
+    """
     import unittest
 
     parent: Any = item.parent
     case_class: Any = parent.obj
     name = item.name
 
+    class Result(unittest.TestResult):
+        #: A pytest outcome (skip, xfail, exit) raised inside the method.
+        outcome: BaseException | None = None
+
+        def addError(self, test: Any, err: Any) -> None:
+            if isinstance(err[1], _PASSTHROUGH):
+                self.outcome = self.outcome or err[1]
+            else:
+                super().addError(test, err)
+
+        def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
+            # pytest reports a skip or xfail inside a subTest as that subtest's
+            # outcome and the test as passed: here the test goes on and passes.
+            if err is None or not isinstance(err[1], _PASSTHROUGH):
+                super().addSubTest(test, subtest, err)
+
     def run_test_case() -> None:
         __tracebackhide__ = True
         case = case_class(name)
-        result = unittest.TestResult()
+        result = Result()
         case.run(result)
         problems = result.errors + result.failures
         if problems:
             test, text = problems[0]
             raise AssertionError(f"{test} failed:\n{text}")
+        if result.outcome is not None:
+            raise result.outcome
         if result.unexpectedSuccesses:
             raise AssertionError(f"{result.unexpectedSuccesses[0]}: unexpected success")
+        if result.expectedFailures:
+            pytest.xfail(f"{result.expectedFailures[0][0]}: an expected failure")
         if result.skipped and not result.testsRun - len(result.skipped):
             pytest.skip(str(result.skipped[0][1]))
 
     run_test_case.__name__ = name
     return run_test_case
+
 
 def bare_async_test(item: pytest.Function) -> str:
     """Why racecheck cannot run this ``async def`` test itself ('' when it can).
@@ -137,6 +164,11 @@ _UNSEEN = ("waits on something racecheck cannot see into (a call blocked in C, r
 
 #: Exceptions that are a test's own outcome, raised as they are.
 _PASSTHROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception)
+
+#: Why a test whose schedule raised one of ``_PASSTHROUGH`` was not explored.
+_OWN_OUTCOMES = {"Skipped": "skipped itself (pytest.skip)",
+                 "XFailed": "xfailed itself (pytest.xfail, or an expected failure)",
+                 "Exit": "called pytest.exit()"}
 
 #: Tests using these fixtures run plainly: ``racecheck`` runs its own
 #: explorations, and ``pytester`` / ``testdir`` run a whole inner pytest session
@@ -253,6 +285,10 @@ class Run:
                 raise
         except racecheck.UsageError:
             self.state.unexplored[self.item.nodeid] = "a racecheck limit (see the test's error)"
+            raise
+        except _PASSTHROUGH as exc:  # pytest.skip() / xfail() / exit() in a schedule
+            self._not_explored(_OWN_OUTCOMES.get(type(exc).__name__, "ended in its own outcome"),
+                               f"{type(exc).__name__}: {exc}")
             raise
         except BaseException as exc:  # a timeout plugin, Ctrl-C, an internal error
             self._record(ok=False, verdict="error",

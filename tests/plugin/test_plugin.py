@@ -965,6 +965,66 @@ def test_unittest_test_cases_are_explored_with_set_up_and_cleanups_per_schedule(
         result, "test_subject.py::TestAccount::test_locked")
 
 
+def test_unittest_methods_ending_in_a_pytest_outcome_keep_it(pytester: pytest.Pytester) -> None:
+    """pytest.skip / xfail / importorskip inside a TestCase method are the test's outcome,
+    as without racecheck (unittest counts them as errors), and an expectedFailure is an
+    xfail (found on prometheus_client's suite: reported as races)."""
+    make(pytester, """
+        import threading
+        import unittest
+
+        import pytest
+
+        class Outcomes:
+            def setUp(self):
+                self.t = threading.Thread(target=lambda: None)
+                self.t.start()
+
+            def tearDown(self):
+                self.t.join()
+
+            def test_importorskip(self):
+                pytest.importorskip("no_such_module_for_racecheck")
+
+            def test_skip(self):
+                pytest.skip("not here")
+
+            def test_xfail(self):
+                pytest.xfail("known")
+
+            def test_skip_in_a_subtest(self):
+                with self.subTest(n=1):
+                    pytest.skip("not here either")
+
+            @unittest.expectedFailure
+            def test_expected_failure(self):
+                self.assertEqual(1, 2)
+
+            def test_skiptest(self):
+                self.skipTest("unittest's own")
+
+        class TestPlainFirst(Outcomes, unittest.TestCase):
+            pass
+
+        @pytest.mark.racecheck(schedules=5)
+        class TestExploredAtOnce(Outcomes, unittest.TestCase):
+            pass
+    """)
+    result = run(pytester, "--racecheck", "--racecheck-schedules=5")
+    outcomes = result.parseoutcomes()
+    # a skip inside a subTest: pytest reports the subtest skipped and the test passed;
+    # under racecheck the test passes (the subtest's own line is not reproduced)
+    assert outcomes["passed"] == 2 and outcomes["xfailed"] == 4
+    assert outcomes["skipped"] == 6 and "failed" not in outcomes
+    out = result.stdout.str()
+    assert "race found" not in out and "error" not in out
+    # the marked class went to the exploration, whose first schedule ended in the outcome
+    assert "not explored: skipped itself (pytest.skip)" in summary_line(
+        result, "test_subject.py::TestExploredAtOnce::test_skip")
+    assert "xfailed itself" in summary_line(
+        result, "test_subject.py::TestExploredAtOnce::test_expected_failure")
+
+
 def test_a_busy_thread_left_by_the_plain_run_is_waited_for_before_forking(
         pytester: pytest.Pytester) -> None:
     """A leftover thread inside a buffered write at fork time would hang the child (pykka);
