@@ -622,6 +622,60 @@ def ping_pong_on_a_socketpair_with_timed_recvs_on_either_side() -> None:
                 invariant=lambda p: sorted(p.got) == [b"bye", b"ping", b"pong"], watchdog=2))
 
 
+def _submit_and_wait(pool: concurrent.futures.ThreadPoolExecutor) -> Callable[[object], None]:
+    def body(s: object) -> None:
+        assert pool.submit(lambda: 41 + 1).result() == 42
+
+    return body
+
+
+def _helper(s: object) -> None:
+    threading.Thread(target=lambda: None).start()  # a second managed thread beside it
+
+
+@case()
+def an_executor_made_and_warmed_before_the_exploration_runs_its_tasks() -> None:
+    # A module-level pool (asgiref's single_thread_executor): its worker exists before
+    # the exploration, on a queue made before the patches.  In the process it is a real
+    # thread the schedule cannot see; in a forked child it does not exist at all.  Both
+    # were false deadlocks; the schedule now gives the pool workers of its own.
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        assert pool.submit(lambda: None).result() is None  # its worker starts now
+        worker = next(iter(pool._threads))  # type: ignore[attr-defined]
+        for isolate in (False, True):
+            passes(racecheck.explore([_submit_and_wait(pool), _helper], setup=object,
+                                     schedules=10, seed=3, isolate=isolate, watchdog=2))
+        # and put back as it was: its own worker, which still runs tasks
+        assert pool._threads == {worker}  # type: ignore[attr-defined]
+        assert pool.submit(lambda: 7).result(timeout=5) == 7
+    finally:
+        pool.shutdown()
+
+
+@case()
+def a_pool_left_running_by_the_test_is_no_deadlock() -> None:
+    # Workers of a pool nobody shuts down wait for work after the test's own threads
+    # finished: the interpreter's exit would stop them, so the schedule ends.  A
+    # worker stuck in a task is still a deadlock (the exit would wait for it forever).
+    kept: list[concurrent.futures.ThreadPoolExecutor] = []
+
+    def idle(s: object) -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+        kept.append(pool)  # never collected, never shut down
+        assert pool.submit(lambda: 1).result() == 1
+
+    def stuck(s: object) -> None:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        kept.append(pool)
+        pool.submit(threading.Event().wait)
+
+    passes(racecheck.explore([idle, _helper], setup=object, schedules=10, seed=4))
+    failure_of(racecheck.explore([stuck, _helper], setup=object, schedules=3, seed=4),
+               "deadlock")
+    kept.clear()
+
+
 @case()
 def select_on_a_pipe_another_thread_writes() -> None:
     class Pipe:

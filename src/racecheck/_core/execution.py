@@ -734,7 +734,10 @@ class Execution:
             if self.enabled or self.timed:
                 break
             if not self.poll_blocked() and not self._wait_external():
-                self._deadlock()
+                if self._only_idle_pool_workers_left():
+                    self._end()  # as the interpreter's exit would: it wakes and joins them
+                else:
+                    self._deadlock()
                 return
         if not self.enabled and not self.poll_blocked():
             # Everyone waits, and no wait can end now (a waiter whose socket already
@@ -936,6 +939,28 @@ class Execution:
                 if t.status != FINISHED:
                     _release(t.gate)
         _release(self.done)
+
+    def _only_idle_pool_workers_left(self) -> bool:
+        """Every live non-daemon thread is a ThreadPoolExecutor worker waiting for work.
+
+        An executor that is never shut down (a module's shared pool) keeps its
+        workers, which are not daemon threads, waiting on its queue after the
+        test's own threads finished.  That is no deadlock: at exit the
+        interpreter hands them a stop and joins them.
+        """
+        from concurrent.futures import thread as pool
+
+        frames = sys._current_frames()
+        waiting = [t for t in self.threads if t.status == BLOCKED and not t.daemon]
+        if not waiting:
+            return False
+        for t in waiting:
+            frame, callee = frames.get(t.ident), None
+            while frame is not None and frame.f_code is not pool._worker.__code__:
+                frame, callee = frame.f_back, frame
+            if frame is None or callee is None or callee.f_code.co_name != "get":
+                return False
+        return True
 
     def _deadlock(self) -> None:
         live = [t for t in self.threads if t.status == BLOCKED]

@@ -139,6 +139,8 @@ class Patches:
         self._set(threading.Thread, "is_alive", thread.is_alive)
         self._set(cft.ThreadPoolExecutor, "shutdown",
                   thread.ordered_shutdown(cft.ThreadPoolExecutor.__dict__["shutdown"]))
+        self._set(cft.ThreadPoolExecutor, "submit",
+                  thread.adopting_submit(cft.ThreadPoolExecutor.__dict__["submit"]))
         for name in ("sleep", "time", "monotonic", "perf_counter",
                      "time_ns", "monotonic_ns", "perf_counter_ns"):
             self._set(time, name, getattr(vtime, name))
@@ -428,6 +430,7 @@ class Patches:
 
     def restore(self) -> None:
         """Undo every patch, newest first; names rebound by the user meanwhile are left alone."""
+        thread.restore_adopted()
         while self._cell_undo:
             cell, old_value, new_value = self._cell_undo.pop()
             if cell.cell_contents is new_value:

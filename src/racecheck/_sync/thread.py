@@ -148,6 +148,77 @@ def ordered_shutdown(original: Callable[..., Any]) -> Callable[..., Any]:
     return shutdown
 
 
+#: Executors made outside the exploration that a schedule gave workers of its own:
+#: id -> (executor, its threads, work queue and idle semaphore before).
+_ADOPTED: dict[int, tuple[Any, tuple[Any, Any, Any]]] = {}
+
+
+def adopting_submit(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``ThreadPoolExecutor.submit`` that gives an executor made before the
+    exploration workers of the schedule's own.
+
+    A module-level executor (asgiref's ``SyncToAsync.single_thread_executor``,
+    a library's shared pool) has workers started before the schedule, on a
+    work queue made before racecheck's patches: in a forked child those
+    workers do not exist (the executor, counting them, starts no other, and
+    the task never runs: a false deadlock), and in the exploring process they
+    are real threads the schedule cannot see (a managed thread waiting for
+    their result looked deadlocked).  Before the first submit of a schedule,
+    such an executor gets a fresh work queue, idle semaphore and set of
+    workers, so the workers it starts are managed; the old ones stay parked
+    on the old queue, and ``restore_adopted`` puts everything back after the
+    exploration.
+    """
+
+    def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        mt = current()
+        if mt is not None and not mt.busy and not mt.ex.over:
+            _adopt(self, mt)
+        return original(self, fn, *args, **kwargs)
+
+    submit.__name__ = "submit"
+    submit.__qualname__ = getattr(original, "__qualname__", "submit")
+    return submit
+
+
+def _adopt(executor: Any, mt: ManagedThread) -> None:
+    import queue
+
+    ex = mt.ex
+    threads = getattr(executor, "_threads", None)
+    if type(threads) is not set or getattr(executor, "_racecheck_schedule", None) is ex:
+        return
+    workers = [managed_of(t) for t in threads]
+    foreign = any(w is None or w.ex is not ex for w in workers)
+    made_outside = not threads and not isinstance(
+        getattr(executor, "_work_queue", None), queue._PySimpleQueue)  # type: ignore[attr-defined]
+    if not (foreign or made_outside):
+        return  # made in this schedule: its workers are managed already
+    mt.busy += 1
+    try:
+        if id(executor) not in _ADOPTED:
+            _ADOPTED[id(executor)] = (executor, (threads, executor._work_queue,
+                                                 executor._idle_semaphore))
+        executor._threads = set()
+        executor._work_queue = queue.SimpleQueue()  # racecheck's, under the patches
+        executor._idle_semaphore = threading.Semaphore(0)
+        executor._racecheck_schedule = ex
+    finally:
+        mt.busy -= 1
+
+
+def restore_adopted() -> None:
+    """Give the executors ``adopting_submit`` took over their own workers back."""
+    while _ADOPTED:
+        _, (executor, (threads, work_queue, idle)) = _ADOPTED.popitem()
+        executor._threads, executor._work_queue, executor._idle_semaphore = (
+            threads, work_queue, idle)
+        try:
+            del executor._racecheck_schedule
+        except AttributeError:
+            pass
+
+
 def unmanaged(original: Callable[..., Any]) -> Callable[..., Any]:
     """A call that runs on real time in a managed thread (no points, real sleeps).
 
