@@ -715,7 +715,11 @@ class Execution:
         if not self.hidden_cycle and mt.waiting_on is not None and mt.waiting_on.holders():
             # A deadlock papered over by a timeout: remember it (the runner decides).
             self.hidden_cycle = waitfor.find_cycle([mt])
-        self.clock = max(self.clock, mt.deadline)
+        if mt.deadline > self.clock:
+            self.clock = mt.deadline
+            # Time passed by a wait ending: the reads so far were no spin on the clock
+            # (clock reads take more and more time only while nothing else moves it).
+            self.clock_reads = 0
         self.wake(mt)
         mt.timed_out = True
         # Everything else whose deadline has now passed times out too.

@@ -67,6 +67,10 @@ def _execution() -> execution.Execution | None:
 #: that only moves when every thread waits it would never end (issue 9).  The growth
 #: is a time warp for such loops: a five-second stopwatch loop ends after a few
 #: thousand iterations.  Deterministic: it depends only on the number of reads.
+#: The count starts again whenever a timed wait or sleep ends and moves the clock
+#: (``Execution._time_out``): code that reads the clock around its sleeps (10
+#: threads timing 100 uses of a cache each, dogpile.cache's tests) is no spin, and
+#: its readings must add up to its sleeps, not to ten milliseconds a read.
 FIRST_TICK = 1e-6
 READS_PER_DOUBLING = 256
 MAX_TICK = 0.01
