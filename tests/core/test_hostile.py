@@ -154,6 +154,26 @@ def case(name: str | None = None, *, abandons: int = 0,
 
 
 @case()
+def reading_the_clock_around_sleeps_adds_no_time() -> None:
+    # dogpile.cache times every use of a cache (10 threads x 100 uses, several clock
+    # reads each) and asserts the run's length.  Clock reads take virtual time so
+    # that a loop spinning on the clock ends; between sleeps they are no spin, and
+    # thousands of them made the run 3x longer than its sleeps (a false violation).
+    class Waits:
+        def __init__(self) -> None:
+            self.waits: list[float] = []
+
+    def timed_sleeps(s: Waits) -> None:
+        for _ in range(1500):
+            start = time.monotonic()
+            time.sleep(0.001)
+            s.waits.append(time.monotonic() - start)
+
+    passes(racecheck.explore([timed_sleeps, timed_sleeps], setup=Waits,
+                             invariant=lambda s: max(s.waits) < 0.0011, schedules=2, seed=5))
+
+
+@case()
 def setup_timestamp_vs_time_time() -> None:
     class Stamp:
         def __init__(self) -> None:
@@ -651,6 +671,32 @@ def an_executor_made_and_warmed_before_the_exploration_runs_its_tasks() -> None:
         assert pool.submit(lambda: 7).result(timeout=5) == 7
     finally:
         pool.shutdown()
+
+
+@case()
+def a_thread_end_calls_a_replaced_threading_get_ident() -> None:
+    # pebble.waitforthreads learns that a thread ended by replacing
+    # threading.get_ident with a function that sets an Event: CPython's
+    # Thread._delete calls it as the thread ends.  A managed thread did not.
+    def wait_for_a_thread_end(s: object) -> None:
+        ended = threading.Event()
+        real = threading.get_ident
+
+        def hook() -> int:
+            ended.set()
+            return real()
+
+        t = threading.Thread(target=time.sleep, args=(0.01,), daemon=True)
+        t.start()
+        threading.get_ident = hook
+        try:
+            while t.is_alive():
+                ended.wait()
+                ended.clear()
+        finally:
+            threading.get_ident = real
+
+    passes(racecheck.explore([wait_for_a_thread_end], setup=object, schedules=10, seed=6))
 
 
 @case()

@@ -291,6 +291,8 @@ def _bootstrap(mt: ManagedThread) -> None:
         if not ex.over:
             ex.thread_raised(mt, exc)
     finally:
+        if tobj is not None and not ex.over:
+            _as_thread_delete()
         instrument.thread_finished()
         try:
             ex.thread_finished(mt)
@@ -299,6 +301,21 @@ def _bootstrap(mt: ManagedThread) -> None:
                 detach(tobj)
             registry.pop(mt.ident, None)
             mt.ended.release()
+
+
+def _as_thread_delete() -> None:
+    """What ``Thread._delete`` does at a thread's end that code can see: it calls
+    ``threading.get_ident()``.  pebble's ``waitforthreads`` replaces that function
+    with one that sets an Event, to learn that some thread ended; a managed thread
+    leaves ``_active`` without it (``detach``), so its waiter waited forever."""
+    import threading as _threading
+
+    hook = _threading.get_ident
+    if hook is not _thread.get_ident and hook is not raw.get_ident:
+        try:
+            hook()
+        except Exception:  # as in _delete's caller: the thread is ending regardless
+            pass
 
 
 def _attach(tobj: threading.Thread, mt: ManagedThread) -> None:
