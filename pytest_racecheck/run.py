@@ -160,7 +160,7 @@ def run_coroutine(coroutine_fn: Callable[..., Any], item: pytest.Function, fresh
 
 #: Why a test that passes plainly is not explored when a schedule stopped on an unseen wait.
 _UNSEEN = ("waits on something racecheck cannot see into (a call blocked in C, real I/O, "
-           "another process)")
+           "another process, a thread started before the exploration)")
 
 #: Exceptions that are a test's own outcome, raised as they are.
 _PASSTHROUGH = (pytest.skip.Exception, pytest.xfail.Exception, pytest.exit.Exception)

@@ -700,6 +700,34 @@ def a_thread_end_calls_a_replaced_threading_get_ident() -> None:
 
 
 @case()
+def a_thread_left_running_before_the_exploration_is_no_race() -> None:
+    # pebble's pool: a module-level pool's loop thread, started by the test's plain
+    # run, which the plugin then leaves behind; a forked schedule's process does not
+    # have it, and the pool, asking loop.is_alive(), fails.  That failure rests on
+    # racecheck's fork, not on a schedule: it is marked unseen (the plugin then says
+    # "not explored" when the plain run passed), never a race of its own.
+    from racecheck._core import isolate
+
+    stop = threading.Event()
+    loop = threading.Thread(target=stop.wait, name="pool loop", daemon=True)
+    loop.start()
+    isolate.leave_behind([loop])
+    try:
+        def use_pool(s: object) -> None:
+            if not loop.is_alive():
+                raise RuntimeError("Unexpected error within the Pool")
+
+        failure = failure_of(racecheck.explore([use_pool, _helper], setup=object,
+                                               schedules=3, seed=7, isolate=True), "violation")
+        assert failure.unseen
+        assert "'pool loop', started before the exploration" in failure.message
+    finally:
+        stop.set()
+        loop.join()
+        isolate._LEFT_BEHIND.discard(loop.ident)
+
+
+@case()
 def a_pool_left_running_by_the_test_is_no_deadlock() -> None:
     # Workers of a pool nobody shuts down wait for work after the test's own threads
     # finished: the interpreter's exit would stop them, so the schedule ends.  A

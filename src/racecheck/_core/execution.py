@@ -169,6 +169,9 @@ class Execution:
         self.steps = 0
         self.judge: LengthJudge | None = None  # past max_steps (see _too_long)
         self.unseen = False  # the verdict rests on a wait racecheck cannot see into
+        #: A thread a managed one asked about that this forked process does not have
+        #: (started before the exploration, left running by the test's plain run).
+        self.missing_thread = ""
         self.choices: list[int] = []
         #: The thread that reached each choice point (-1: it could not go on), so a
         #: choice of another thread that could have continued is a preemption.
@@ -922,6 +925,11 @@ class Execution:
             self.message = message
             self.exception = exc
             self.failed_thread = thread
+            if self.missing_thread and isinstance(verdict, Verdict):
+                self.unseen = True
+                self.message = (f"asked about thread {self.missing_thread!r}, started before "
+                                "the exploration, which a schedule's process does not have; "
+                                f"then: {message}")
         self._release_all()
 
     def _end(self) -> None:

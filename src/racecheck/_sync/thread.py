@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .._core import raw
+from .._core import raw, threads
 from .._core.access import Access
 from .._core.threads import FINISHED, ManagedThread, current
 
@@ -77,6 +77,15 @@ def join(self: threading.Thread, timeout: float | None = None) -> None:
 def is_alive(self: threading.Thread) -> bool:
     target = managed_of(self)
     if target is None:
+        mt = current()
+        if mt is not None and threads.in_child and self.ident is not None:
+            from .._core import isolate
+
+            if self.ident in isolate._LEFT_BEHIND:
+                # A thread the test's plain run left running (pebble's pool loop):
+                # it was alive when this schedule's process forked and does not
+                # exist here.  Whatever the schedule concludes rests on it.
+                mt.ex.missing_thread = mt.ex.missing_thread or self.name
         return bool(orig_is_alive(self))
     return target.status != FINISHED and target.ex is getattr(current(), "ex", target.ex)
 
