@@ -690,9 +690,8 @@ def a_thread_end_calls_a_replaced_threading_get_ident() -> None:
         t.start()
         threading.get_ident = hook
         try:
-            while t.is_alive():
+            while t.is_alive():  # as pebble does: once set, a spin until the thread is gone
                 ended.wait()
-                ended.clear()
         finally:
             threading.get_ident = real
 

@@ -292,7 +292,7 @@ def _bootstrap(mt: ManagedThread) -> None:
             ex.thread_raised(mt, exc)
     finally:
         if tobj is not None and not ex.over:
-            _as_thread_delete()
+            _as_thread_delete(mt)
         instrument.thread_finished()
         try:
             ex.thread_finished(mt)
@@ -303,19 +303,27 @@ def _bootstrap(mt: ManagedThread) -> None:
             mt.ended.release()
 
 
-def _as_thread_delete() -> None:
+def _as_thread_delete(mt: ManagedThread) -> None:
     """What ``Thread._delete`` does at a thread's end that code can see: it calls
     ``threading.get_ident()``.  pebble's ``waitforthreads`` replaces that function
     with one that sets an Event, to learn that some thread ended; a managed thread
-    leaves ``_active`` without it (``detach``), so its waiter waited forever."""
+    leaves ``_active`` without it (``detach``), so its waiter waited forever.
+
+    The replacement is user code: it runs as the thread's last step, its locks
+    cooperative (not busy), and whatever it raises, an ended schedule's Abort
+    included, does not keep the thread from finishing."""
     import threading as _threading
 
     hook = _threading.get_ident
-    if hook is not _thread.get_ident and hook is not raw.get_ident:
-        try:
-            hook()
-        except Exception:  # as in _delete's caller: the thread is ending regardless
-            pass
+    if hook is _thread.get_ident or hook is raw.get_ident:
+        return
+    busy, mt.busy = mt.busy, 0
+    try:
+        hook()
+    except BaseException:  # the thread is ending regardless, as in CPython's _delete
+        pass
+    finally:
+        mt.busy = busy
 
 
 def _attach(tobj: threading.Thread, mt: ManagedThread) -> None:
