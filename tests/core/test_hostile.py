@@ -750,6 +750,40 @@ def a_pool_left_running_by_the_test_is_no_deadlock() -> None:
 
 
 @case()
+def a_timed_wait_beside_a_thread_reading_a_process_pipe() -> None:
+    # Found on APScheduler's process-pool tests: a thread reads a pipe a child
+    # process writes (untimed), the main thread waits for it with event.wait(5).
+    # The clock jumped to the 5 s at once, before the process could write, and
+    # the timeout was called a deadlock hidden by a timeout.  The world now gets
+    # real time to answer other threads' I/O before a timed wait times out.
+    class Child:
+        def __init__(self) -> None:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "import time; time.sleep(0.1); print('hi')"],
+                stdout=subprocess.PIPE)
+            self.got: list[bytes] = []
+            self.in_time = False
+
+    def reader(c: Child) -> None:
+        assert c.proc.stdout is not None
+        c.got.append(os.read(c.proc.stdout.fileno(), 100))
+
+    def waiter(c: Child) -> None:
+        t = threading.Thread(target=reader, args=(c,))
+        t.start()
+        t.join(5)
+        c.in_time = not t.is_alive()
+
+    def close(c: Child) -> None:
+        c.proc.wait()
+        assert c.proc.stdout is not None
+        c.proc.stdout.close()
+
+    passes(racecheck.explore([waiter], setup=Child, teardown=close, schedules=3, seed=8,
+                             invariant=lambda c: c.in_time and c.got == [b"hi\n"]))
+
+
+@case()
 def select_on_a_pipe_another_thread_writes() -> None:
     class Pipe:
         def __init__(self) -> None:

@@ -169,6 +169,8 @@ class Execution:
         self.steps = 0
         self.judge: LengthJudge | None = None  # past max_steps (see _too_long)
         self.unseen = False  # the verdict rests on a wait racecheck cannot see into
+        #: Real seconds left for waiting on other threads' real I/O (_ready_in_real_time).
+        self.io_budget = self.REAL_IO_BUDGET
         #: A thread a managed one asked about that this forked process does not have
         #: (started before the exploration, left running by the test's plain run).
         self.missing_thread = ""
@@ -788,7 +790,8 @@ class Execution:
         if any(isinstance(t.waiting_on, Sleep) for t in self.timed):
             return
         stuck = [t for t in self.threads if t.status == BLOCKED and t is not first
-                 and t.waiting_on is not None and not isinstance(t.waiting_on, Sleep)]
+                 and t.waiting_on is not None and not isinstance(t.waiting_on, Sleep)
+                 and not t.waiting_on.external]  # the world outside may still answer it
         if not stuck:
             return
         cycle = waitfor.find_cycle([first])
@@ -800,31 +803,57 @@ class Execution:
 
     #: Real seconds a timed wait on real I/O gets before its timeout fires in virtual time.
     REAL_IO_GRACE = 0.05
+    #: Real seconds the world gets to answer another thread's real I/O before a timed
+    #: wait on something else times out (a process pool's result pipe, while the main
+    #: thread waits on an Event with a timeout): at most the wait's own length, and at
+    #: most REAL_IO_BUDGET in all per schedule, so a server thread blocked on accept()
+    #: beside a sleeping loop costs a schedule two seconds at most.
+    REAL_IO_WAIT = 1.0
+    REAL_IO_BUDGET = 2.0
 
     def _ready_in_real_time(self, first: ManagedThread) -> bool:
-        """Before a timed wait on real I/O times out, give the world a moment to answer.
+        """Before a timed wait times out, give the world outside a moment to answer.
 
         Virtual time runs ahead of the real world: a poll loop waiting for a
         child process with ``conn.poll(0.1)`` would otherwise time out at once,
-        forever, while the child never got the real time to answer.  True when
-        the I/O became ready (the waiter is woken, its timeout not fired).
+        forever, while the child never got the real time to answer; and a thread
+        waiting ``event.wait(5)`` for another that reads a pipe a process writes
+        would time out before the process wrote.  True when some real I/O became
+        ready (its waiter is woken, the timeout not fired).
         """
         resource = first.waiting_on
-        if resource is None or not resource.external or first.deadline is None:
+        if first.deadline is None:
             return False
-        grace = min(self.REAL_IO_GRACE, max(first.deadline - self.clock, 0.0))
-        deadline = raw.real_monotonic() + grace
+        jump = max(first.deadline - self.clock, 0.0)
+        own = resource is not None and resource.external
+        others = [t for t in self.threads if t is not first and t.status == BLOCKED
+                  and t.waiting_on is not None and t.waiting_on.external]
+        if own:
+            grace = min(self.REAL_IO_GRACE, jump)
+        elif others:
+            cap = self.REAL_IO_GRACE if isinstance(resource, Sleep) else self.REAL_IO_WAIT
+            grace = min(cap, jump, self.io_budget)
+        else:
+            return False
+        began = raw.real_monotonic()
+        deadline = began + grace
         self.external_wait = True
         try:
             while True:
-                if resource.poll():
+                if own and resource is not None and resource.poll():
                     self.wake(first)
                     return True
+                for t in others:
+                    if t.waiting_on is not None and t.waiting_on.poll():
+                        self.wake(t)
+                        return True
                 if raw.real_monotonic() >= deadline:
                     return False
                 raw.real_sleep(0.001)
         finally:
             self.external_wait = False
+            if not own:
+                self.io_budget -= raw.real_monotonic() - began
 
     def _wait_external(self) -> bool:
         """Nothing can run, but someone waits for the world outside: wait for it for real.
