@@ -121,7 +121,7 @@ def terminal_summary(tr: Any, state: State) -> None:
             n = int(detail.get("schedules_run") or 0)
             tr.write_line(f"{nodeid}  not explored: {why} "
                           f"(after {n} schedule{'s' if n != 1 else ''}; "
-                          f"{(str(detail.get('detail', '')).splitlines() or [''])[0][:300]})",
+                          f"{_clip((str(detail.get('detail', '')).splitlines() or [''])[0])})",
                           yellow=True)
     if failures:
         kinds: dict[str, int] = {}
@@ -168,3 +168,10 @@ def _test_line(r: dict[str, Any], outcome: str | None) -> str:
     verdict = ("pass" if r["ok"] else "error" if r["verdict"] == "error"
                else f"race found: {r['verdict']}")
     return f"{r['nodeid']}  {verdict}{shown}  ({count}{extra})"
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    """``text`` cut to about ``limit`` characters at a word's end, marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " ..."

@@ -1511,3 +1511,13 @@ def test_jobs_spread_a_tests_schedules_and_keep_its_token(pytester: pytest.Pytes
     with_marker.write_text(with_marker.read_text().replace('schedules=300)',
                                                            'schedules=300, jobs=2)'))
     assert tokens() == serial
+
+
+def test_a_long_not_explored_detail_is_cut_at_a_word_with_an_ellipsis() -> None:
+    from pytest_racecheck.report import _clip
+
+    detail = "the body did not end within 200000 scheduling points, " * 10
+    cut = _clip(detail)
+    assert len(cut) <= 304 and cut.endswith(" ...")
+    assert cut[:-4] == detail[:len(cut) - 4] and detail[len(cut) - 4] in " ,"  # a whole word
+    assert _clip("short enough") == "short enough"
