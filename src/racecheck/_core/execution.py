@@ -361,37 +361,27 @@ class Execution:
                 # The common choice, inline: it comes at about every other point, and
                 # the calls of _choice_point and _choose cost as much as the strategy.
                 current = mt.tid
-                if self._own_pick:
-                    try:
-                        choice = self._pick(options, current)
-                    except Exception as exc:
-                        raise self._strategy_raised(exc) from None
-                    # the running thread is always an option
-                    if choice != current and choice not in options:
-                        raise self._bad_choice(choice, options)
-                    self.choices.append(choice)
-                    self.currents.append(current)
-                    if choice != current:
-                        mt.busy += 1
-                        try:
-                            self._switch(mt, self.threads[choice])
-                        finally:
-                            mt.busy -= 1
-                    return
-                mt.busy += 1
+                own = self._own_pick
+                if not own:
+                    mt.busy += 1  # a strategy from outside may reach points of its own
                 try:
-                    try:
-                        choice = self._pick(options, current)
-                    except Exception as exc:
-                        raise self._strategy_raised(exc) from None
-                    if choice not in options:
-                        raise self._bad_choice(choice, options)
-                    self.choices.append(choice)
-                    self.currents.append(current)
-                    if choice != current:
-                        self._switch(mt, self.threads[choice])
+                    choice = self._pick(options, current)
+                except Exception as exc:
+                    raise self._strategy_raised(exc) from None
                 finally:
-                    mt.busy -= 1
+                    if not own:
+                        mt.busy -= 1
+                # the running thread is always an option
+                if choice != current and choice not in options:
+                    raise self._bad_choice(choice, options)
+                self.choices.append(choice)
+                self.currents.append(current)
+                if choice != current:
+                    mt.busy += 1
+                    try:
+                        self._switch(mt, self.threads[choice])
+                    finally:
+                        mt.busy -= 1
                 return
         self._choice_point(mt, options)
 
@@ -826,8 +816,7 @@ class Execution:
             return False
         jump = max(first.deadline - self.clock, 0.0)
         own = resource is not None and resource.external
-        others = [t for t in self.threads if t is not first and t.status == BLOCKED
-                  and t.waiting_on is not None and t.waiting_on.external]
+        others = [t for t in self._io_waiters() if t is not first]
         if own:
             grace = min(self.REAL_IO_GRACE, jump)
         elif others:
@@ -835,18 +824,14 @@ class Execution:
             grace = min(cap, jump, self.io_budget)
         else:
             return False
+        polled = [first, *others] if own else others
         began = raw.real_monotonic()
         deadline = began + grace
         self.external_wait = True
         try:
             while True:
-                if own and resource is not None and resource.poll():
-                    self.wake(first)
+                if self._wake_a_ready(polled):
                     return True
-                for t in others:
-                    if t.waiting_on is not None and t.waiting_on.poll():
-                        self.wake(t)
-                        return True
                 if raw.real_monotonic() >= deadline:
                     return False
                 raw.real_sleep(0.001)
@@ -854,6 +839,19 @@ class Execution:
             self.external_wait = False
             if not own:
                 self.io_budget -= raw.real_monotonic() - began
+
+    def _io_waiters(self) -> list[ManagedThread]:
+        """The threads blocked on real I/O (a resource whose ``external`` is set)."""
+        return [t for t in self.threads if t.status == BLOCKED and t.waiting_on is not None
+                and t.waiting_on.external]
+
+    def _wake_a_ready(self, waiters: Sequence[ManagedThread]) -> bool:
+        """Wake the first of ``waiters`` whose resource is ready; False: none is."""
+        for t in waiters:
+            if t.waiting_on is not None and t.waiting_on.poll():
+                self.wake(t)
+                return True
+        return False
 
     def _wait_external(self) -> bool:
         """Nothing can run, but someone waits for the world outside: wait for it for real.
@@ -864,8 +862,7 @@ class Execution:
         True when one became ready (its waiter woken); a wait that outlasts the
         watchdog ends the schedule with a ``hang`` naming it.
         """
-        waiting = [t for t in self.threads if t.status == BLOCKED and t.waiting_on is not None
-                   and t.waiting_on.external]
+        waiting = self._io_waiters()
         if not waiting:
             return False
         self.external_wait = True
@@ -873,10 +870,8 @@ class Execution:
             deadline = raw.real_monotonic() + self.watchdog
             pause = 0.0005
             while raw.real_monotonic() < deadline and not self.over:
-                for t in waiting:
-                    if t.waiting_on is not None and t.waiting_on.poll():
-                        self.wake(t)
-                        return True
+                if self._wake_a_ready(waiting):
+                    return True
                 raw.real_sleep(pause)
                 pause = min(pause * 2, 0.02)
         finally:

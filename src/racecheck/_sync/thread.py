@@ -194,19 +194,19 @@ def _adopt(executor: Any, mt: ManagedThread) -> None:
     import queue
 
     ex = mt.ex
-    threads = getattr(executor, "_threads", None)
-    if type(threads) is not set or getattr(executor, "_racecheck_schedule", None) is ex:
+    pool_threads = getattr(executor, "_threads", None)
+    if type(pool_threads) is not set or getattr(executor, "_racecheck_schedule", None) is ex:
         return
-    workers = [managed_of(t) for t in threads]
+    workers = [managed_of(t) for t in pool_threads]
     foreign = any(w is None or w.ex is not ex for w in workers)
-    made_outside = not threads and not isinstance(
+    made_outside = not pool_threads and not isinstance(
         getattr(executor, "_work_queue", None), queue._PySimpleQueue)  # type: ignore[attr-defined]
     if not (foreign or made_outside):
         return  # made in this schedule: its workers are managed already
     mt.busy += 1
     try:
         if id(executor) not in _ADOPTED:
-            _ADOPTED[id(executor)] = (executor, (threads, executor._work_queue,
+            _ADOPTED[id(executor)] = (executor, (pool_threads, executor._work_queue,
                                                  executor._idle_semaphore))
         executor._threads = set()
         executor._work_queue = queue.SimpleQueue()  # racecheck's, under the patches
