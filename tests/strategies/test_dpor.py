@@ -815,3 +815,59 @@ def test_steps_before_a_second_thread_need_no_effect(monkeypatch: pytest.MonkeyP
     assert str(lean_proof.evidence) == str(full_proof.evidence)
     assert [(r.steps, r.choices) for r in lean_proof.runs] == \
            [(r.steps, r.choices) for r in full_proof.runs]
+
+
+# ------------------------------- comprehensions and iterators named by the step
+
+def test_a_generator_expression_over_a_shared_list_sees_an_append() -> None:
+    # the generator's function is made in the step (MAKE_FUNCTION): its code is known
+    def adder(s: Any) -> None:
+        box = s.items
+        box.append(1)
+        box.append(2)
+
+    def summer(s: Any) -> None:
+        box = s.items
+        s.seen = list(x for x in box)  # list() reads nothing: the generator's loop does
+
+    states, _, _ = same_as_brute_force([adder, summer], _items_and_seen,
+                                       lambda s: repr(s.seen))
+    assert states == {"[]", "[1]", "[1, 2]"}
+
+
+def test_a_list_iterator_shared_by_two_threads_hands_out_each_item_once() -> None:
+    def setup() -> Any:
+        return types.SimpleNamespace(it=iter([1, 2, 3]), got={"a": [], "b": []})
+
+    def taker(name: str) -> Callable[[Any], None]:
+        def body(s: Any) -> None:
+            it = s.it
+            mine = s.got[name]
+            for x in (y for y in it):  # the generator advances an iterator both hold
+                mine.append(x)
+        return body
+
+    states, _, _ = same_as_brute_force([taker("a"), taker("b")], setup,
+                                       lambda s: f"{s.got['a']}{s.got['b']}")
+    assert {"[1, 2, 3][]", "[][1, 2, 3]", "[1][2, 3]", "[2][1, 3]", "[1, 3][2]"} <= states
+
+
+def test_a_generator_advancing_a_shared_iterator_writes_the_iterator() -> None:
+    # what keeps two threads' loops over one iterator ordered, where nothing else does
+    shared = iter([1, 2])
+    logged: list[Any] = []
+
+    class Logging(DporStrategy):
+        def end(self, summary: ScheduleSummary) -> None:
+            logged.extend(summary.transitions)
+            super().end(summary)
+
+    def taker() -> None:
+        for _x in (y for y in shared):
+            pass
+
+    result = racecheck.explore([taker, taker], strategy=Logging(0), schedules=1,
+                               isolate=False)
+    assert result.ok
+    writers = {tid for tid, _point, atoms in logged if ["w", id(shared), "[]"] in atoms}
+    assert writers == {0, 1}

@@ -61,6 +61,7 @@ import bisect
 import builtins
 import collections
 import dis
+import queue
 import sys
 import threading
 import types
@@ -94,6 +95,10 @@ _PY = sys.version_info[:2]
 def conflict(a: Atom, b: Atom) -> bool:
     """Whether two atoms of steps of different threads conflict (``dependent`` is for steps)."""
     ka, kb = a[0], b[0]
+    if ka == "q":
+        return _queue_conflict(a, b)
+    if kb == "q":
+        return _queue_conflict(b, a)
     if ka == "s" or kb == "s":
         if ka != kb or a[1] != b[1]:
             return False
@@ -126,6 +131,87 @@ def conflict(a: Atom, b: Atom) -> bool:
     # ``__dict__``), and wherever either object is unknown: the dict may be
     # the namespace the attribute lives in (``obj.__dict__["x"] = 1``).
     return ta is None or tb is None or ta == tb
+
+
+#: Pairs of queue operations that commute (the ``["q", ...]`` atoms of ``queue_atom``):
+#: a ``get`` and a ``task_done`` touch disjoint state (the items and ``not_full``; the
+#: count of unfinished tasks and ``all_tasks_done``), a ``join`` only reads the count,
+#: a size query only the items, and a get that found the queue empty ("wait") only put
+#: itself in line for an item.  Everything else on one queue conflicts: two puts order
+#: the items, two gets take them in turn (and waiting gets wait in line), a put and a
+#: get meet in the items, a put and a ``task_done`` both move the count (which decides
+#: whether ``task_done`` wakes ``join``), and two ``task_done`` can raise "called too
+#: many times" in either thread.  "any": an operation not named here.
+_QUEUE_COMMUTE = frozenset(frozenset(pair) for pair in (
+    ("get", "done"), ("get", "join"), ("size", "done"), ("size", "join"), ("join", "join"),
+    ("size", "size"), ("wait", "done"), ("wait", "join"), ("wait", "size")))
+#: Operations that change the items (the rest read them, or only the count).
+_QUEUE_CONTENT = frozenset({"put", "get", "any"})
+
+
+def _queue_conflict(q: Atom, other: Atom) -> bool:
+    """Whether a queue operation (``["q", queue, op, lock, items, compares]``) conflicts
+    with ``other``."""
+    kind = other[0]
+    if kind == "q":
+        return other[1] == q[1] and frozenset((q[2], other[2])) not in _QUEUE_COMMUTE
+    if kind == "s":
+        return q[3] is not None and other[1] == q[3]  # the queue's own lock, taken directly
+    if kind == "OP" or kind == "WC":
+        return True
+    op = q[2]
+    if kind == "RC":  # the content of any object: the items' container among them
+        return op in _QUEUE_CONTENT
+    if kind == "RA":  # any state: the count of unfinished tasks too
+        return op in _QUEUE_CONTENT or op == "done"
+    if q[5] and kind == "w" and (other[2] is None or other[2] == SLOTS):
+        return True  # a PriorityQueue compares items: any object's content may be one
+    if kind == "r" and op not in _QUEUE_CONTENT and op != "done":
+        return False
+    target, name = other[1], other[2]
+    if name is not None and name != SLOTS:
+        # an attribute: only the queue's own are the operations' state
+        return (target is None or target == q[1]) and name in _QUEUE_ATTRIBUTES
+    # the content of an object: the queue's __dict__, its items' container, or unknown
+    return target is None or target == q[1] or (target == q[4] and op != "done")
+
+
+#: The attributes queue's operations read or write (Queue's and SimpleQueue's).
+_QUEUE_ATTRIBUTES = frozenset({"queue", "_queue", "unfinished_tasks", "maxsize", "mutex",
+                               "not_empty", "not_full", "all_tasks_done", "_count",
+                               "is_shutdown"})
+
+
+def in_line_only(a: list[Atom], b: list[Atom]) -> Atom | None:
+    """When two steps conflict only because both got in one queue's line of waiting gets
+    ("wait"), the atom of one of those waits; else None.
+
+    The order of two waits is seen only by what later wakes the first in line
+    (a put's notify, ``observes_line``): in a run where nothing does after
+    both, the two orders end in the same state.  This is dependence with
+    observers (Aronis, Jonsson, Lång & Sagonas, "Optimal Dynamic Partial
+    Order Reduction with Observers", TACAS 2018), ``dpor.races`` asks it.
+    """
+    wait: Atom | None = None
+    for x in a:
+        for y in b:
+            if conflict(x, y):
+                if x[0] == "q" and y[0] == "q" and x[2] == "wait" and y[2] == "wait":
+                    wait = x
+                else:
+                    return None
+    return wait
+
+
+def observes_line(atoms: list[Atom], wait: Atom) -> bool:
+    """Whether a step may see the order of the line ``wait`` (an ``in_line_only`` atom)
+    joined: a put or an unnamed operation on that queue, or its lock taken directly."""
+    for a in atoms:
+        if a[0] == "q" and a[1] == wait[1] and a[2] in ("put", "any"):
+            return True
+        if a[0] == "s" and wait[3] is not None and a[1] == wait[3]:
+            return True
+    return False
 
 
 def dependent(a: list[Atom], b: list[Atom]) -> bool:
@@ -724,7 +810,7 @@ def _pushers(info: _Code) -> dict[int, Any]:
             stack = []
             continue
         if op == "PRECALL":  # 3.11: the call's layout is read here, the CALL follows
-            pending_call = _slot(stack, (ins.arg or 0) + 1)
+            pending_call = _made_callee(stack, ins.arg or 0) or _slot(stack, (ins.arg or 0) + 1)
             continue
         if op.startswith("CALL"):
             argc = ins.arg or 0
@@ -737,7 +823,9 @@ def _pushers(info: _Code) -> dict[int, Any]:
             elif _PY == (3, 11) and op == "CALL":
                 out[ins.offset] = pending_call
             elif op in ("CALL_FUNCTION", "CALL_METHOD") or (op == "CALL" and _PY < (3, 13)):
-                out[ins.offset] = _slot(stack, argc + 1)  # [NULL|method, callable|self, args]
+                # [NULL|method, callable|self, args]; a comprehension: [function, iterator]
+                out[ins.offset] = (op == "CALL" and _made_callee(stack, argc)) \
+                    or _slot(stack, argc + 1)
             elif op == "CALL_FUNCTION_KW" or op == "CALL":
                 out[ins.offset] = _slot(stack, argc + 2)
             elif op == "CALL_KW":
@@ -753,6 +841,21 @@ def _pushers(info: _Code) -> dict[int, Any]:
                 stack.append(_Pushed("RESULT", ins.offset))  # the result
             continue
         if op in _NO_STACK:
+            continue
+        if op == "MAKE_FUNCTION":
+            # a comprehension's or a closure's function: its code is the constant below
+            flags = 0 if _PY >= (3, 13) else (ins.arg or 0)
+            extra = bin(flags & 0xF).count("1") + (1 if _PY < (3, 11) else 0)  # 3.10: qualname
+            code = _slot(stack, 1 + (1 if _PY < (3, 11) else 0))
+            del stack[max(len(stack) - 1 - extra, 0):]
+            const = getattr(code, "argval", None) if getattr(code, "opname", "") == "LOAD_CONST" \
+                else None
+            stack.append(_Pushed("FUNC", const) if isinstance(const, types.CodeType) else None)
+            continue
+        if op == "SET_FUNCTION_ATTRIBUTE":  # 3.13: [value, function] -> [function]
+            func = stack[-1] if stack else None
+            del stack[max(len(stack) - 2, 0):]
+            stack.append(func)
             continue
         pops = _fixed_pops(ins)
         try:
@@ -777,6 +880,13 @@ def _pushers(info: _Code) -> dict[int, Any]:
     return out
 
 
+def _made_callee(stack: list[Any], argc: int) -> Any:
+    """3.11-3.12: a function made in this frame and called with no NULL below it (a
+    comprehension's call: [function, iterator]); None otherwise."""
+    below = _slot(stack, argc + 2)
+    return below if isinstance(below, _Pushed) and below.opname == "FUNC" else None
+
+
 def _slot(stack: list[Any], depth: int) -> Any:
     return stack[-depth] if len(stack) >= depth else None
 
@@ -786,6 +896,12 @@ def _value(frame: Any, ins: Any, info: _Code, depth: int = 0) -> Any:
     if ins is None or depth > 3:
         return NOTHING
     op, name = ins.opname, ins.argval
+    if op == "FUNC" and isinstance(ins, _Pushed):
+        # a function this frame makes (a comprehension, a lambda): its code is known, so is
+        # what calling it runs; closure cells are left empty, since it is never called
+        code = ins.source
+        cells = tuple(types.CellType() for _ in code.co_freevars) or None
+        return types.FunctionType(code, frame.f_globals, None, None, cells)
     if not isinstance(name, str):
         return NOTHING
     if op in ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW", "LOAD_DEREF", "LOAD_CLASSDEREF"):
@@ -851,16 +967,25 @@ _LOCK_POINTS = frozenset({"acquire", "release", "__enter__", "__exit__", "acquir
 LIBRARY = "threading"  # the key of threading's own state (see the module docstring)
 
 
-def _library(owner: Any) -> Atom | list[Any]:
+def _library(owner: Any, code: types.CodeType | None = None) -> Atom | list[Any]:
     """threading's state a call touches: the object's own (a Condition's waiters, an
-    Event's flag), or the module's (current_thread, enumerate) for a function."""
+    Event's flag), or the module's (current_thread, enumerate) for a function; for
+    ``queue``'s code, the queue operation (``queue_atom``)."""
+    if code is not None and code.co_filename == _QUEUE_FILE:
+        return queue_atom(owner, code.co_name)
     if owner is NOTHING or owner is None or isinstance(owner, types.ModuleType):
+        if code is not None and code.co_name in _REGISTRY_READS:
+            return ["s", LIBRARY, "peek"]  # reads the threads' registry: commutes with reads
         return ["s", LIBRARY]
     if isinstance(owner, _UNDER_THEIR_LOCK):
         return []  # all their state is touched holding their lock, whose shim says so
     return ["s", f"{LIBRARY}:{id(owner)}"]
 
 
+#: threading's functions that only read its registry of threads (two such reads
+#: commute; a thread's start or end writes it).
+_REGISTRY_READS = frozenset({"current_thread", "currentThread", "main_thread", "get_ident",
+                             "get_native_id", "active_count", "activeCount", "enumerate"})
 #: threading classes whose every access to their own state holds their lock (CPython's
 #: Condition: waiters; Semaphore: the count): the lock's operations already order them.
 _UNDER_THEIR_LOCK = (threading.Condition, threading.Semaphore)
@@ -869,7 +994,42 @@ _UNDER_THEIR_LOCK = (threading.Condition, threading.Semaphore)
 def _frame_library(frame: Any) -> Atom | list[Any]:
     code = frame.f_code
     owner = frame.f_locals.get("self", NOTHING) if code.co_argcount else NOTHING
-    return _library(owner)
+    return _library(owner, code)
+
+
+_QUEUE_FILE = queue.__file__
+#: The operation a method of ``queue``'s classes performs (their private hooks included:
+#: a subclass's ``_put`` runs inside ``put``).  Anything else is "any".
+_QUEUE_OPS = {"put": "put", "put_nowait": "put", "_put": "put", "get": "get",
+              "get_nowait": "get", "_get": "get", "task_done": "done", "join": "join",
+              "qsize": "size", "empty": "size", "full": "size", "_qsize": "size"}
+
+
+def queue_atom(owner: Any, method: str) -> Atom:
+    """What a method of a ``queue.Queue`` (or ``SimpleQueue``, ``LifoQueue``...) touches.
+
+    queue's methods run as one step (their locks take no point inside them,
+    ``_sync/locks.py``), so a step that runs one touches the queue as a whole,
+    named by its operation: ``["q", queue, op, its lock, its items]`` (the
+    ids of the lock's real lock and of the items' container, None when
+    unknown), which conflicts with another operation on the same queue unless
+    the two commute (``_QUEUE_COMMUTE``), with its lock taken directly, and
+    with reads and writes of the queue object and its items' container.  A
+    PriorityQueue compares the items it stores: its put and get read them
+    (the last field), so they conflict with a write of any object's content.
+    """
+    if owner is NOTHING or owner is None:
+        # a queue being made (its __init__ touches only the new object), else a function
+        return [] if method == "__init__" else OPAQUE
+    state = getattr(owner, "__dict__", None)
+    if not isinstance(state, dict):
+        return OPAQUE
+    op = _QUEUE_OPS.get(method, "any")
+    lock = state.get("mutex")
+    items = state.get("queue", state.get("_queue"))
+    compares = op in ("put", "get", "any") and isinstance(owner, queue.PriorityQueue)
+    return ["q", id(owner), op, id(getattr(lock, "_real", lock)) if lock is not None
+            else None, id(items) if items is not None else None, compares]
 
 
 def _python_entry(func: types.FunctionType, owner: Any = NOTHING) -> list[Atom]:
@@ -890,7 +1050,7 @@ def _python_entry(func: types.FunctionType, owner: Any = NOTHING) -> list[Atom]:
             return []  # the shim's own point (an "acquire" or "release") is the next step
         return [["s", id(real) if real is not None else "racecheck", "peek"], ["returns"]]
     if instrument.excluded(code):  # threading's own code (Event.is_set, current_thread...)
-        atom = _library(owner)
+        atom = _library(owner, code)
         return [atom, ["returns"]] if atom else [["returns"]]
     if code.co_flags & (0x20 | 0x80 | 0x200):  # generator, coroutine, async generator
         return [["returns"]]  # calling it runs nothing
@@ -1281,7 +1441,7 @@ def _for_iter(frame: Any, info: _Code, iterator: Any) -> list[Atom]:
     iterator is this frame's own (made by GET_ITER from a container, not an iterator)."""
     shared = [READ_CONTENT, WRITE_CONTENT]
     if not isinstance(iterator, _Pushed) or iterator.opname != "ITER":
-        return shared
+        return _advance(_value(frame, iterator, info)) or shared
     source = iterator.source
     if isinstance(source, _Pushed) and source.opname == "RESULT":
         callee = _value(frame, info.pusher(source.source), info)
@@ -1302,6 +1462,19 @@ def _for_iter(frame: Any, info: _Code, iterator: Any) -> list[Atom]:
         read = _read_atoms(value, deep=False)
         return [READ_CONTENT] if read is None else read
     return [READ_CONTENT]
+
+
+_SEQUENCE_ITERATORS: tuple[type, ...] = (type(iter([])), type(iter(())))
+
+
+def _advance(iterator: Any) -> list[Atom] | None:
+    """Advancing a known iterator of a list or tuple (a comprehension's ``.0``, a local):
+    a write of the iterator's own state, and a read of the sequence's slots."""
+    if type(iterator) not in _SEQUENCE_ITERATORS:
+        return None
+    seq = iterator.__reduce__()[1][0]  # C code: (iter, (sequence,), index), () when done
+    read = _read_atoms(seq, deep=False)
+    return [["w", id(iterator), SLOTS], *(read if read is not None else [READ_CONTENT])]
 
 
 def _is_with_exit(code: types.CodeType, offset: int) -> bool:

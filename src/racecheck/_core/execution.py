@@ -442,6 +442,30 @@ class Execution:
             row = self._logged(mt)
             row[2] = [[*a[:2], new] if a[0] == "s" and a[2:] == [old] else a for a in row[2]]
 
+    def _attempted(self, mt: ManagedThread) -> None:
+        """``mt`` blocks at the point its step starts at: a failed attempt to take a lock
+        did only that (a "try", which took nothing); the rest of the step's effect is
+        what it will do once it runs again (``_block`` logs that step anew)."""
+        if self.step_log is not None and mt.log_at >= 0 and not self.over:
+            row = self._logged(mt)
+            tried = [[*a[:2], "try"] for a in row[2] if a[0] == "s" and a[2:] == ["acquire"]]
+            if tried:
+                row[2] = tried
+
+    def requeue(self, mt: ManagedThread, queue: int, old: str, new: str) -> None:
+        """What ``mt``'s current step does to a queue turned out to be ``new``, not ``old``
+        (``effects.queue_atom``: a get that finds the queue empty only waits)."""
+        if self.step_log is not None and mt.log_at >= 0 and not self.over:
+            row = self._logged(mt)
+            row[2] = [[*a[:2], new, *a[3:]] if a[0] == "q" and a[1] == queue and a[2] == old
+                      else a for a in row[2]]
+
+    def note(self, mt: ManagedThread, atom: list[Any]) -> None:
+        """``mt``'s current step also did ``atom`` (an operation that took no point)."""
+        if self.step_log is not None and mt.log_at >= 0 and not self.over:
+            row = self._logged(mt)
+            row[2] = [*row[2], atom]
+
     def taint(self, mt: ManagedThread) -> None:
         """An exception was raised in ``mt``'s current step: it may have gone anywhere."""
         if self.step_log is not None and mt.log_at >= 0 and not self.over:
@@ -681,7 +705,7 @@ class Execution:
             mt.deadline = None
         for hook in self.hooks["blocked"]:
             hook(mt, resource)
-        self.retag(mt, "acquire", "try")  # a failed attempt: it took nothing
+        self._attempted(mt)
         self._pass_baton(mt)
         mt.gate.acquire()
         if self.over:

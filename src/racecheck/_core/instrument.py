@@ -24,6 +24,7 @@ from __future__ import annotations
 import _weakrefset
 import builtins
 import dis
+import queue
 import sys
 import threading
 import types
@@ -65,7 +66,9 @@ analysis_seconds = 0.0
 # threading.py's own bookkeeping (Thread.__init__, _newname, _dangling) reads state
 # other schedules leave behind and would make replays diverge; its blocking calls
 # still reach our cooperative locks, which are scheduling points themselves.
-_EXCLUDED_FILES = frozenset({threading.__file__, _weakrefset.__file__})
+#: queue's code has no points either: its operations run as one step each
+#: (``_sync/locks.py``'s ``_from_queue``, ``effects.queue_atom``).
+_EXCLUDED_FILES = frozenset({threading.__file__, _weakrefset.__file__, queue.__file__})
 
 
 def excluded(code: types.CodeType) -> bool:

@@ -16,6 +16,8 @@ wrapped for the duration of an exploration stays one lock.
 from __future__ import annotations
 
 import _thread
+import collections
+import queue
 import sys
 import threading
 from typing import Any
@@ -40,6 +42,44 @@ def _creation_site() -> str:
             return f"{name.rsplit('/', 1)[-1]}:{f.f_lineno}"
         f = f.f_back
     return "?"
+
+
+_QUEUE_FILE = queue.__file__
+_THREADING_FILE = threading.__file__
+
+
+def _from_queue(frame: Any) -> Any:
+    """``frame``, or the first frame above it past threading's and racecheck's own, if
+    that is ``queue``'s code; else None.
+
+    queue's methods (Queue.put, get, task_done, join...; SimpleQueue's) take
+    their queue's locks and Conditions only inside themselves, and hold the
+    lock for every access to the queue's state.  So their lock operations are
+    no scheduling points while they succeed: a queue operation runs as one
+    step (a point inside it, the lock held, could only let others run code
+    that does not touch the queue, or block on its lock), and what the step
+    did is the operation (``effects.queue_atom``).  An operation that must
+    wait (a get on an empty queue, a join with tasks left) still blocks at a
+    point, as any wait; code of the user's inside one (a subclass's ``_put``,
+    a PriorityQueue item's ``__lt__``) keeps its own points.
+    """
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name == _QUEUE_FILE:
+            return frame
+        if name != _THREADING_FILE and not name.startswith(raw.OWN_DIRS):
+            return None
+        frame = frame.f_back
+    return None
+
+
+def _get_on_empty(mt: ManagedThread, frame: Any) -> None:
+    """A get that takes its queue's lock finds what it will do: on an empty queue it
+    only gets in line to wait (``effects``: "wait" commutes with more than "get")."""
+    state = getattr(frame.f_locals.get("self"), "__dict__", None)
+    items = state.get("queue", state.get("_queue")) if isinstance(state, dict) else None
+    if isinstance(items, (list, collections.deque)) and not items:
+        mt.ex.requeue(mt, id(frame.f_locals["self"]), "get", "wait")
 
 
 def _owner_name(real: Any) -> str:
@@ -83,6 +123,9 @@ class _CoopBase(Resource):
         self._owner: ManagedThread | None = None
         self._waiters: list[ManagedThread] = []
         self._label = label or f"{self._kind} made at {_creation_site()}"
+        #: Made by queue's code (a Queue's mutex, the waiter lock of its Conditions):
+        #: taken and released without a point from there (``_from_queue``).
+        self._queue = _from_queue(sys._getframe(1)) is not None
 
     # Resource interface, for the scheduler's deadlock reports
     def holders(self) -> list[ManagedThread]:
@@ -118,6 +161,16 @@ class _CoopBase(Resource):
             _check_args(blocking, timeout)
         if mt.ex.over:
             return self._acquire_unwinding(mt, bool(blocking))
+        if self._queue and (inside := _from_queue(sys._getframe(1))) is not None:
+            if self._real.acquire(False):  # free: no point inside a queue operation
+                self._owner = mt
+                _note_held(mt, self)
+                if inside.f_code.co_name == "get" and mt.ex.step_log is not None:
+                    _get_on_empty(mt, inside)
+                return True
+            if not blocking:
+                return False
+            # it must wait: a point, then the wait, as for any lock
         return self._acquire_managed(mt, bool(blocking), timeout)
 
     def _take(self, mt: ManagedThread) -> bool:
@@ -185,6 +238,11 @@ class _CoopBase(Resource):
                     # it now exits.  Releasing would raise "release unlocked lock", or
                     # free another thread's lock.
                     return
+            elif self._queue and _from_queue(sys._getframe(1)) is not None:
+                if self.parking:
+                    # a notify inside a queue operation wakes a waiter: the step it runs in
+                    # is what the waiter's next step waited for (dpor's release->acquire)
+                    mt.ex.note(mt, ["s", id(self._real), "release"])
             else:
                 try:
                     if mt.ex.wants_accesses:

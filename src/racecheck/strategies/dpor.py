@@ -59,7 +59,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._core.effects import conflict, dependent
+from .._core.effects import conflict, dependent, in_line_only, observes_line
 from .._core.outcome import Evidence
 from ..errors import InvalidArgument
 from ._prefix import PrefixSearch, followed, preemption
@@ -254,6 +254,8 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int, frozenset[int]]]:
     names: dict[tuple[tuple[Any, ...], ...], int] = {}
     kinds = [names.setdefault(tuple(map(tuple, step[2])), len(names)) for step in steps]
     decided: dict[int, bool] = {}
+    lines: dict[int, list[Any]] = {}  # pairs of kinds that conflict only as waits in line
+    seen_by: dict[Any, int] = {}  # queue -> the last step that sees its line
     width = len(names)
     for i, (p, _choice, atoms) in enumerate(steps):
         clock = dict(last.get(p, {}))
@@ -271,6 +273,12 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int, frozenset[int]]]:
                 hit = decided.get(key)
                 if hit is None:
                     hit = decided[key] = dependent(steps[j][2], atoms)
+                    if hit:
+                        wait = in_line_only(steps[j][2], atoms)
+                        if wait is not None:
+                            lines[key] = wait
+                if hit and key in lines and _last_observer(steps, lines[key], seen_by) < i:
+                    hit = False  # two waits in line, and nothing later sees their order
                 if hit:
                     found.append(j)
                     break
@@ -292,6 +300,16 @@ def races(steps: Sequence[list[Any]]) -> list[tuple[int, int, frozenset[int]]]:
             if j >= 0:
                 out.append((j, i, _initials(steps, clocks, local, j, i)))
     return out
+
+
+def _last_observer(steps: Sequence[list[Any]], wait: list[Any], seen_by: dict[Any, int]) -> int:
+    """The index of the last step that sees the order of ``wait``'s queue's line (-1)."""
+    last = seen_by.get(wait[1])
+    if last is None:
+        last = next((k for k in range(len(steps) - 1, -1, -1)
+                     if observes_line(steps[k][2], wait)), -1)
+        seen_by[wait[1]] = last
+    return last
 
 
 def reversible(first: list[Any], then: list[Any]) -> bool:
