@@ -271,3 +271,28 @@ def test_two_waits_race_only_when_a_later_put_sees_their_order() -> None:
     assert [(j, i) for j, i, _ in races([*two_waits, other_queue])] == []
     lock_taken = [0, 2, [["s", 7, "acquire"]]]  # the queue's own lock, by the user
     assert (0, 1) in [(j, i) for j, i, _ in races([*two_waits, lock_taken])]
+
+
+PREMADE: queue.Queue[str] = queue.Queue()  # made before any exploration: its lock is wrapped
+
+
+def test_a_queue_made_before_the_exploration() -> None:
+    def setup() -> Any:
+        while not PREMADE.empty():
+            PREMADE.get_nowait()
+        return _ns(got={})
+
+    def producer(_: Any) -> None:
+        PREMADE.put("x")
+
+    def consumer(name: str) -> Any:
+        def body(s: Any) -> None:
+            try:
+                s.got[name] = PREMADE.get(timeout=1)
+            except queue.Empty:
+                s.got[name] = "-"
+        return body
+
+    states, _, _ = same_as_brute_force([producer, consumer("a"), consumer("b")], setup,
+                                       lambda s: f"{s.got['a']}{s.got['b']}")
+    assert states == {"x-", "-x"}
