@@ -296,3 +296,24 @@ def test_a_queue_made_before_the_exploration() -> None:
     states, _, _ = same_as_brute_force([producer, consumer("a"), consumer("b")], setup,
                                        lambda s: f"{s.got['a']}{s.got['b']}")
     assert states == {"x-", "-x"}
+
+
+def test_a_priority_queue_compares_items_another_thread_changes() -> None:
+    def setup() -> Any:
+        q: queue.PriorityQueue[list[int]] = queue.PriorityQueue()
+        first = [5]
+        q.put(first)
+        return _ns(q=q, first=first, out=None)
+
+    def changer(s: Any) -> None:
+        item = s.first
+        item[0] = 0  # no lock: the heap may already have placed it
+
+    def putter(s: Any) -> None:
+        s.q.put([3])
+
+    def final(s: Any) -> str:
+        return repr(s.q.get_nowait())
+
+    states, _, _ = same_as_brute_force([changer, putter], setup, final)
+    assert states == {"[0]", "[3]"}
