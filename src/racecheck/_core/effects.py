@@ -196,10 +196,11 @@ def in_line_only(a: list[Atom], b: list[Atom]) -> Atom | None:
     for x in a:
         for y in b:
             if conflict(x, y):
-                if x[0] == "q" and y[0] == "q" and x[2] == "wait" and y[2] == "wait":
+                if x[0] == "q" and y[0] == "q" and x[2] == "wait" and y[2] == "wait" and (
+                        wait is None or wait[1] == x[1]):
                     wait = x
                 else:
-                    return None
+                    return None  # another conflict, or lines of two queues
     return wait
 
 
