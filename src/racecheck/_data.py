@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 #: The version of the layout below (the report's ``schema_version``).
 SCHEMA_VERSION = 1
 
+#: A failure's steps in the data at most: the first tenth of these and the rest from
+#: the end, plus every step a lost update or a landed step names (``steps_left_out``
+#: counts the others).  A schedule of 177,051 steps (sqlite work in persist-queue's
+#: tests) made a 59 MB entry, and fourteen of them a 765 MB JSON report.
+MAX_STEPS = 5000
+
 
 def evidence_data(evidence: Evidence) -> dict[str, Any]:
     """How strong a pass is, as fields; ``text`` is the sentence the terminal shows."""
@@ -47,6 +53,14 @@ def failure_data(failure: Failure) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     threads: dict[int, str] = {}
     order = display_order(trace) if trace is not None else []
+    left_out = 0
+    if len(order) > MAX_STEPS and trace is not None:
+        named = {i for pair in trace.lost_update_steps for i in pair}
+        named.update(i for pair in trace.landed for i in pair)
+        head, tail = MAX_STEPS // 10, MAX_STEPS - MAX_STEPS // 10
+        kept = [i for n, i in enumerate(order)
+                if n < head or n >= len(order) - tail or i in named]
+        left_out, order = len(order) - len(kept), kept
     for i in order:
         assert trace is not None
         s = trace.steps[i]
@@ -75,6 +89,7 @@ def failure_data(failure: Failure) -> dict[str, Any]:
         "unseen": failure.unseen,
         "threads": [{"tid": tid, "name": name} for tid, name in threads.items()],
         "steps": steps,
+        "steps_left_out": left_out,
         "lost_updates": [
             {"write": w, "lost": lost, "text": text} for (w, lost), text in zip(
                 trace.lost_update_steps if trace is not None else [],

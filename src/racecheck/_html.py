@@ -368,7 +368,8 @@ class _Marks:
         return cls(prefix, {int(s["index"]): str(s["thread"]) for s in steps},
                    {int(x["write"]): int(x["lost"]) for x in lost},
                    {int(x["lost"]): int(x["write"]) for x in lost},
-                   sync, len(steps) - KEEP_LAST_STEPS)
+                   sync, 1 + max((int(s["index"]) for s in steps), default=-1)
+                   - KEEP_LAST_STEPS)  # by index: a long schedule's data leaves steps out
 
     def link(self, step: int) -> str:
         return (f'<a href="#{self.prefix}step-{step}">step {step}</a> '
@@ -445,8 +446,12 @@ def _lanes(data: dict[str, Any], prefix: str) -> str:
     flush()
     head = "".join(f'<div class="lane-head c{i % 10}" title="{_e(t["name"])}">{_e(t["name"])}'
                    "</div>" for i, t in enumerate(threads))
+    left_out = int(data.get("steps_left_out") or 0)
+    missing = (f'<p class="dim">{left_out:,} more steps of this schedule are not in the '
+               "report: it keeps the first and the last ones, and the steps of its lost "
+               "updates.</p>") if left_out else ""
     return (f'<h3>Interleaving <span class="dim">({_plural(len(steps), "step")}, oldest first; '
-            "one column per thread)</span></h3>" + _LEGEND
+            "one column per thread)</span></h3>" + missing + _LEGEND
             + f'<div class="lanes" style="--lanes:{len(threads)}">'
             f'<div class="row head"><div class="idx">step</div>{head}</div>'
             + "".join(rows) + "</div>")

@@ -195,3 +195,31 @@ def test_a_deadlocks_cycle_validates() -> None:
     data = result.to_data()
     validator("result").validate(data)
     assert {edge["waiter"] for edge in data["failure"]["cycle"]} == {"T1", "T2"}
+
+
+def bump_then_walk(box: Box) -> None:
+    bump(box)
+    for _ in range(60):  # the lost update is now in the middle of a long schedule
+        box.walked = getattr(box, "walked", 0)
+
+
+def test_a_long_schedule_keeps_its_ends_and_its_lost_update(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from racecheck import _data
+
+    monkeypatch.setattr(_data, "MAX_STEPS", 40)
+    result = racecheck.explore([bump_then_walk, bump_then_walk], setup=Box,
+                               invariant=lambda b: b.value == 2, seed=2, schedules=100)
+    assert result.failure is not None
+    data = result.to_data()
+    validator("result").validate(data)
+    failure = data["failure"]
+    kept = {s["index"] for s in failure["steps"]}
+    assert failure["steps_left_out"] > 0
+    assert len(kept) + failure["steps_left_out"] == len(result.failure.trace.steps)
+    assert all(pair["write"] in kept and pair["lost"] in kept
+               for pair in failure["lost_updates"])
+    assert failure["lost_updates"]
+    page = tmp_path / "failure.html"
+    result.failure.to_html(page)
+    assert "more steps of this schedule are not in the report" in page.read_text()
