@@ -1006,6 +1006,15 @@ _QUEUE_OPS = {"put": "put", "put_nowait": "put", "_put": "put", "get": "get",
               "qsize": "size", "empty": "size", "full": "size", "_qsize": "size"}
 
 
+def queue_items(owner: Any) -> Any:
+    """The container a queue keeps its items in (Queue's ``queue``, SimpleQueue's
+    ``_queue``), read from the instance's dict; None if it has none."""
+    state = getattr(owner, "__dict__", None)
+    if not isinstance(state, dict):
+        return None
+    return state.get("queue", state.get("_queue"))
+
+
 def queue_atom(owner: Any, method: str) -> Atom:
     """What a method of a ``queue.Queue`` (or ``SimpleQueue``, ``LifoQueue``...) touches.
 
@@ -1027,7 +1036,7 @@ def queue_atom(owner: Any, method: str) -> Atom:
         return OPAQUE
     op = _QUEUE_OPS.get(method, "any")
     lock = state.get("mutex")
-    items = state.get("queue", state.get("_queue"))
+    items = queue_items(owner)
     # by name: CPython's test_queue imports the module afresh, with classes of its own
     compares = op in ("put", "get", "any") and any(
         k.__name__ == "PriorityQueue" and k.__module__ == "queue" for k in type(owner).__mro__)

@@ -435,19 +435,26 @@ class Execution:
         self._log(mt)
         mt.first_log = mt.log_at
 
+    def _open_row(self, mt: ManagedThread) -> list[Any] | None:
+        """The log row of ``mt``'s current step, while steps are logged and the schedule
+        goes on (None otherwise): what the edits below amend."""
+        if self.step_log is not None and mt.log_at >= 0 and not self.over:
+            return self.step_log[mt.log_at]
+        return None
+
     def retag(self, mt: ManagedThread, old: str, new: str) -> None:
         """What ``mt``'s current step did to a lock turned out to be ``new`` (see
         ``effects.dependent``): a failed attempt before blocking, or a try on its own lock."""
-        if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            row = self._logged(mt)
+        row = self._open_row(mt)
+        if row is not None:
             row[2] = [[*a[:2], new] if a[0] == "s" and a[2:] == [old] else a for a in row[2]]
 
     def _attempted(self, mt: ManagedThread) -> None:
         """``mt`` blocks at the point its step starts at: a failed attempt to take a lock
         did only that (a "try", which took nothing); the rest of the step's effect is
         what it will do once it runs again (``_block`` logs that step anew)."""
-        if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            row = self._logged(mt)
+        row = self._open_row(mt)
+        if row is not None:
             tried = [[*a[:2], "try"] for a in row[2] if a[0] == "s" and a[2:] == ["acquire"]]
             if tried:
                 row[2] = tried
@@ -455,21 +462,22 @@ class Execution:
     def requeue(self, mt: ManagedThread, queue: int, old: str, new: str) -> None:
         """What ``mt``'s current step does to a queue turned out to be ``new``, not ``old``
         (``effects.queue_atom``: a get that finds the queue empty only waits)."""
-        if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            row = self._logged(mt)
+        row = self._open_row(mt)
+        if row is not None:
             row[2] = [[*a[:2], new, *a[3:]] if a[0] == "q" and a[1] == queue and a[2] == old
                       else a for a in row[2]]
 
     def note(self, mt: ManagedThread, atom: list[Any]) -> None:
         """``mt``'s current step also did ``atom`` (an operation that took no point)."""
-        if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            row = self._logged(mt)
+        row = self._open_row(mt)
+        if row is not None:
             row[2] = [*row[2], atom]
 
     def taint(self, mt: ManagedThread) -> None:
         """An exception was raised in ``mt``'s current step: it may have gone anywhere."""
-        if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            self._logged(mt)[2] = [effects.OPAQUE]
+        row = self._open_row(mt)
+        if row is not None:
+            row[2] = [effects.OPAQUE]
 
     def yield_point(self, mt: ManagedThread) -> None:
         """``time.sleep(0)``: a point at which the thread offers the others its turn."""
@@ -930,9 +938,7 @@ class Execution:
     def thread_finished(self, mt: ManagedThread) -> None:
         for hook in self.hooks["thread_done"]:
             hook(mt)
-        if self.step_log is not None and mt.log_at >= 0 and not self.over:
-            row = self._logged(mt)
-            row[2] = row[2] + [["s", f"T{mt.tid}"]]  # joiners wake
+        self.note(mt, ["s", f"T{mt.tid}"])  # joiners wake
         mt.status = FINISHED
         if mt in self.enabled:
             self.enabled.remove(mt)

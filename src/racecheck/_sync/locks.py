@@ -24,6 +24,7 @@ from typing import Any
 
 from .._core import raw
 from .._core.access import sync as sync_access
+from .._core.effects import queue_items
 from .._core.threads import ManagedThread, Resource, registry
 
 # current(), without its call: a lock-heavy body takes a lock at every other point
@@ -76,10 +77,10 @@ def _from_queue(frame: Any) -> Any:
 def _get_on_empty(mt: ManagedThread, frame: Any) -> None:
     """A get that takes its queue's lock finds what it will do: on an empty queue it
     only gets in line to wait (``effects``: "wait" commutes with more than "get")."""
-    state = getattr(frame.f_locals.get("self"), "__dict__", None)
-    items = state.get("queue", state.get("_queue")) if isinstance(state, dict) else None
+    owner = frame.f_locals.get("self")
+    items = queue_items(owner)
     if isinstance(items, (list, collections.deque)) and not items:
-        mt.ex.requeue(mt, id(frame.f_locals["self"]), "get", "wait")
+        mt.ex.requeue(mt, id(owner), "get", "wait")
 
 
 def _owner_name(real: Any) -> str:
@@ -162,9 +163,7 @@ class _CoopBase(Resource):
         if mt.ex.over:
             return self._acquire_unwinding(mt, bool(blocking))
         if self._queue and (inside := _from_queue(sys._getframe(1))) is not None:
-            if self._real.acquire(False):  # free: no point inside a queue operation
-                self._owner = mt
-                _note_held(mt, self)
+            if self._take(mt):  # free: no point inside a queue operation
                 if inside.f_code.co_name == "get" and mt.ex.step_log is not None:
                     _get_on_empty(mt, inside)
                 return True
